@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * coherence: after a mapping read-faulted a hole, data that reaches the file
+ * by any path (another process's or thread's mapping, write(2), pwrite(2),
+ * fallocate+write, punch+write, fork, mremap, MAP_POPULATE, mlock,
+ * userfaultfd UFFDIO_COPY) must be seen through that mapping, and truncation
+ * must still raise SIGBUS beyond EOF.  A failure means a stale (zero page)
+ * PTE survived a page being added to the file: silent data corruption.
+ *
+ * MAP_PRIVATE mappings that never wrote must see file changes too.
+ */
+#include "zpktap.h"	/* first: it defines _GNU_SOURCE */
+#include <pthread.h>
+#include <poll.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+
+#define REGION_PAGES 1024	/* 4 MiB with 4 KiB pages: room for 2 PMD THPs */
+#define NR_PROBES 8		/* offsets checked per test */
+
+static size_t region_size(void)
+{
+	return REGION_PAGES * zp_page_size();
+}
+
+/* Probe i: spread over the region, not page aligned within the page. */
+static size_t probe_off(unsigned int i)
+{
+	return (size_t)i * (REGION_PAGES / NR_PROBES) * zp_page_size() +
+	       (i % 4) * sizeof(unsigned long) * 7;
+}
+
+static unsigned long probe_val(unsigned int i, unsigned long seed)
+{
+	return 0xc0de0000UL ^ (seed << 8) ^ i;
+}
+
+static unsigned long peek(const char *p, size_t off)
+{
+	return *(const volatile unsigned long *)(p + off);
+}
+
+/* Every probe of @p reads the value the peer wrote (or 0 if @seed is 0). */
+static bool probes_read(const char *p, unsigned long seed, const char *what)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long want = seed ? probe_val(i, seed) : 0;
+		unsigned long got = peek(p, probe_off(i));
+
+		if (got != want) {
+			ktap_diag("%s: offset %#zx reads %#lx, expected %#lx (stale zero-page PTE?)",
+				  what, probe_off(i), got, want);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool file_reads(struct zp_region *r, unsigned long seed, const char *what)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long want = seed ? probe_val(i, seed) : 0, got = ~0UL;
+
+		zp_region_read(r, probe_off(i), &got, sizeof(got));
+		if (got != want) {
+			ktap_diag("%s: file offset %#zx holds %#lx, expected %#lx",
+				  what, probe_off(i), got, want);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Read-fault every page of a fresh mapping of the mode (RO unless @prot says). */
+static char *map_and_read(struct zp_region *r, int prot)
+{
+	char *p = zp_map_mode(r, prot);
+
+	if (p && zp_read_pages(p, r->size)) {
+		ktap_diag("fresh hole is not zero");
+		return NULL;
+	}
+	return p;
+}
+
+static int setup(struct zp_region *r, const struct zp_mode *m, char **p, int prot)
+{
+	if (zp_region_create(r, m, region_size()))
+		return -1;
+	*p = map_and_read(r, prot);
+	return *p ? 0 : -1;
+}
+
+/* Failure: the RFC case: a process did not see another process's write through its own mapping. */
+static int read_then_remote_write_process(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	for (i = 0; i < NR_PROBES; i++)
+		ZP_SYS(!zp_peer_store(&r, probe_off(i), probe_val(i, 1)), "peer store");
+	ZP_CHECK(probes_read(p, 1, "reader"), "reader sees the peer's stores");
+	return ZP_PASS;
+}
+
+struct thread_store {
+	struct zp_region *r;
+	unsigned long seed;
+	int err;
+};
+
+static void *thread_store_fn(void *arg)
+{
+	struct thread_store *ts = arg;
+	unsigned int i;
+	char *q = zp_map(ts->r, PROT_READ | PROT_WRITE, true);
+
+	if (!q) {
+		ts->err = 1;
+		return NULL;
+	}
+	for (i = 0; i < NR_PROBES; i++)
+		*(volatile unsigned long *)(q + probe_off(i)) = probe_val(i, ts->seed);
+	zp_unmap(ts->r, q);
+	return NULL;
+}
+
+/* Failure: the RFC case across threads: a thread's write via its own mapping is not seen. */
+static int read_then_remote_write_thread(const struct zp_mode *m)
+{
+	struct thread_store ts = { .seed = 2 };
+	struct zp_region r;
+	pthread_t t;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	ts.r = &r;
+	ZP_SYS(!pthread_create(&t, NULL, thread_store_fn, &ts), "pthread_create");
+	pthread_join(t, NULL);
+	ZP_CHECK(!ts.err, "the writer thread could map");
+	ZP_CHECK(probes_read(p, 2, "reader thread"), "reader sees the thread's stores");
+	return ZP_PASS;
+}
+
+/* Failure: write(2) after a read fault is not seen through the mapping. */
+static int read_then_write(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long v = probe_val(i, 3);
+
+		ZP_SYS(lseek(r.fd, (off_t)probe_off(i), SEEK_SET) >= 0, "lseek");
+		ZP_SYS(write(r.fd, &v, sizeof(v)) == sizeof(v), "write");
+	}
+	ZP_CHECK(probes_read(p, 3, "after write(2)"), "mapping sees write(2)");
+	return ZP_PASS;
+}
+
+/* Failure: pwrite(2) after a read fault is not seen through the mapping. */
+static int read_then_pwrite(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long v = probe_val(i, 4);
+
+		ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)probe_off(i)) == sizeof(v), "pwrite");
+	}
+	ZP_CHECK(probes_read(p, 4, "after pwrite(2)"), "mapping sees pwrite(2)");
+	return ZP_PASS;
+}
+
+/*
+ * Failure: after a read fault, fallocate() then writes are not seen (or the
+ * fallocated range does not read zero).
+ */
+static int read_then_fallocate(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	ZP_SYS(!fallocate(r.fd, 0, 0, (off_t)r.size), "fallocate");
+	ZP_CHECK(probes_read(p, 0, "after fallocate"), "fallocated range reads zero");
+	ZP_CHECK(zp_read_pages(p, r.size) == 0, "whole fallocated range reads zero");
+	for (i = 0; i < NR_PROBES; i++)
+		ZP_SYS(!zp_peer_store(&r, probe_off(i), probe_val(i, 5)), "peer store");
+	ZP_CHECK(probes_read(p, 5, "after fallocate+store"), "mapping sees the stores");
+	return ZP_PASS;
+}
+
+/*
+ * Failure: after punching a hole the mapping does not read zeros, or after
+ * re-reading the new hole a later pwrite is not seen.
+ */
+static int read_then_punch(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long v = probe_val(i, 6);
+
+		ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)probe_off(i)) == sizeof(v), "pwrite");
+	}
+	p = zp_map_mode(&r, PROT_READ);
+	ZP_CHECK(p, "a mapping");
+	ZP_CHECK(probes_read(p, 6, "before punch"), "data before punching");
+	ZP_SYS(!fallocate(r.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			  (off_t)r.size), "punch hole");
+	ZP_CHECK(zp_read_pages(p, r.size) == 0, "punched range reads zero");
+	ZP_CHECK(probes_read(p, 0, "after punch"), "punched range reads zero");
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long v = probe_val(i, 7);
+
+		ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)probe_off(i)) == sizeof(v), "pwrite");
+	}
+	ZP_CHECK(probes_read(p, 7, "after punch+pwrite"), "mapping sees the refill");
+	return ZP_PASS;
+}
+
+/*
+ * Failure: after truncating, access beyond EOF through a mapping that had
+ * read-faulted there did not SIGBUS, or after extending again the region
+ * does not read zero / does not see a new write.
+ */
+static int truncate_sigbus(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size();
+	struct zp_region r;
+	size_t off;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
+	off = r.size / 2 + 3 * ps;
+	ZP_SYS(!ftruncate(r.fd, (off_t)(r.size / 2)), "ftruncate down");
+	ZP_CHECK(zp_access_sigbus(p + off, false),
+		 "no SIGBUS reading %#zx beyond EOF %#zx (zero-page PTE left mapped?)",
+		 off, r.size / 2);
+	if (m->shared)
+		ZP_CHECK(zp_access_sigbus(p + off, true),
+			 "no SIGBUS writing %#zx beyond EOF", off);
+	ZP_CHECK(!zp_access_sigbus(p + ps, false), "no SIGBUS below EOF");
+	ZP_SYS(!ftruncate(r.fd, (off_t)r.size), "ftruncate up");
+	ZP_CHECK(!zp_access_sigbus(p + off, false), "no SIGBUS after extending");
+	ZP_CHECK(peek(p, off) == 0, "re-extended range reads %#lx", peek(p, off));
+	ZP_SYS(!zp_peer_store(&r, off, 0xfeedUL), "peer store");
+	ZP_CHECK(peek(p, off) == 0xfeedUL, "re-extended range reads %#lx after a store, expected 0xfeed",
+		 peek(p, off));
+	return ZP_PASS;
+}
+
+/*
+ * Failure: after fork, a child's store through the inherited mapping is
+ * (shared) not seen by the parent, or (private) leaks to the parent/file.
+ */
+static int fork_child_write(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	int status;
+	pid_t pid;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
+	pid = fork();
+	ZP_SYS(pid >= 0, "fork");
+	if (pid == 0) {
+		for (i = 0; i < NR_PROBES; i++)
+			*(volatile unsigned long *)(p + probe_off(i)) = probe_val(i, 8);
+		_exit(probes_read(p, 8, "child") ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	ZP_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		 "child reads its own stores (status %#x)", status);
+	if (m->shared) {
+		ZP_CHECK(probes_read(p, 8, "parent"), "parent sees the child's stores");
+		ZP_CHECK(file_reads(&r, 8, "file"), "the stores reached the file");
+	} else {
+		ZP_CHECK(probes_read(p, 0, "parent"), "child's private stores stay private");
+		ZP_CHECK(file_reads(&r, 0, "file"), "private stores never reach the file");
+	}
+	return ZP_PASS;
+}
+
+/*
+ * Failure: a child that inherited a read-faulted mapping does not see data
+ * the parent later writes to the file (via pwrite or another mapping).
+ */
+static int fork_then_remote_write(const struct zp_mode *m)
+{
+	struct zp_region r;
+	int go[2], status;
+	unsigned int i;
+	pid_t pid;
+	char *p, c;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	ZP_SYS(!pipe(go), "pipe");
+	pid = fork();
+	ZP_SYS(pid >= 0, "fork");
+	if (pid == 0) {
+		(void)zp_read_pages(p, r.size);	/* child faults its own PTEs */
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(probes_read(p, 9, "child") ? 0 : 1);
+	}
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long v = probe_val(i, 9);
+
+		ZP_SYS(!zp_region_write(&r, probe_off(i), &v, sizeof(v)), "write");
+	}
+	ZP_SYS(write(go[1], "g", 1) == 1, "pipe write");
+	waitpid(pid, &status, 0);
+	ZP_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		 "child sees the parent's writes (status %#x)", status);
+	ZP_CHECK(probes_read(p, 9, "parent"), "parent sees its writes");
+	return ZP_PASS;
+}
+
+/*
+ * Failure: after mremap() moved a read-faulted mapping, later writes to the
+ * file are not seen at the new address (moved zero-page PTE not zapped).
+ */
+static int mremap_then_remote_write(const struct zp_mode *m)
+{
+	struct zp_region r;
+	unsigned int i;
+	char *p, *dst, *q;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	dst = mmap(NULL, r.size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ZP_SYS(dst != MAP_FAILED, "mmap destination");
+	q = mremap(p, r.size, r.size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	ZP_SYS(q != MAP_FAILED, "mremap");
+	ZP_CHECK(probes_read(q, 0, "moved mapping"), "moved hole reads zero");
+	for (i = 0; i < NR_PROBES; i++) {
+		unsigned long v = probe_val(i, 10);
+
+		ZP_SYS(!zp_region_write(&r, probe_off(i), &v, sizeof(v)), "write");
+	}
+	ZP_CHECK(probes_read(q, 10, "moved mapping"), "moved mapping sees the writes");
+	return ZP_PASS;
+}
+
+/* Map with MAP_POPULATE (fd) or MADV_POPULATE_READ (SysV). */
+static char *map_populated(struct zp_region *r, int prot)
+{
+	char *p;
+
+	if (zp_is_sysv(r)) {
+		p = zp_map(r, prot, true);
+		if (p && madvise(p, r->size, MADV_POPULATE_READ)) {
+			ktap_diag("MADV_POPULATE_READ: %s", strerror(errno));
+			return NULL;
+		}
+		return p;
+	}
+	p = mmap(NULL, r->size, prot,
+		 (r->mode->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_POPULATE, r->fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Shared common part of populate/mlock: later writes to the file are seen,
+ * and (shared) stores through the mapping reach the file.
+ */
+static int check_prefaulted(struct zp_region *r, char *p)
+{
+	unsigned int i;
+
+	ZP_CHECK(probes_read(p, 0, "prefaulted hole"), "prefaulted hole reads zero");
+	for (i = 0; i < NR_PROBES / 2; i++) {
+		unsigned long v = probe_val(i, 11);
+
+		ZP_SYS(!zp_region_write(r, probe_off(i), &v, sizeof(v)), "write");
+	}
+	for (i = 0; i < NR_PROBES / 2; i++)
+		ZP_CHECK(peek(p, probe_off(i)) == probe_val(i, 11),
+			 "prefaulted mapping reads %#lx at %#zx after a file write",
+			 peek(p, probe_off(i)), probe_off(i));
+	if (!r->mode->shared)
+		return ZP_PASS;
+	for (i = NR_PROBES / 2; i < NR_PROBES; i++)
+		*(volatile unsigned long *)(p + probe_off(i)) = probe_val(i, 11);
+	ZP_CHECK(file_reads(r, 11, "file"), "stores through the prefaulted mapping reach the file");
+	return ZP_PASS;
+}
+
+/* Failure: a MAP_POPULATE'd mapping of a hole misses later writes, or its stores are lost. */
+static int populate_then_write(const struct zp_mode *m)
+{
+	struct zp_region r;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	/* A writable private mapping would be COW-populated: map it read-only. */
+	p = map_populated(&r, m->shared ? PROT_READ | PROT_WRITE : PROT_READ);
+	ZP_SYS(p, "populated mapping");
+	return check_prefaulted(&r, p);
+}
+
+/* Failure: an mlock'ed mapping of a hole misses later writes, or its stores are lost. */
+static int mlock_then_write(const struct zp_mode *m)
+{
+	struct zp_region r;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = zp_map_mode(&r, m->shared ? PROT_READ | PROT_WRITE : PROT_READ);
+	ZP_SYS(p, "mapping");
+	if (mlock(p, r.size))
+		return zp_skip("mlock: %s", strerror(errno));
+	return check_prefaulted(&r, p);
+}
+
+/* ---------------------------------------------------------- userfaultfd */
+
+static int uffd_open(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api))
+		return -errno;
+	return fd;
+}
+
+static int uffd_register_missing(int uffd, char *p, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg);
+}
+
+static int uffd_copy(int uffd, char *dst, const void *src)
+{
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)dst,
+		.src = (uintptr_t)src,
+		.len = zp_page_size(),
+	};
+
+	return ioctl(uffd, UFFDIO_COPY, &copy);
+}
+
+struct reader {
+	char *addr;
+	unsigned long seen;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *rd = arg;
+
+	rd->seen = *(volatile unsigned long *)rd->addr;
+	return NULL;
+}
+
+/*
+ * Failure: a read fault of a hole in a userfaultfd MISSING-registered range
+ * did not deliver the missing event (zero page mapped behind uffd's back),
+ * or the UFFDIO_COPY'd data is not seen by the reader and other mappings.
+ */
+static int uffd_missing_read(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size();
+	struct reader rd = { 0 };
+	struct uffd_msg msg;
+	struct zp_region r;
+	struct pollfd pfd;
+	unsigned long *src;
+	pthread_t t;
+	int uffd;
+	char *p;
+
+	uffd = uffd_open();
+	if (uffd < 0)
+		return zp_skip("userfaultfd: %s", strerror(-uffd));
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "mapping");
+	if (uffd_register_missing(uffd, p, r.size))
+		return zp_skip("UFFDIO_REGISTER MISSING on %s: %s", r.path, strerror(errno));
+	rd.addr = p + 5 * ps;
+	ZP_SYS(!pthread_create(&t, NULL, reader_fn, &rd), "pthread_create");
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) != 1) {
+		ktap_diag("no userfaultfd MISSING event within 10 s for a read fault of a hole; reader saw %#lx",
+			  rd.seen);
+		return ZP_FAIL;
+	}
+	ZP_SYS(read(uffd, &msg, sizeof(msg)) == sizeof(msg), "read uffd");
+	ZP_CHECK(msg.event == UFFD_EVENT_PAGEFAULT, "a pagefault event, got %u", msg.event);
+	ZP_CHECK(!(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE), "a read fault");
+	src = aligned_alloc(ps, ps);
+	ZP_SYS(src, "aligned_alloc");
+	memset(src, 0, ps);
+	src[0] = 0xabcdUL;
+	ZP_SYS(!uffd_copy(uffd, (char *)(uintptr_t)(msg.arg.pagefault.address & ~(ps - 1)), src),
+	       "UFFDIO_COPY");
+	pthread_join(t, NULL);
+	ZP_CHECK(rd.seen == 0xabcdUL, "reader sees the UFFDIO_COPY data, saw %#lx", rd.seen);
+	if (m->shared) {
+		unsigned long v = 0;
+
+		zp_region_read(&r, 5 * ps, &v, sizeof(v));
+		ZP_CHECK(v == 0xabcdUL, "file holds the UFFDIO_COPY data, holds %#lx", v);
+	}
+	return ZP_PASS;
+}
+
+/*
+ * Failure: a mapping that read-faulted a hole does not see data placed into
+ * the file by UFFDIO_COPY through another (registered, shared) mapping.
+ */
+static int read_then_uffd_copy(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size();
+	struct zp_region r;
+	unsigned long *src;
+	char *p, *q;
+	int uffd;
+
+	uffd = uffd_open();
+	if (uffd < 0)
+		return zp_skip("userfaultfd: %s", strerror(-uffd));
+	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
+	q = zp_map(&r, PROT_READ | PROT_WRITE, true);
+	ZP_SYS(q, "second mapping");
+	if (uffd_register_missing(uffd, q, r.size))
+		return zp_skip("UFFDIO_REGISTER MISSING: %s", strerror(errno));
+	src = aligned_alloc(ps, ps);
+	ZP_SYS(src, "aligned_alloc");
+	memset(src, 0, ps);
+	src[0] = 0x5eedUL;
+	if (uffd_copy(uffd, q + 7 * ps, src) && errno == EEXIST)
+		return zp_skip("the read fault allocated the page: no hole left for UFFDIO_COPY to fill");
+	ZP_CHECK(peek(q, 7 * ps) == 0x5eedUL, "UFFDIO_COPY worked (errno %d)", errno);
+	ZP_CHECK(peek(p, 7 * ps) == 0x5eedUL,
+		 "read-faulted mapping reads %#lx after UFFDIO_COPY elsewhere, expected 0x5eed",
+		 peek(p, 7 * ps));
+	return ZP_PASS;
+}
+
+static const struct zp_test tests[] = {
+	ZP_TEST(read_then_remote_write_process, ZP_ALL),
+	ZP_TEST(read_then_remote_write_thread, ZP_ALL),
+	ZP_TEST(read_then_write, ZP_FD_ALL),
+	ZP_TEST(read_then_pwrite, ZP_FD_ALL),
+	ZP_TEST(read_then_fallocate, ZP_FD_ALL),
+	ZP_TEST(read_then_punch, ZP_FD_ALL),
+	ZP_TEST(truncate_sigbus, ZP_FD_ALL),
+	ZP_TEST(fork_child_write, ZP_ALL),
+	ZP_TEST(fork_then_remote_write, ZP_ALL),
+	ZP_TEST(mremap_then_remote_write, ZP_ALL),
+	ZP_TEST(populate_then_write, ZP_ALL),
+	ZP_TEST(mlock_then_write, ZP_ALL),
+	ZP_TEST(uffd_missing_read, ZP_FD_ALL),
+	ZP_TEST(read_then_uffd_copy, ZP_FD_ALL),
+};
+
+int main(void)
+{
+	return zp_run_tests(tests, sizeof(tests) / sizeof(tests[0]));
+}
