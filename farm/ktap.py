@@ -320,14 +320,8 @@ def _leaves(path: str, node: KtapNode) -> Iterator[tuple[str, KtapNode]]:
         yield from _leaves(f"{path}.{child.name}", child)
 
 
-def walk(root: KtapNode) -> Iterator[tuple[str, KtapNode]]:
-    """Yield (dotted path, node) for every node, the root first as ""."""
-    yield root.name, root
-    for child in root.children:
-        yield from _walk(child.name, child)
-
-
-def _walk(path: str, node: KtapNode) -> Iterator[tuple[str, KtapNode]]:
+def walk(node: KtapNode, path: str = "") -> Iterator[tuple[str, KtapNode]]:
+    """Yield (dotted path, node) for ``node`` (at ``path``) and all below it."""
     yield path, node
     for child in node.children:
-        yield from _walk(f"{path}.{child.name}", child)
+        yield from walk(child, f"{path}.{child.name}" if path else child.name)
