@@ -376,6 +376,11 @@ struct zp_region {
 	char path[PATH_MAX];
 };
 
+static ZP_UNUSED bool zp_is_sysv_mode(const struct zp_mode *m)
+{
+	return m->backing == ZP_SYSV;
+}
+
 static ZP_UNUSED bool zp_is_sysv(const struct zp_region *r)
 {
 	return r->fd < 0;
@@ -546,6 +551,17 @@ static ZP_UNUSED int zp_peer_store(struct zp_region *r, size_t off,
 
 /* ------------------------------------------------------ touching memory */
 
+static ZP_UNUSED bool zp_all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (c[i])
+			return false;
+	return true;
+}
+
 /* Read-fault every page; returns the number of pages with a non-zero word. */
 static ZP_UNUSED size_t zp_read_pages(const char *p, size_t size)
 {
@@ -555,6 +571,17 @@ static ZP_UNUSED size_t zp_read_pages(const char *p, size_t size)
 		if (*(const volatile unsigned long *)(p + off))
 			nonzero++;
 	return nonzero;
+}
+
+/* Number of pages in [p, p+size) with any non-zero byte (full scan). */
+static ZP_UNUSED size_t zp_count_dirty_pages(const char *p, size_t size)
+{
+	size_t off, n = 0;
+
+	for (off = 0; off < size; off += zp_page_size())
+		if (!zp_all_zero(p + off, zp_page_size()))
+			n++;
+	return n;
 }
 
 /* Store @seed ^ page index into the first word of every page. */
@@ -577,17 +604,6 @@ static ZP_UNUSED long zp_check_pages(const char *p, size_t size,
 		    (seed ^ (off / zp_page_size())))
 			return (long)(off / zp_page_size());
 	return -1;
-}
-
-static ZP_UNUSED bool zp_all_zero(const void *p, size_t len)
-{
-	const unsigned char *c = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (c[i])
-			return false;
-	return true;
 }
 
 /* ------------------------------------------------------ /proc readers */
