@@ -1,0 +1,63 @@
+"""KVM or TCG: probe whether KVM really boots a kernel, once per host.
+
+/dev/kvm existing proves little (here it is a PVM host module on which a
+stock kernel hangs at "Decompressing Linux"), so the farm boots the first
+built kernel under KVM with a short timeout and remembers the answer in the
+cache, keyed by what could change it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+from farm import proc
+from farm.arches import Arch
+from farm.errors import UserError
+
+CHOICES = ("auto", "kvm", "tcg")
+PROBE_TIMEOUT_S = 45.0
+
+
+def _host_key() -> str:
+    return f"{platform.release()} {os.path.exists('/dev/kvm')}"
+
+
+def resolve(
+    choice: str, arch: Arch, image: Path, facts: Path, notice: Callable[[str], None]
+) -> str:
+    """"kvm" or "tcg" for booting image; probes (and caches) when choice is auto."""
+    if choice not in CHOICES:
+        raise UserError(f"--accel {choice!r}: expected one of {', '.join(CHOICES)}")
+    if choice != "auto":
+        return choice
+    if not arch.native or not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    known = _load(facts)
+    if known.get("key") == _host_key() and known.get("kvm") in (True, False):
+        return "kvm" if known["kvm"] else "tcg"
+    works = probe(image)
+    facts.parent.mkdir(parents=True, exist_ok=True)
+    facts.write_text(json.dumps({"key": _host_key(), "kvm": works}) + "\n")
+    if not works:
+        notice(f"KVM did not boot a kernel within {PROBE_TIMEOUT_S:.0f} s: using TCG (emulation, slower)")
+    return "kvm" if works else "tcg"
+
+
+def probe(image: Path) -> bool:
+    """Does `vng --exec true` finish under KVM in time?"""
+    done = proc.run(
+        ["vng", "--run", str(image), "--memory", "512M", "--exec", "true"], timeout=PROBE_TIMEOUT_S
+    )
+    return done.ok
+
+
+def _load(facts: Path) -> dict[str, object]:
+    try:
+        data = json.loads(facts.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}

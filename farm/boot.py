@@ -1,0 +1,101 @@
+"""Boot a kernel with virtme-ng and run the guest runner in it.
+
+The host prepares a share directory (runner, plan, test programs), gives it
+to the guest read-write, and reads results.ktap back from it afterwards, so
+results never depend on parsing the console. vng's output (the kernel
+console, with --verbose) is kept as console.log for the console scanner.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import proc
+from farm.matrix import Guest, Runtime
+
+RUNNER = Path(__file__).parent / "guest" / "runner.py"
+GUEST_SHARE = "/run/zpfarm-share"  # where the guest sees the share directory
+GUEST_PYTHON = "/usr/bin/python3"
+
+
+@dataclass(frozen=True)
+class GuestTest:
+    """One program the runner executes, with the files it needs."""
+
+    name: str
+    argv: tuple[str, ...]  # relative to the share directory, as the guest runs it
+    files: tuple[Path, ...]  # host files copied into the share directory
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Boot:
+    image: Path
+    arch: str
+    accel: str  # "kvm" or "tcg"
+    guest: Guest
+    runtime: Runtime
+    rootfs: Path | None = None  # foreign arch: the guest's root filesystem
+
+
+@dataclass(frozen=True)
+class Booted:
+    returncode: int
+    elapsed: float
+    timed_out: bool
+    finished: bool  # the runner got to its end
+    ktap: str  # results.ktap as far as the guest wrote it
+    console: Path
+
+
+def vng_argv(boot: Boot, share: Path) -> list[str]:
+    """The vng command line: one flag per typed field, the guest command as one element."""
+    argv = ["vng", "--run", str(boot.image), "--verbose"]
+    argv += ["--memory", boot.guest.memory, "--cpus", str(boot.guest.cpus)]
+    argv += [f"--rwdir={GUEST_SHARE}={share}"]
+    if boot.accel == "tcg":
+        argv.append("--disable-kvm")
+    if boot.rootfs is not None:
+        argv += ["--arch", boot.arch, "--root", str(boot.rootfs)]
+    for option in boot.runtime.cmdline:
+        argv += ["--append", option]
+    argv += ["--exec", f"{GUEST_PYTHON} {GUEST_SHARE}/runner.py"]
+    return argv
+
+
+def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest]) -> None:
+    """A fresh share directory holding the runner, the plan and the tests."""
+    if share.exists():
+        shutil.rmtree(share)
+    share.mkdir(parents=True)
+    shutil.copy2(RUNNER, share / "runner.py")
+    for test in tests:
+        for f in test.files:
+            shutil.copy2(f, share / f.name)
+    plan = {
+        "sysfs": [list(kv) for kv in runtime.sysfs],
+        "tests": [{"name": t.name, "argv": list(t.argv), "timeout": t.timeout} for t in tests],
+    }
+    (share / "plan.json").write_text(json.dumps(plan, indent=2))
+
+
+def boot(
+    boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_line: Callable[[str], None]
+) -> Booted:
+    """Run the tests in a guest; a hung guest is killed at the overall timeout."""
+    prepare_share(share, boot.runtime, tests)
+    timeout = boot.guest.boot_timeout + sum(t.timeout for t in tests)
+    done = proc.run(vng_argv(boot, share), log=console, timeout=timeout, on_line=on_line)
+    results = share / "results.ktap"
+    return Booted(
+        returncode=done.returncode,
+        elapsed=done.elapsed,
+        timed_out=done.timed_out,
+        finished=(share / "done").is_file(),
+        ktap=results.read_text(encoding="utf-8", errors="replace") if results.is_file() else "",
+        console=console,
+    )

@@ -1,0 +1,119 @@
+"""Configure and build one cell's kernel out of tree (O=), with ccache.
+
+Nothing is rebuilt when the tree's commit and the fragments did not change;
+otherwise make's own dependency tracking keeps rebuilds incremental.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import kconfig, proc
+from farm.cache import Cache
+from farm.errors import InfraError
+from farm.matrix import Cell
+
+Progress = Callable[[str], None]
+_WARNING = re.compile(r"\bwarning:", re.I)
+
+
+@dataclass(frozen=True)
+class Built:
+    ok: bool
+    image: Path | None
+    release: str  # `make kernelrelease`, "" when it failed
+    warnings: int
+    elapsed: float
+    log: Path
+    message: str  # why it failed, or what happened ("up to date", "built")
+
+
+def fragments(cell: Cell) -> tuple[Path, ...]:
+    return (cell.arch.base_config, *cell.kconfig.fragments)
+
+
+def config_digest(cell: Cell) -> str:
+    h = hashlib.sha256(cell.arch.name.encode())
+    for frag in fragments(cell):
+        h.update(frag.read_bytes())
+    return h.hexdigest()
+
+
+def _make(cell: Cell, build_dir: Path, cache: Cache) -> list[str]:
+    cc = cell.arch.cc
+    return [
+        "make",
+        f"O={build_dir}",
+        f"-j{os.cpu_count() or 1}",
+        f"CC=ccache {cc}",
+        f"HOSTCC=ccache gcc",
+    ]
+
+
+def build(
+    cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress
+) -> Built:
+    """Configure (if the fragments changed) and build cell's kernel from tree."""
+    build_dir = cache.build(cell.name)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    image = build_dir / cell.arch.image
+    digest = config_digest(cell)
+    stamp = build_dir / ".zpfarm-built"
+    wanted = f"{commit} {digest}\n"
+    if image.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"up to date: {commit} with config {digest[:12]}\n")
+        return Built(True, image, _release(cell, tree, build_dir, cache), 0, 0.0, log, "up to date")
+
+    env = {**cell.arch.cross_env, "CCACHE_DIR": str(cache.ccache)}
+    config_stamp = build_dir / ".zpfarm-config"
+    with cache.build_lock():
+        if not (build_dir / ".config").is_file() or not config_stamp.is_file() or config_stamp.read_text() != digest:
+            progress("configure")
+            configure(cell, tree, build_dir, env, log.with_name("config.log"))
+            config_stamp.write_text(digest)
+        progress("build")
+        stamp.unlink(missing_ok=True)
+        done = proc.run(
+            [*_make(cell, build_dir, cache), cell.arch.make_target],
+            cwd=tree,
+            env=env,
+            log=log,
+            on_line=progress,
+        )
+    warnings = sum(1 for line in done.output.splitlines() if _WARNING.search(line))
+    if not done.ok or not image.is_file():
+        return Built(False, None, "", warnings, done.elapsed, log, f"build failed: {_first_error(done)}")
+    stamp.write_text(wanted)
+    return Built(True, image, _release(cell, tree, build_dir, cache), warnings, done.elapsed, log, "built")
+
+
+def configure(cell: Cell, tree: Path, build_dir: Path, env: dict[str, str], log: Path) -> None:
+    """merge_config.sh -n + olddefconfig, then check nothing requested was dropped."""
+    frags = [str(f) for f in fragments(cell)]
+    merged = proc.run(
+        ["scripts/kconfig/merge_config.sh", "-n", "-O", str(build_dir), *frags], cwd=tree, env=env, log=log
+    )
+    if not merged.ok:
+        raise InfraError(f"merge_config.sh failed for {cell.name}: {merged.tail(3)}")
+    old = proc.run(["make", f"O={build_dir}", "olddefconfig"], cwd=tree, env=env, log=log.with_name("olddefconfig.log"))
+    if not old.ok:
+        raise InfraError(f"make olddefconfig failed for {cell.name}: {old.tail(3)}")
+    kconfig.check(fragments(cell), build_dir / ".config")
+
+
+def _release(cell: Cell, tree: Path, build_dir: Path, cache: Cache) -> str:
+    done = proc.run(["make", "-s", f"O={build_dir}", "kernelrelease"], cwd=tree, env=cell.arch.cross_env)
+    return done.output.strip().splitlines()[-1] if done.ok and done.output.strip() else ""
+
+
+def _first_error(done: proc.Completed) -> str:
+    for line in done.output.splitlines():
+        if "error:" in line or "Error " in line:
+            return line.strip()
+    return "timed out" if done.timed_out else done.tail(1)

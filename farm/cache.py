@@ -1,0 +1,68 @@
+"""Where the farm keeps what survives between runs: sources, trees, builds.
+
+Layout under the cache root ($ZPFARM_CACHE, else $XDG_CACHE_HOME/zpfarm,
+else ~/.cache/zpfarm):
+    source/<name>/            git repo made from a kernel tarball
+    worktrees/<repo>/<kernel> the farm's own checkouts (never the user's)
+    build/<cell>/             O= build directory per kernel x arch x kconfig
+    ccache/                   CCACHE_DIR
+    testcases/<arch>/         compiled guest tests
+    rootfs/<arch>/            guest root filesystems for foreign arches
+    host.json                 what was probed about this host (KVM)
+    build.lock                one kernel build at a time on this machine
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_root() -> Path:
+    if env := os.environ.get("ZPFARM_CACHE"):
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "zpfarm"
+
+
+@dataclass(frozen=True)
+class Cache:
+    root: Path
+
+    def source(self, name: str) -> Path:
+        return self.root / "source" / name
+
+    def worktree(self, repo: str, kernel: str) -> Path:
+        return self.root / "worktrees" / repo / kernel
+
+    def build(self, cell_name: str) -> Path:
+        return self.root / "build" / cell_name
+
+    @property
+    def ccache(self) -> Path:
+        return self.root / "ccache"
+
+    def testcases(self, arch: str) -> Path:
+        return self.root / "testcases" / arch
+
+    def rootfs(self, arch: str) -> Path:
+        return self.root / "rootfs" / arch
+
+    @property
+    def host_facts(self) -> Path:
+        return self.root / "host.json"
+
+    @contextmanager
+    def build_lock(self) -> Iterator[None]:
+        """Hold the machine-wide kernel build lock (2 cores: one build at a time)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "build.lock").open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,300 @@
+"""matrix.toml -> typed, validated cells (pure apart from reading the file).
+
+A cell is one kernel build: kernel (base or series) x arch x kconfig variant.
+Each cell boots once per runtime variant (sysfs and command-line settings
+applied at boot, no rebuild). Cells are the product of [axes], plus
+[[include]] entries, minus [[exclude]] entries.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from farm import arches
+from farm.arches import Arch
+from farm.errors import UserError
+
+KERNELS = ("base", "series")
+DEFAULT_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the base kernel comes from: Debian's tarball or a user's git tree."""
+
+    base: str  # a git ref: the tag made from the tarball, or a ref in the tree
+    tarball: Path | None = None
+    tree: Path | None = None
+
+
+@dataclass(frozen=True)
+class Kconfig:
+    name: str
+    fragments: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    sysfs: tuple[tuple[str, str], ...] = ()  # (path under /sys, value), applied in order
+    cmdline: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Guest:
+    memory: str = "2G"
+    cpus: int = 2
+    boot_timeout: float = 300.0  # from start to the runner's first word (TCG)
+    test_timeout: float = 240.0  # per test program (TCG)
+
+
+@dataclass(frozen=True)
+class Cell:
+    kernel: str  # "base" or "series"
+    arch: Arch
+    kconfig: Kconfig
+    runtimes: tuple[Runtime, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.kernel}-{self.arch.name}-{self.kconfig.name}"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    source: Source
+    series_dir: Path
+    testcases_dir: Path
+    guest: Guest
+    cells: tuple[Cell, ...]
+
+    def select(self, globs: Sequence[str]) -> tuple[Cell, ...]:
+        """Cells (and runtimes) matching any glob over "cell" or "cell/runtime"."""
+        if not globs:
+            return self.cells
+        picked: list[Cell] = []
+        used: set[str] = set()
+        for cell in self.cells:
+            keep = []
+            for rt in cell.runtimes:
+                hits = [g for g in globs if _matches(g, cell.name, rt.name)]
+                used.update(hits)
+                if hits:
+                    keep.append(rt)
+            if keep:
+                picked.append(Cell(cell.kernel, cell.arch, cell.kconfig, tuple(keep)))
+        unused = [g for g in globs if g not in used]
+        if unused:
+            names = ", ".join(c.name for c in self.cells)
+            raise UserError(f"--cell {unused[0]!r} matches no cell (cells: {names})")
+        return tuple(picked)
+
+
+def _matches(glob: str, cell: str, runtime: str) -> bool:
+    return fnmatch.fnmatchcase(cell, glob) or fnmatch.fnmatchcase(f"{cell}/{runtime}", glob)
+
+
+class _Table:
+    """A TOML table that remembers where it came from, for one-line errors."""
+
+    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+        self.data = data
+        self.where = where
+
+    def check_keys(self, allowed: Iterable[str]) -> None:
+        allowed = set(allowed)
+        for key in self.data:
+            if key not in allowed:
+                raise UserError(
+                    f"{self.where}: unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})"
+                )
+
+    def get(self, key: str, kind: type, default: Any = None, *, required: bool = False) -> Any:
+        if key not in self.data:
+            if required:
+                raise UserError(f"{self.where}: missing key {key!r}")
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise UserError(f"{self.where}: {key!r} must be a {kind.__name__}, not {value!r}")
+        return value
+
+    def strings(self, key: str, *, required: bool = False) -> list[str]:
+        items = self.get(key, list, [], required=required)
+        if not all(isinstance(i, str) for i in items):
+            raise UserError(f"{self.where}: {key!r} must be a list of strings")
+        return list(items)
+
+    def sub(self, key: str) -> _Table:
+        return _Table(self.get(key, dict, {}), f"{self.where} [{key}]")
+
+
+def load(path: Path) -> Matrix:
+    """Read and validate a matrix file; UserError names the offending key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such matrix file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML: {e}") from None
+    return parse(data, path)
+
+
+def parse(data: Mapping[str, Any], path: Path) -> Matrix:
+    top = _Table(data, path.name)
+    top.check_keys(["source", "series", "testcases", "guest", "axes", "kconfig", "runtime", "include", "exclude"])
+    here = path.parent
+    kconfigs = _kconfigs(top.sub("kconfig"), here)
+    runtimes = _runtimes(top.sub("runtime"), kconfigs)
+    series_dir = here / top.get("series", str, "kernel-series")
+    testcases_dir = here / top.get("testcases", str, "testcases")
+    for what, folder in (("series", series_dir), ("testcases", testcases_dir)):
+        if not folder.is_dir():
+            raise UserError(f"{path.name}: {what}: no such directory {folder}")
+    return Matrix(
+        path=path,
+        source=_source(top.sub("source"), here),
+        series_dir=series_dir,
+        testcases_dir=testcases_dir,
+        guest=_guest(top.sub("guest")),
+        cells=_cells(top, kconfigs, runtimes),
+    )
+
+
+def _source(t: _Table, here: Path) -> Source:
+    t.check_keys(["tarball", "tree", "base"])
+    tree = t.get("tree", str)
+    tarball = t.get("tarball", str)
+    if tree and tarball:
+        raise UserError(f"{t.where}: give either 'tree' or 'tarball', not both")
+    if tree:
+        return Source(base=t.get("base", str, required=True), tree=(here / tree).resolve())
+    tar = (here / tarball) if tarball else DEFAULT_TARBALL
+    return Source(base=t.get("base", str, "v6.12.117"), tarball=tar)
+
+
+def _guest(t: _Table) -> Guest:
+    t.check_keys(["memory", "cpus", "boot_timeout", "test_timeout"])
+    d = Guest()
+    return Guest(
+        memory=t.get("memory", str, d.memory),
+        cpus=t.get("cpus", int, d.cpus),
+        boot_timeout=t.get("boot_timeout", float, d.boot_timeout),
+        test_timeout=t.get("test_timeout", float, d.test_timeout),
+    )
+
+
+def _kconfigs(t: _Table, here: Path) -> dict[str, Kconfig]:
+    out = {}
+    for name in t.data:
+        sub = t.sub(name)
+        sub.check_keys(["fragments"])
+        fragments = tuple(here / f for f in sub.strings("fragments", required=True))
+        for frag in fragments:
+            if not frag.is_file():
+                raise UserError(f"{sub.where}: fragments: no such file {frag}")
+        out[name] = Kconfig(name, fragments)
+    if not out:
+        raise UserError(f"{t.where}: define at least one [kconfig.NAME] with fragments")
+    return out
+
+
+def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Runtime, tuple[str, ...]]]:
+    """Runtime variants with the kconfig variants they apply to (empty: all)."""
+    out = {}
+    for name in t.data:
+        sub = t.sub(name)
+        sub.check_keys(["sysfs", "cmdline", "kconfigs", "description"])
+        sysfs = sub.sub("sysfs")
+        for key, value in sysfs.data.items():
+            if not isinstance(value, str):
+                raise UserError(f"{sysfs.where}: {key!r} must be a string, not {value!r}")
+        only = tuple(sub.strings("kconfigs"))
+        for k in only:
+            if k not in kconfigs:
+                raise UserError(f"{sub.where}: kconfigs: unknown kconfig variant {k!r}")
+        rt = Runtime(
+            name=name,
+            sysfs=tuple(sysfs.data.items()),
+            cmdline=tuple(sub.strings("cmdline")),
+            description=sub.get("description", str, ""),
+        )
+        out[name] = (rt, only)
+    if not out:
+        out["default"] = (Runtime("default"), ())
+    return out
+
+
+def _axis_values(t: _Table, key: str, known: Iterable[str]) -> list[str]:
+    values = t.strings(key, required=True)
+    known = list(known)
+    for v in values:
+        if v not in known:
+            raise UserError(f"{t.where}: {key}: unknown value {v!r} (known: {', '.join(known)})")
+    return values
+
+
+def _cells(
+    top: _Table,
+    kconfigs: Mapping[str, Kconfig],
+    runtimes: Mapping[str, tuple[Runtime, tuple[str, ...]]],
+) -> tuple[Cell, ...]:
+    axes = top.sub("axes")
+    axes.check_keys(["kernel", "arch", "kconfig"])
+    known = {"kernel": KERNELS, "arch": [*arches.ARCHES, *arches.ALIASES], "kconfig": list(kconfigs)}
+    combos = list(
+        itertools.product(
+            _axis_values(axes, "kernel", known["kernel"]),
+            _axis_values(axes, "arch", known["arch"]),
+            _axis_values(axes, "kconfig", known["kconfig"]),
+        )
+    )
+    excludes = []
+    for i, raw in enumerate(top.get("exclude", list, [])):
+        t = _Table(raw, f"{top.where} [[exclude]] #{i + 1}")
+        t.check_keys(known)
+        for key, value in t.data.items():
+            if value not in known[key]:
+                raise UserError(f"{t.where}: {key}: unknown value {value!r}")
+        excludes.append(t.data)
+    combos = [c for c in combos if not any(_excluded(c, e) for e in excludes)]
+    for i, raw in enumerate(top.get("include", list, [])):
+        t = _Table(raw, f"{top.where} [[include]] #{i + 1}")
+        t.check_keys(known)
+        entry = []
+        for key in ("kernel", "arch", "kconfig"):
+            value = t.get(key, str, required=True)
+            if value not in known[key]:
+                raise UserError(f"{t.where}: {key}: unknown value {value!r}")
+            entry.append(value)
+        combos.append((entry[0], entry[1], entry[2]))
+
+    cells: list[Cell] = []
+    seen: set[str] = set()
+    for kernel, arch_name, kconfig_name in combos:
+        rts = tuple(rt for rt, only in runtimes.values() if not only or kconfig_name in only)
+        cell = Cell(kernel, arches.get(arch_name), kconfigs[kconfig_name], rts)
+        if cell.name in seen:
+            raise UserError(f"{top.where}: duplicate cell {cell.name!r}")
+        seen.add(cell.name)
+        if not rts:
+            raise UserError(f"{top.where}: cell {cell.name!r} has no runtime variant")
+        cells.append(cell)
+    if not cells:
+        raise UserError(f"{top.where}: the matrix has no cells")
+    return tuple(cells)
+
+
+def _excluded(combo: tuple[str, str, str], exclude: Mapping[str, str]) -> bool:
+    named = dict(zip(("kernel", "arch", "kconfig"), combo, strict=True))
+    return all(named[k] == v for k, v in exclude.items())

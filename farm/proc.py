@@ -1,0 +1,148 @@
+"""The one place that starts processes.
+
+Every command the farm runs goes through run(): argv lists only (never a
+shell), cwd= instead of chdir, output streamed line by line to a log file and
+an optional callback, a timeout that kills the whole process group, and a
+Completed value back. A non-zero exit is data, not an exception; only a
+missing executable raises (InfraError), because then nothing ran at all.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm.errors import InfraError
+
+LineSink = Callable[[str], None]
+
+# How long a process group gets between SIGTERM and SIGKILL.
+_KILL_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a finished (or killed) command left behind."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    elapsed: float
+    timed_out: bool
+    output: str  # everything it printed (stdout and stderr merged)
+    log: Path | None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines of output: what an error message should quote."""
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=_KILL_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    timeout: float | None = None,
+    on_line: LineSink | None = None,
+) -> Completed:
+    """Run argv to completion (or timeout) and return what happened.
+
+    env is added to the current environment. The log file, when given, is
+    rewritten and starts with the command line.
+    """
+    argv = tuple(str(a) for a in argv)
+    full_env = {**os.environ, **env} if env else None
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: we kill it whole
+        )
+    except FileNotFoundError as e:
+        raise InfraError(f"{argv[0]}: command not found (run `zpfarm doctor`)") from e
+
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        _kill_group(proc)
+
+    timer = threading.Timer(timeout, expire) if timeout else None
+    chunks: list[str] = []
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    logf = log.open("w", encoding="utf-8", errors="replace") if log else None
+    try:
+        if logf:
+            logf.write(f"$ {shlex.join(argv)}\n")
+            logf.flush()
+        if timer:
+            timer.start()
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace")
+            chunks.append(line)
+            if logf:
+                logf.write(line)
+                logf.flush()
+            if on_line:
+                on_line(line.rstrip("\n"))
+        proc.wait()
+    except BaseException:
+        # Ctrl-C or a failing callback: never leave the child running.
+        _kill_group(proc)
+        raise
+    finally:
+        if timer:
+            timer.cancel()
+        if logf:
+            logf.close()
+    return Completed(
+        argv=argv,
+        returncode=proc.returncode,
+        elapsed=time.monotonic() - start,
+        timed_out=timed_out.is_set(),
+        output="".join(chunks),
+        log=log,
+    )
+
+
+def capture(argv: Sequence[str], *, cwd: Path | None = None) -> str:
+    """Run a short query command and return its stdout; raise if it fails.
+
+    For questions whose failure is a bug or a broken host (git rev-parse,
+    make kernelrelease), not for the work the farm reports on.
+    """
+    done = run(argv, cwd=cwd, timeout=300)
+    if not done.ok:
+        raise InfraError(f"{shlex.join(done.argv)} failed ({done.returncode}): {done.tail(3)}")
+    return done.output

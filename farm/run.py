@@ -1,0 +1,240 @@
+"""The pipeline: prepare trees, build cells, boot each runtime, judge, write JUnit.
+
+Builds run one at a time in a background thread, in matrix order, so cell
+k+1 compiles while cell k boots and tests. JUnit is rewritten (atomically)
+after every suite, so an interrupted run leaves a valid file holding what
+finished.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from farm import accel, boot, build, console, expect, git, junit, ktap, series, source, testcases
+from farm.cache import Cache
+from farm.errors import UserError, ZpfarmError
+from farm.matrix import Cell, Matrix, Runtime
+from farm.model import Status, TestResult
+from farm.progress import Reporter
+
+
+@dataclass(frozen=True)
+class Options:
+    matrix: Matrix
+    cells: tuple[Cell, ...]
+    cache: Cache
+    out: Path  # this run's results directory
+    junit: Path
+    accel: str = "auto"
+    tests: tuple[str, ...] = ()  # limit the guest tests to these programs
+
+
+@dataclass
+class Report:
+    """What a run produced; the CLI turns it into a table and an exit code."""
+
+    suites: list[junit.Suite] = field(default_factory=list)
+    user_errors: list[str] = field(default_factory=list)  # cells that could not run: bad input
+
+    def count(self, status: Status) -> int:
+        return sum(1 for s in self.suites for c in s.cases if c.status is status)
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed; 1 a test failed or crashed; 2 bad input; 3 infrastructure."""
+        if self.user_errors:
+            return 2
+        if self.count(Status.INFRA):
+            return 3
+        if self.count(Status.FAIL) or self.count(Status.CRASH):
+            return 1
+        return 0
+
+
+@dataclass(frozen=True)
+class _Tree:
+    path: Path
+    commit: str
+    series_hash: str  # "" for base
+
+
+def run(opts: Options, reporter: Reporter) -> Report:
+    report = Report()
+    expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
+    reporter.notice("preparing kernel trees")
+    trees = _trees(opts)
+    tests = _build_testcases(opts, {c.arch.name: c.arch for c in opts.cells})
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
+        futures = {
+            cell.name: builder.submit(_build, opts, cell, trees[cell.kernel], reporter) for cell in opts.cells
+        }
+        try:
+            for cell in opts.cells:
+                _run_cell(opts, cell, trees[cell.kernel], futures[cell.name], tests, expectations, reporter, report)
+        finally:
+            for f in futures.values():
+                f.cancel()
+    return report
+
+
+def _trees(opts: Options) -> dict[str, _Tree]:
+    src = opts.matrix.source
+    repo = source.ensure_repo(src, opts.cache)
+    base_commit = git.resolve(repo, src.base)
+    assert base_commit is not None
+    name = source.repo_name(src)
+    trees = {}
+    for kernel in sorted({c.kernel for c in opts.cells}):
+        path = source.worktree(repo, opts.cache.worktree(name, kernel), base_commit)
+        if kernel == "base":
+            trees[kernel] = _Tree(path, base_commit, "")
+        else:
+            patches = series.load(opts.matrix.series_dir)
+            tip = series.apply(patches, path, base_commit)
+            trees[kernel] = _Tree(path, tip, patches.hash)
+    return trees
+
+
+def _build_testcases(opts: Options, arches: dict[str, object]) -> dict[str, list[boot.GuestTest]]:
+    out = {}
+    for cell in opts.cells:
+        arch = cell.arch
+        if arch.name in out:
+            continue
+        built = opts.cache.testcases(arch.name)
+        testcases.build(opts.matrix.testcases_dir, arch, built, opts.out / f"testcases-{arch.name}.log")
+        out[arch.name] = testcases.guest_tests(
+            opts.matrix.testcases_dir, built, opts.matrix.guest.test_timeout, opts.tests
+        )
+    return out
+
+
+def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> build.Built:
+    reporter.phase(cell.name, "build")
+    return build.build(
+        cell,
+        tree.path,
+        tree.commit,
+        opts.cache,
+        opts.out / cell.name / "build.log",
+        lambda line: reporter.line(cell.name, line),
+    )
+
+
+def _run_cell(
+    opts: Options,
+    cell: Cell,
+    tree: _Tree,
+    future: Future[build.Built],
+    tests: dict[str, list[boot.GuestTest]],
+    expectations: Sequence[expect.Expectation],
+    reporter: Reporter,
+    report: Report,
+) -> None:
+    props = {
+        "arch": cell.arch.name,
+        "kconfig": cell.kconfig.name,
+        "kernel": cell.kernel,
+        "commit": tree.commit,
+        "series_hash": tree.series_hash,
+    }
+    started = datetime.now(UTC)
+    try:
+        built = future.result()
+    except ZpfarmError as e:
+        if isinstance(e, UserError):
+            report.user_errors.append(f"{cell.name}: {e}")
+        for rt in cell.runtimes:
+            _add(opts, report, reporter, cell, rt, props, started, [TestResult("build", Status.INFRA, str(e))], "")
+        return
+    props |= {"kernel_release": built.release, "build_warnings": str(built.warnings)}
+    props["build_seconds"] = f"{built.elapsed:.1f}"
+    if not built.ok:
+        case = TestResult("build", Status.INFRA, built.message, built.log.read_text(errors="replace")[-20000:])
+        for rt in cell.runtimes:
+            _add(opts, report, reporter, cell, rt, props, started, [case], "")
+        return
+    for rt in cell.runtimes:
+        started = datetime.now(UTC)
+        mode = accel.resolve(opts.accel, cell.arch, built.image or Path(), opts.cache.host_facts, reporter.notice)
+        reporter.phase(cell.name, f"boot {rt.name}", mode)
+        where = opts.out / cell.name / rt.name
+        rootfs = None if cell.arch.native else opts.cache.rootfs(cell.arch.name)
+        assert built.image is not None
+        booted = boot.boot(
+            boot.Boot(built.image, cell.arch.name, mode, opts.matrix.guest, rt, rootfs),
+            tests[cell.arch.name],
+            where / "share",
+            where / "console.log",
+            lambda line, c=cell.name: reporter.line(c, line),
+        )
+        cases = judge(booted, cell.kernel, [t.name for t in tests[cell.arch.name]], expectations)
+        _add(opts, report, reporter, cell, rt, props | {"accel": mode}, started, cases, str(booted.console))
+
+
+def judge(
+    booted: boot.Booted, kernel: str, planned: Sequence[str], expectations: Sequence[expect.Expectation]
+) -> list[TestResult]:
+    """Test results from the guest's KTAP, plus errors for what the console shows."""
+    text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
+    cases = expect.evaluate(ktap.parse(booted.ktap), kernel, expectations)
+    seen = {c.name.split(".", 1)[0] for c in cases}
+    splats = console.scan(text)
+    if not booted.finished:
+        cases.append(_unfinished(booted, text, splats))
+        cases += [
+            TestResult(name, Status.CRASH, "never ran: the guest stopped first") for name in planned if name not in seen
+        ]
+    for s in splats:
+        cases.append(
+            TestResult(f"{s.test or 'kernel'}.console", Status.CRASH, f"{s.kind} (console line {s.line})", s.excerpt)
+        )
+    return cases
+
+
+def _unfinished(booted: boot.Booted, text: str, splats: Sequence[console.Splat]) -> TestResult:
+    """Why the runner did not finish, as a 'boot' test case."""
+    tail = "\n".join(text.splitlines()[-40:])
+    if "Linux version" not in text:
+        why = "timed out before the kernel printed anything" if booted.timed_out else "the guest did not start"
+        return TestResult("boot", Status.INFRA, f"{why} (vng exit {booted.returncode})", tail)
+    if booted.timed_out:
+        return TestResult("boot", Status.CRASH, f"guest hung: killed after {booted.elapsed:.0f} s", tail)
+    what = splats[-1].kind if splats else f"vng exit {booted.returncode}"
+    return TestResult("boot", Status.CRASH, f"guest stopped before the tests finished: {what}", tail)
+
+
+def _add(
+    opts: Options,
+    report: Report,
+    reporter: Reporter,
+    cell: Cell,
+    rt: Runtime,
+    props: dict[str, str],
+    started: datetime,
+    cases: list[TestResult],
+    system_out: str,
+) -> None:
+    cell_glob = f"{cell.name}/{rt.name}"
+    props = props | {
+        "runtime": rt.name,
+        "reproducer": shlex.join(
+            ["zpfarm", "run", "--matrix", str(opts.matrix.path), "--cell", cell_glob, "--accel", props.get("accel", opts.accel)]
+        ),
+    }
+    suite = junit.Suite(
+        name=cell_glob,
+        cases=tuple(cases),
+        properties=props,
+        system_out=system_out,
+        timestamp=started,
+        elapsed=(datetime.now(UTC) - started).total_seconds(),
+    )
+    report.suites.append(suite)
+    junit.write(opts.junit, report.suites)
+    reporter.suite_done(suite)

@@ -1,0 +1,78 @@
+"""The patch series: read kernel-series/series, hash it, apply it with git am."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import git
+from farm.errors import UserError
+
+
+@dataclass(frozen=True)
+class Series:
+    directory: Path
+    patches: tuple[Path, ...]
+
+    @property
+    def hash(self) -> str:
+        """KCIDB's patchset_hash: sha256 over each patch's sha256 hex + newline."""
+        digests = "".join(hashlib.sha256(p.read_bytes()).hexdigest() + "\n" for p in self.patches)
+        return hashlib.sha256(digests.encode()).hexdigest()
+
+
+def load(directory: Path) -> Series:
+    """The patches named in directory/series, in order (quilt-style: # comments)."""
+    listing = directory / "series"
+    if not listing.is_file():
+        raise UserError(f"{listing}: no such file (list the patches in order, one per line)")
+    patches = []
+    for lineno, raw in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+        name = raw.split("#", 1)[0].strip()
+        if not name or name.startswith("0000-"):  # blank, comment or cover letter
+            continue
+        patch = directory / name
+        if not patch.is_file():
+            raise UserError(f"{listing}:{lineno}: no such patch {name}")
+        patches.append(patch)
+    if not patches:
+        raise UserError(f"{listing}: lists no patches")
+    return Series(directory, tuple(patches))
+
+
+def apply(series: Series, worktree: Path, base: str) -> str:
+    """Check out base in worktree, git am every patch; return the tip commit.
+
+    Applying the same series to the same base again is a no-op: the result is
+    remembered under refs/zpfarm/series/<hash>.
+    """
+    ref = f"refs/zpfarm/series/{series.hash}"
+    base_commit = git.resolve(worktree, base)
+    tip = git.resolve(worktree, ref)
+    if tip is not None and git.resolve(worktree, f"{tip}~{len(series.patches)}") == base_commit:
+        if git.out(worktree, ["rev-parse", "HEAD"]) != tip:
+            git.run(worktree, ["checkout", "-q", "--detach", "-f", tip])
+        return tip
+    git.run(worktree, ["am", "--abort"])
+    done = git.run(worktree, ["checkout", "-q", "--detach", "-f", base])
+    if not done.ok:
+        raise UserError(f"cannot check out {base} in {worktree}: {done.tail(2)}")
+    for patch in series.patches:
+        done = git.run(worktree, ["am", "--committer-date-is-author-date", str(patch)])
+        if not done.ok:
+            git.run(worktree, ["am", "--abort"])
+            raise UserError(f"{patch.name} does not apply to {base}: {_why(done.output)}")
+    tip = git.out(worktree, ["rev-parse", "HEAD"])
+    git.run(worktree, ["update-ref", ref, tip])
+    return tip
+
+
+def _why(output: str) -> str:
+    """The file and hunk git am choked on, in one line."""
+    failed = re.findall(r"error: patch failed: (\S+)", output)
+    if failed:
+        return f"hunk failed at {failed[0]}"
+    problems = re.findall(r"error: (.+)", output)
+    return problems[0] if problems else (output.strip().splitlines() or ["git am failed"])[-1]

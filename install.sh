@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything zpfarm needs on Debian 12, idempotently: a second run
+# installs nothing. Used by README.md, .ci/run and the Dockerfile alike.
+#   ./install.sh            Debian packages (needs root or sudo) + .venv
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  # boot: virtme-ng runs QEMU; udev on the host gives the guest its virtio-serial ports
+  qemu-system-x86 qemu-system-arm udev
+  # kernel builds (x86_64 native, arm64 cross) and the embedded default source
+  make gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross ccache flex bison bc
+  libelf-dev libssl-dev cpio kmod xz-utils git linux-source-6.12
+  # guests: busybox for vng's init, mmdebstrap for the arm64 root filesystem
+  busybox-static mmdebstrap
+  # the farm itself
+  python3 python3-venv
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install.sh: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The venv: rebuilt only when the pinned requirements change.
+stamp=".venv/.zpfarm-installed"
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-64)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "install.sh: setting up .venv"
+  /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$stamp"
+fi
