@@ -71,32 +71,41 @@ def run(opts: Options, reporter: Reporter) -> Report:
     tests = _build_testcases(opts, {c.arch.name: c.arch for c in opts.cells})
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
         futures = {
-            cell.name: builder.submit(_build, opts, cell, trees[cell.kernel], reporter) for cell in opts.cells
+            cell.name: builder.submit(_build, opts, cell, tree, reporter)
+            for cell in opts.cells
+            if isinstance(tree := trees[cell.kernel], _Tree)
         }
         try:
             for cell in opts.cells:
-                _run_cell(opts, cell, trees[cell.kernel], futures[cell.name], tests, expectations, reporter, report)
+                tree = trees[cell.kernel]
+                if isinstance(tree, ZpfarmError):
+                    _cell_error(opts, report, reporter, cell, tree)
+                    continue
+                _run_cell(opts, cell, tree, futures[cell.name], tests, expectations, reporter, report)
         finally:
             for f in futures.values():
                 f.cancel()
     return report
 
 
-def _trees(opts: Options) -> dict[str, _Tree]:
+def _trees(opts: Options) -> dict[str, _Tree | ZpfarmError]:
+    """A worktree per kernel; a series that does not apply fails only its cells."""
     src = opts.matrix.source
     repo = source.ensure_repo(src, opts.cache)
     base_commit = git.resolve(repo, src.base)
     assert base_commit is not None
     name = source.repo_name(src)
-    trees = {}
+    trees: dict[str, _Tree | ZpfarmError] = {}
     for kernel in sorted({c.kernel for c in opts.cells}):
         path = source.worktree(repo, opts.cache.worktree(name, kernel), base_commit)
         if kernel == "base":
             trees[kernel] = _Tree(path, base_commit, "")
-        else:
+            continue
+        try:
             patches = series.load(opts.matrix.series_dir)
-            tip = series.apply(patches, path, base_commit)
-            trees[kernel] = _Tree(path, tip, patches.hash)
+            trees[kernel] = _Tree(path, series.apply(patches, path, base_commit), patches.hash)
+        except ZpfarmError as e:
+            trees[kernel] = e
     return trees
 
 
@@ -147,10 +156,7 @@ def _run_cell(
     try:
         built = future.result()
     except ZpfarmError as e:
-        if isinstance(e, UserError):
-            report.user_errors.append(f"{cell.name}: {e}")
-        for rt in cell.runtimes:
-            _add(opts, report, reporter, cell, rt, props, started, [TestResult("build", Status.INFRA, str(e))], "")
+        _cell_error(opts, report, reporter, cell, e, props)
         return
     props |= {"kernel_release": built.release, "build_warnings": str(built.warnings)}
     props["build_seconds"] = f"{built.elapsed:.1f}"
@@ -175,6 +181,17 @@ def _run_cell(
         )
         cases = judge(booted, cell.kernel, [t.name for t in tests[cell.arch.name]], expectations)
         _add(opts, report, reporter, cell, rt, props | {"accel": mode}, started, cases, str(booted.console))
+
+
+def _cell_error(
+    opts: Options, report: Report, reporter: Reporter, cell: Cell, e: ZpfarmError, props: dict[str, str] | None = None
+) -> None:
+    """A cell that could not be built: one error test case per runtime variant."""
+    if isinstance(e, UserError):
+        report.user_errors.append(f"{cell.name}: {e}")
+    props = props or {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel}
+    for rt in cell.runtimes:
+        _add(opts, report, reporter, cell, rt, props, datetime.now(UTC), [TestResult("build", Status.INFRA, str(e))], "")
 
 
 def judge(

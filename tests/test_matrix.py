@@ -1,0 +1,92 @@
+"""matrix.toml parsing: the default matrix, and one clear error per kind of mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from farm import matrix
+from farm.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "kernel-series").mkdir(exist_ok=True)
+    (tmp_path / "testcases").mkdir(exist_ok=True)
+    (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
+    path = tmp_path / "matrix.toml"
+    path.write_text(body)
+    return path
+
+
+GOOD = """
+[axes]
+kernel = ["base", "series"]
+arch = ["x86_64"]
+kconfig = ["on"]
+[kconfig.on]
+fragments = ["on.config"]
+[runtime.default]
+[runtime.always]
+kconfigs = ["on"]
+sysfs = { "kernel/mm/transparent_hugepage/shmem_enabled" = "always" }
+"""
+
+
+def test_default_matrix_has_the_mission_axes() -> None:
+    m = matrix.load(ROOT / "matrix.toml")
+    names = {c.name for c in m.cells}
+    for kernel in ("base", "series"):
+        for arch in ("x86_64", "arm64"):
+            for kc in ("thp-on", "thp-off"):
+                assert f"{kernel}-{arch}-{kc}" in names
+    on = next(c for c in m.cells if c.name == "base-x86_64-thp-on")
+    off = next(c for c in m.cells if c.name == "base-x86_64-thp-off")
+    assert "shmem-always" in [r.name for r in on.runtimes]
+    assert [r.name for r in off.runtimes] == ["default"]
+    assert m.source.tarball == Path("/usr/src/linux-source-6.12.tar.xz")
+    assert m.source.base == "v6.12.117"
+
+
+def test_cells_runtimes_and_select(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path, GOOD))
+    assert [c.name for c in m.cells] == ["base-x86_64-on", "series-x86_64-on"]
+    always = m.cells[0].runtimes[1]
+    assert always.sysfs == (("kernel/mm/transparent_hugepage/shmem_enabled", "always"),)
+    picked = m.select(["series-*/always"])
+    assert [(c.name, [r.name for r in c.runtimes]) for c in picked] == [("series-x86_64-on", ["always"])]
+    assert [c.name for c in m.select(["base-*"])] == ["base-x86_64-on"]
+
+
+def test_include_and_exclude(tmp_path: Path) -> None:
+    body = GOOD + '[[exclude]]\nkernel = "base"\n[[include]]\nkernel = "base"\narch = "arm64"\nkconfig = "on"\n'
+    m = matrix.load(write(tmp_path, body))
+    assert [c.name for c in m.cells] == ["series-x86_64-on", "base-arm64-on"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("[axes]", "[axes]\nkernels = []"), "unknown key 'kernels'"),
+        (('arch = ["x86_64"]', 'arch = ["sparc"]'), "arch: unknown value 'sparc'"),
+        (('fragments = ["on.config"]', 'fragments = ["nope.config"]'), "no such file"),
+        (('kconfigs = ["on"]', 'kconfigs = ["off"]'), "unknown kconfig variant 'off'"),
+        (("[runtime.default]", "[runtime.default]\ncpus = 3"), "[runtime] [default]: unknown key 'cpus'"),
+        (("[axes]", '[[include]]\nkernel = "base"\narch = "x86_64"\nkconfig = "on"\n[axes]'), "duplicate cell"),
+        (("[axes]", "[guest]\ncpus = 'two'\n[axes]"), "'cpus' must be a int"),
+        (("kernel = [", "kernel = "), "not valid TOML"),
+    ],
+)
+def test_bad_matrix_names_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    with pytest.raises(UserError, match=None) as e:
+        matrix.load(write(tmp_path, GOOD.replace(*change, 1)))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_select_unknown_glob_lists_cells(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path, GOOD))
+    with pytest.raises(UserError, match="matches no cell.*base-x86_64-on"):
+        m.select(["nope-*"])
