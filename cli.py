@@ -136,10 +136,10 @@ def run(
     from farm import run as pipeline
     from farm.progress import LiveReporter, PlainReporter
 
+    junit_path = junit or results / "junit.xml"
     try:
         m, cells = _load(matrix, cell)
         results.mkdir(parents=True, exist_ok=True)
-        junit_path = junit or results / "junit.xml"
         opts = pipeline.Options(
             matrix=m,
             cells=cells,
@@ -156,6 +156,7 @@ def run(
     except ZpfarmError as e:
         if _debug:
             raise
+        _junit_for_error(junit_path, e)
         raise _fail(e) from None
     except KeyboardInterrupt:
         err.print(f"[yellow]interrupted:[/] finished suites are in {junit_path}")
@@ -165,6 +166,16 @@ def run(
         err.print(f"[red]error:[/] {problem}", highlight=False)
     out.print(f"JUnit: {junit_path}")
     raise typer.Exit(report.exit_code)
+
+
+def _junit_for_error(path: Path, e: ZpfarmError) -> None:
+    """Even a run that could not start leaves a valid JUnit file saying why."""
+    from farm import junit
+    from farm.model import Status, TestResult
+
+    now = datetime.now(UTC)
+    case = TestResult("setup", Status.INFRA, str(e))
+    junit.write(path, [junit.Suite("zpfarm", (case,), {}, "", now, 0.0)])
 
 
 def _print_summary(report: "pipeline.Report") -> None:  # type: ignore[name-defined]  # noqa: F821
@@ -180,6 +191,24 @@ def _print_summary(report: "pipeline.Report") -> None:  # type: ignore[name-defi
         problems = "; ".join(f"{c.name}: {c.message}" for c in bad[:3]) + (" …" if len(bad) > 3 else "")
         table.add_row(suite.name, summary(suite), problems)
     out.print(table)
+
+
+@app.command()
+def doctor(cache: CacheOpt = None) -> None:
+    """Check this host: tools, packages, KVM, disk; say what to install."""
+    from farm.doctor import checks
+
+    results = checks(Cache(cache or default_root()))
+    table = Table(title="zpfarm doctor")
+    for col in ("check", "", "detail", "needed by", "fix"):
+        table.add_column(col)
+    for c in results:
+        table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]missing[/]", c.detail, c.needed_by, "" if c.ok else c.fix)
+    out.print(table)
+    missing = [c for c in results if not c.ok]
+    if missing:
+        err.print(f"[red]error:[/] {len(missing)} missing: " + "; ".join(f"{c.name} ({c.fix})" for c in missing))
+        raise typer.Exit(3)
 
 
 def main() -> None:

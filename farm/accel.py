@@ -16,6 +16,7 @@ from pathlib import Path
 
 from farm import proc
 from farm.arches import Arch
+from farm.boot import vng
 from farm.errors import UserError
 
 CHOICES = ("auto", "kvm", "tcg")
@@ -50,7 +51,7 @@ def resolve(
 def probe(image: Path) -> bool:
     """Does `vng --exec true` finish under KVM in time?"""
     done = proc.run(
-        ["vng", "--run", str(image), "--memory", "512M", "--exec", "true"], timeout=PROBE_TIMEOUT_S
+        [vng(), "--run", str(image), "--memory", "512M", "--exec", "true"], timeout=PROBE_TIMEOUT_S
     )
     return done.ok
 

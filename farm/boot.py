@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,12 @@ from farm.matrix import Guest, Runtime
 RUNNER = Path(__file__).parent / "guest" / "runner.py"
 GUEST_SHARE = "/run/zpfarm-share"  # where the guest sees the share directory
 GUEST_PYTHON = "/usr/bin/python3"
+
+
+def vng() -> str:
+    """virtme-ng from the farm's own venv when it is there, else from PATH."""
+    beside = Path(sys.executable).parent / "vng"
+    return str(beside) if beside.is_file() else "vng"
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class Booted:
 
 def vng_argv(boot: Boot, share: Path) -> list[str]:
     """The vng command line: one flag per typed field, the guest command as one element."""
-    argv = ["vng", "--run", str(boot.image), "--verbose"]
+    argv = [vng(), "--run", str(boot.image), "--verbose"]
     argv += ["--memory", boot.guest.memory, "--cpus", str(boot.guest.cpus)]
     argv += [f"--rwdir={GUEST_SHARE}={share}"]
     if boot.accel == "tcg":

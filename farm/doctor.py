@@ -1,0 +1,83 @@
+"""Is this host ready? Each check says what is missing and which package fixes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import arches
+from farm.boot import vng
+from farm.cache import Cache
+from farm.matrix import DEFAULT_TARBALL
+
+MIN_FREE_GB = 20
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""  # what to install or do when not ok
+    needed_by: str = "all cells"
+
+
+def _tool(name: str, package: str, needed_by: str = "all cells") -> Check:
+    path = shutil.which(name)
+    return Check(name, path is not None, path or "not found", f"apt-get install {package}", needed_by)
+
+
+def checks(cache: Cache) -> list[Check]:
+    out = [
+        Check("virtme-ng", Path(vng()).is_file() or shutil.which("vng") is not None, vng(), "./install.sh"),
+        _tool("udevadm", "udev"),
+        _tool("make", "make"),
+        _tool("gcc", "gcc"),
+        _tool("ccache", "ccache"),
+        _tool("flex", "flex"),
+        _tool("bison", "bison"),
+        _tool("bc", "bc"),
+        _tool("git", "git"),
+        _tool("busybox", "busybox-static"),
+        Check(
+            "kernel source",
+            DEFAULT_TARBALL.is_file(),
+            str(DEFAULT_TARBALL) if DEFAULT_TARBALL.is_file() else f"{DEFAULT_TARBALL} missing",
+            "apt-get install linux-source-6.12",
+            "the embedded default base",
+        ),
+    ]
+    for arch in arches.ARCHES.values():
+        who = f"{arch.name} cells"
+        out.append(_tool(arch.qemu, arch.packages[0], who))
+        if not arch.native:
+            out.append(_tool(arch.cc, arch.packages[1], who))
+            out.append(_tool("mmdebstrap", "mmdebstrap", who))
+    out.append(_kvm(cache))
+    out.append(_disk(cache))
+    return out
+
+
+def _kvm(cache: Cache) -> Check:
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return Check("kvm", True, "no usable /dev/kvm: guests run under TCG (slower)", needed_by="speed only")
+    try:
+        known = json.loads(cache.host_facts.read_text())
+    except (OSError, ValueError):
+        return Check("kvm", True, "/dev/kvm present; the first run probes whether it boots", needed_by="speed only")
+    works = known.get("kvm")
+    detail = "KVM boots kernels" if works else "/dev/kvm present but a kernel did not boot under it: TCG"
+    return Check("kvm", True, detail, needed_by="speed only")
+
+
+def _disk(cache: Cache) -> Check:
+    probe = cache.root if cache.root.exists() else cache.root.parent
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free / 2**30
+    return Check(
+        "disk", free >= MIN_FREE_GB, f"{free:.0f} GiB free under {probe}", f"free {MIN_FREE_GB} GiB or set --cache"
+    )
