@@ -248,10 +248,10 @@ static int collapse_after_read(const struct zp_mode *m)
 	p = map_aligned(&r, m->shared ? PROT_READ | PROT_WRITE : PROT_READ);
 	ZP_SYS(p, "aligned mapping");
 	(void)zp_read_pages(p, pmd);	/* read-fault the holes */
-	sample(&c0);
 	why = collapse_unsupported(m);
 	if (why)
 		return zp_skip("%s", why);
+	sample(&c0);
 	ZP_SYS(!madvise(p, pmd, MADV_COLLAPSE),
 	       "MADV_COLLAPSE of a range with read-faulted holes (the same range without read faults collapses)");
 	sample(&c1);
