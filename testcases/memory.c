@@ -242,6 +242,34 @@ static int write_hole(const struct zp_mode *m)
 	return k_pages_test(m, false, false);
 }
 
+/*
+ * Failure: reading a hole of a file on a full tmpfs raised SIGBUS (a page
+ * had to be allocated for a read; with the zero page reads cost nothing).
+ */
+static int read_hole_full_fs(const struct zp_mode *m)
+{
+	struct zp_region r;
+	size_t off, sigbus = 0;
+	const char *why;
+	char *p;
+
+	why = zp_region_on_full_tmpfs(&r, m, 4 << 20, 1024);
+	if (why)
+		return zp_skip("%s", why);
+	p = zp_map_mode(&r, PROT_READ);
+	ZP_SYS(p, "mapping");
+	for (off = 0; off < r.size; off += zp_page_size())
+		if (zp_access_sigbus(p + off, false))
+			sigbus++;
+		else
+			ZP_CHECK(*(volatile unsigned long *)(p + off) == 0, "the hole reads zero");
+	ktap_metric("sigbus_pages", (long long)sigbus);
+	ktap_metric("pages", (long long)(r.size / zp_page_size()));
+	ZP_CHECK(sigbus == 0, "%zu of %zu read faults of holes on a full tmpfs raised SIGBUS",
+		 sigbus, r.size / zp_page_size());
+	return ZP_PASS;
+}
+
 static const struct zp_test tests[] = {
 	ZP_TEST(read_hole_meminfo, ZP_ALL),
 	ZP_TEST(read_hole_blocks, ZP_ALL),
@@ -250,6 +278,7 @@ static const struct zp_test tests[] = {
 	ZP_TEST(write_after_read, ZP_ALL),
 	ZP_TEST(pwrite_after_read, ZP_FD_ALL),
 	ZP_TEST(write_hole, ZP_ALL_SHARED),
+	ZP_TEST(read_hole_full_fs, ZP_TMPFS_SHARED | ZP_TMPFS_PRIVATE),
 };
 
 int main(void)

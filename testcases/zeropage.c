@@ -216,6 +216,32 @@ static int populate_write_after_read(const struct zp_mode *m)
 	return verify_written(&r, p, "MADV_POPULATE_WRITE + store");
 }
 
+/*
+ * Failure: on a full tmpfs, a store to a read-faulted hole through a shared
+ * mapping did not SIGBUS (no page can be allocated: if it "worked", it went
+ * into the zero page) or the zero page no longer reads zero.
+ */
+static int store_full_fs_sigbus(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size(), off;
+	struct zp_region r;
+	const char *why;
+	char *p;
+
+	why = zp_region_on_full_tmpfs(&r, m, REGION_PAGES * ps, 1024);
+	if (why)
+		return zp_skip("%s", why);
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "mapping");
+	for (off = 0; off < r.size; off += ps)
+		(void)zp_access_sigbus(p + off, false);	/* base: SIGBUS here */
+	ZP_CHECK(zp_access_sigbus(p + target_off(), true),
+		 "a store with no space left raises SIGBUS; it returned and reads %#lx",
+		 *(volatile unsigned long *)(p + target_off()));
+	ZP_CHECK(zp_zero_page_intact(), "the zero page still reads zero");
+	return ZP_PASS;
+}
+
 static const struct zp_test tests[] = {
 	ZP_TEST(read_hole_maps_zero_pfn, ZP_ALL),
 	ZP_TEST(store_after_read, ZP_ALL),
@@ -224,6 +250,7 @@ static const struct zp_test tests[] = {
 	ZP_TEST(process_vm_write, ZP_ALL),
 	ZP_TEST(read_syscall_into, ZP_ALL),
 	ZP_TEST(populate_write_after_read, ZP_ALL),
+	ZP_TEST(store_full_fs_sigbus, ZP_TMPFS_SHARED),
 };
 
 int main(void)

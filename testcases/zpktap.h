@@ -453,6 +453,56 @@ static ZP_UNUSED int zp_region_create(struct zp_region *r,
 }
 
 /*
+ * A region of @size bytes (all hole) on a private tmpfs mount of @mount_kb
+ * kB that is then filled to the last block by another file: every page
+ * allocation in it fails with ENOSPC.  The mount is lazily detached at once
+ * (it lives as long as the fds).  Returns NULL or why it is not possible.
+ */
+static ZP_UNUSED const char *zp_region_on_full_tmpfs(struct zp_region *r,
+						     const struct zp_mode *m,
+						     size_t size, size_t mount_kb)
+{
+	static char why[256];
+	char dir[] = "/tmp/zpfarm-full-XXXXXX", path[64], opts[32], *buf;
+	size_t ps = zp_page_size();
+	int filler;
+
+	memset(r, 0, sizeof(*r));
+	r->mode = m;
+	r->size = size;
+	r->shmid = -1;
+	if (!mkdtemp(dir))
+		return "mkdtemp failed";
+	zp_fmt(opts, sizeof(opts), "size=%zuk", mount_kb);
+	if (mount("zpfarm", dir, "tmpfs", 0, opts)) {
+		zp_fmt(why, sizeof(why), "cannot mount a small tmpfs: %s", strerror(errno));
+		rmdir(dir);
+		return why;
+	}
+	zp_fmt(path, sizeof(path), "%s/sparse", dir);
+	r->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	zp_fmt(r->path, sizeof(r->path), "%s", path);
+	zp_fmt(path, sizeof(path), "%s/filler", dir);
+	filler = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	if (r->fd < 0 || filler < 0 || ftruncate(r->fd, (off_t)size))
+		return "cannot create files on the small tmpfs";
+	buf = calloc(1, ps);
+	if (!buf)
+		return "calloc";
+	buf[0] = 1;
+	while (write(filler, buf, ps) == (ssize_t)ps)
+		;
+	free(buf);
+	if (errno != ENOSPC) {
+		zp_fmt(why, sizeof(why), "filling the small tmpfs: %s", strerror(errno));
+		return why;
+	}
+	return NULL;
+}
+
+/*
  * A new mapping of the whole region.  fd backings: MAP_SHARED or MAP_PRIVATE
  * as asked; SysV: shmat (always shared; SHM_RDONLY without PROT_WRITE).
  * Returns NULL (with a diagnostic) on failure.
