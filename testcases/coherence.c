@@ -565,6 +565,41 @@ static int read_then_uffd_copy(const struct zp_mode *m)
 	return ZP_PASS;
 }
 
+/*
+ * Failure: a zero page placed by UFFDIO_ZEROPAGE in a MAP_PRIVATE mapping
+ * (the mapping's own private content) was dropped when the file got data
+ * there: zapping zero-page PTEs must spare private ones (kernel-notes).
+ */
+static int uffd_zeropage_private_kept(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size();
+	struct uffdio_zeropage zp;
+	struct zp_region r;
+	unsigned long v = 0xda7aUL;
+	int uffd;
+	char *p;
+
+	uffd = uffd_open();
+	if (uffd < 0)
+		return zp_skip("userfaultfd: %s", strerror(-uffd));
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "mapping");
+	if (uffd_register_missing(uffd, p, r.size))
+		return zp_skip("UFFDIO_REGISTER MISSING on %s: %s", r.path, strerror(errno));
+	zp.range.start = (uintptr_t)(p + 11 * ps);
+	zp.range.len = ps;
+	zp.mode = 0;
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &zp))
+		return zp_skip("UFFDIO_ZEROPAGE in a private mapping: %s", strerror(errno));
+	ZP_CHECK(peek(p, 11 * ps) == 0, "UFFDIO_ZEROPAGE page reads zero");
+	ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)(11 * ps)) == sizeof(v), "pwrite");
+	ZP_CHECK(peek(p, 11 * ps) == 0,
+		 "the private UFFDIO_ZEROPAGE page keeps reading zero after the file got data; reads %#lx",
+		 peek(p, 11 * ps));
+	return ZP_PASS;
+}
+
 static const struct zp_test tests[] = {
 	ZP_TEST(read_then_remote_write_process, ZP_ALL),
 	ZP_TEST(read_then_remote_write_thread, ZP_ALL),
@@ -580,6 +615,7 @@ static const struct zp_test tests[] = {
 	ZP_TEST(mlock_then_write, ZP_ALL),
 	ZP_TEST(uffd_missing_read, ZP_FD_ALL),
 	ZP_TEST(read_then_uffd_copy, ZP_FD_ALL),
+	ZP_TEST(uffd_zeropage_private_kept, ZP_FD_PRIVATE),
 };
 
 int main(void)
