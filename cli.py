@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -20,9 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from farm import compare
 from farm import matrix as matrix_mod
+from farm import run as pipeline
 from farm.cache import Cache, default_root
-from farm.errors import InfraError, UserError, ZpfarmError
+from farm.errors import UserError, ZpfarmError
+from farm.junit import Suite
+from farm.model import Status
 
 HERE = Path(__file__).resolve().parent
 EXIT_CODES = """Exit codes: 0 all passed · 1 a test failed or crashed · 2 bad input · 3 infrastructure failure."""
@@ -133,7 +138,6 @@ def run(
       zpfarm run --cell 'series-x86_64-thp-on'     one cell, all its runtime variants
       zpfarm run --cell '*x86_64-thp-off*' -t memory
     """
-    from farm import run as pipeline
     from farm.progress import LiveReporter, PlainReporter
 
     junit_path = junit or results / "junit.xml"
@@ -178,19 +182,100 @@ def _junit_for_error(path: Path, e: ZpfarmError) -> None:
     junit.write(path, [junit.Suite("zpfarm", (case,), {}, "", now, 0.0)])
 
 
-def _print_summary(report: "pipeline.Report") -> None:  # type: ignore[name-defined]  # noqa: F821
-    from farm.model import Status
+def _print_summary(report: pipeline.Report) -> None:
+    """Per suite: base and series side by side, then what the series changed."""
     from farm.progress import summary
 
-    table = Table(title="zpfarm results")
-    table.add_column("suite")
-    table.add_column("results")
-    table.add_column("problems", overflow="fold")
+    table = Table(title="zpfarm results: base vs series")
+    for col in ("arch-kconfig/runtime", "base", "series", "problems"):
+        table.add_column(col, overflow="fold")
+    by_key: dict[str, dict[str, Suite]] = {}
     for suite in report.suites:
-        bad = [c for c in suite.cases if c.status in (Status.FAIL, Status.CRASH, Status.INFRA)]
-        problems = "; ".join(f"{c.name}: {c.message}" for c in bad[:3]) + (" …" if len(bad) > 3 else "")
-        table.add_row(suite.name, summary(suite), problems)
+        kernel, _, key = suite.name.partition("-")
+        by_key.setdefault(key, {})[kernel] = suite
+    for key, pair in by_key.items():
+        bad = [
+            f"{k}: {c.name}: {c.message}"
+            for k, s in pair.items()
+            for c in s.cases
+            if c.status in (Status.FAIL, Status.CRASH, Status.INFRA)
+        ]
+        cells = [summary(pair[k]) if k in pair else "" for k in ("base", "series")]
+        table.add_row(key, *cells, "\n".join(bad[:3]) + (f"\n… {len(bad) - 3} more" if len(bad) > 3 else ""))
     out.print(table)
+    base, series = compare.split_kernels(compare.from_suites(report.suites))
+    changes = compare.diff(base, series)
+    if changes:
+        _print_changes(changes, "base", "series")
+
+
+def _print_changes(changes: Sequence[compare.Change], before: str, after: str) -> None:
+    table = Table(title=f"what changed from {before} to {after}")
+    for col in ("change", "suite", "test", before, after):
+        table.add_column(col, overflow="fold")
+    style = {"regression": "bold red", "fix": "green", "metric": "cyan"}
+    for c in changes:
+        table.add_row(f"[{style.get(c.kind.value, '')}]{c.kind.value}[/]", c.suite, c.test, c.before, c.after)
+    out.print(table)
+
+
+@app.command("compare")
+def compare_cmd(
+    before: Annotated[Path, typer.Argument(help="A JUnit file from zpfarm run (alone: its base vs its series).")],
+    after: Annotated[Path | None, typer.Argument(help="A second JUnit file: compare BEFORE with it.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, or md (markdown for a CI comment).")] = "table",
+) -> None:
+    """What changed: regressions, fixes, new and missing tests, numbers that moved.
+
+    Exit code 1 when anything regressed.
+    """
+    try:
+        if fmt not in ("table", "md"):
+            raise UserError(f"--format {fmt!r}: expected table or md")
+        if after is None:
+            old, new = compare.split_kernels(compare.from_junit(before))
+            names = ("base", "series")
+        else:
+            old, new = compare.from_junit(before), compare.from_junit(after)
+            names = (before.name, after.name)
+    except ZpfarmError as e:
+        raise _fail(e) from None
+    changes = compare.diff(old, new)
+    if fmt == "md":
+        sys.stdout.write(compare.markdown(changes, *names))
+    elif changes:
+        _print_changes(changes, *names)
+    else:
+        out.print(f"no differences between {names[0]} and {names[1]}")
+    if any(c.kind is compare.Kind.REGRESSION for c in changes):
+        raise typer.Exit(1)
+
+
+@app.command("host-test")
+def host_test(
+    matrix: MatrixOpt = None,  # type: ignore[assignment]
+    test: Annotated[list[str] | None, typer.Option("--test", "-t", help="Only these test programs.")] = None,
+    kernel: Annotated[str, typer.Option(help="Judge as base or series (which expectations apply).")] = "base",
+    results: Annotated[Path, typer.Option(help="Directory for logs.")] = Path("results/host"),
+    cache: CacheOpt = None,
+) -> None:
+    """Run the guest tests on this machine's own kernel (as root), no VM: a quick try-out."""
+    from farm.progress import STYLE
+
+    try:
+        m = matrix_mod.load(matrix or _default_matrix())
+        if kernel not in matrix_mod.KERNELS:
+            raise UserError(f"--kernel {kernel!r}: expected base or series")
+        cases = pipeline.host_test(m.testcases_dir, Cache(cache or default_root()), results, kernel, test or ())
+    except ZpfarmError as e:
+        raise _fail(e) from None
+    table = Table(title=f"testcases on this host's kernel, judged as {kernel}")
+    for col in ("test", "verdict", "message"):
+        table.add_column(col, overflow="fold")
+    for c in cases:
+        table.add_row(c.name, f"[{STYLE[c.status]}]{c.status.value}[/]", c.message)
+    out.print(table)
+    raise typer.Exit(1 if any(c.status in (Status.FAIL, Status.CRASH) for c in cases) else 0)
 
 
 @app.command()

@@ -122,9 +122,14 @@ def main() -> int:
     logs.mkdir(exist_ok=True)
     ktap = Ktap(HERE / "results.ktap", len(plan["tests"]) + 1)
     kmsg("runner started")
-    env = setup(plan, ktap)
-    for test in plan["tests"]:
-        run_one(test, env, ktap, logs)
+    try:
+        env = setup(plan, ktap)
+        for test in plan["tests"]:
+            run_one(test, env, ktap, logs)
+    finally:
+        # Matters when the runner runs on a host (zpfarm host-test), not in a VM.
+        for path in (TMPFS_HUGE, TMPFS):
+            subprocess.run(["umount", str(path)], capture_output=True)
     (HERE / "dmesg.txt").write_bytes(subprocess.run(["dmesg"], capture_output=True).stdout)
     kmsg("runner done")
     (HERE / "done").write_text("ok\n")

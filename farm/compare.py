@@ -1,0 +1,147 @@
+"""What changed between two sets of results: base vs series, or run A vs run B.
+
+Results are paired by suite key and test name. A suite key drops the
+kernel axis from the suite name ("series-x86_64-thp-on/default" ->
+"x86_64-thp-on/default") when comparing base with series of one run, and
+is the whole suite name when comparing two runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from farm.errors import UserError
+from farm.junit import Suite
+from farm.model import Status
+
+GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
+_METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
+# A metric "moved" when it changed by more than this fraction (and not from 0 to ~0).
+METRIC_TOLERANCE = 0.10
+
+
+@dataclass(frozen=True)
+class Case:
+    suite: str
+    name: str
+    status: Status
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+class Kind(Enum):
+    REGRESSION = "regression"  # good before, failed or crashed after
+    FIX = "fix"  # failed, crashed or known-failing before, passes after
+    NEW = "new"
+    MISSING = "missing"
+    METRIC = "metric"  # same verdict, a number moved
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: Kind
+    suite: str
+    test: str
+    before: str
+    after: str
+
+
+def from_suites(suites: Iterable[Suite]) -> list[Case]:
+    return [Case(s.name, c.name, c.status, dict(c.metrics)) for s in suites for c in s.cases]
+
+
+def from_junit(path: Path) -> list[Case]:
+    """Cases from a JUnit file written by zpfarm (metrics come back from the text)."""
+    import junitparser
+
+    try:
+        xml = junitparser.JUnitXml.fromfile(str(path))
+    except (OSError, SyntaxError) as e:
+        raise UserError(f"{path}: not a readable JUnit file: {e}") from None
+    cases = []
+    for suite in xml:
+        for tc in suite:
+            status, text = _status(tc)
+            text += "\n" + (tc.system_out or "")
+            metrics = {k: float(v) for k, v in _METRIC.findall(text)}
+            cases.append(Case(suite.name, tc.name, status, metrics))
+    return cases
+
+
+def _status(tc: object) -> tuple[Status, str]:
+    import junitparser
+
+    results = getattr(tc, "result", [])
+    if not results:
+        return Status.PASS, ""
+    r = results[0]
+    text = f"{r.message or ''}\n{r.text or ''}"
+    if isinstance(r, junitparser.Skipped):
+        return (Status.XFAIL if r.type == "xfail" else Status.SKIP), text
+    if isinstance(r, junitparser.Failure):
+        return Status.FAIL, text
+    return Status.CRASH, text
+
+
+def split_kernels(cases: Sequence[Case]) -> tuple[list[Case], list[Case]]:
+    """(base, series) cases of one run, keyed without the kernel axis."""
+    base, series = [], []
+    for c in cases:
+        kernel, _, rest = c.suite.partition("-")
+        keyed = Case(rest, c.name, c.status, c.metrics)
+        if kernel == "base":
+            base.append(keyed)
+        elif kernel == "series":
+            series.append(keyed)
+    return base, series
+
+
+def diff(before: Sequence[Case], after: Sequence[Case]) -> list[Change]:
+    """Changes for every suite present on both sides, in a stable order."""
+    old = {(c.suite, c.name): c for c in before}
+    new = {(c.suite, c.name): c for c in after}
+    shared = {c.suite for c in before} & {c.suite for c in after}
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        if key[0] not in shared:
+            continue
+        a, b = old.get(key), new.get(key)
+        if a is None:
+            assert b is not None
+            changes.append(Change(Kind.NEW, *key, "", b.status.value))
+        elif b is None:
+            changes.append(Change(Kind.MISSING, *key, a.status.value, ""))
+        elif a.status in GOOD and b.status not in GOOD:
+            changes.append(Change(Kind.REGRESSION, *key, a.status.value, b.status.value))
+        elif a.status not in {Status.PASS, Status.SKIP} and b.status is Status.PASS:
+            changes.append(Change(Kind.FIX, *key, _with_metrics(a), _with_metrics(b)))
+        elif moved := _moved(a.metrics, b.metrics):
+            changes.append(Change(Kind.METRIC, *key, moved[0], moved[1]))
+    return changes
+
+
+def _with_metrics(c: Case) -> str:
+    shown = ", ".join(f"{k}={v:g}" for k, v in sorted(c.metrics.items()))
+    return f"{c.status.value} ({shown})" if shown else c.status.value
+
+
+def _moved(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[str, str] | None:
+    keys = [
+        k for k in sorted(a.keys() & b.keys())
+        if abs(a[k] - b[k]) > METRIC_TOLERANCE * max(abs(a[k]), abs(b[k]), 1.0)
+    ]
+    if not keys:
+        return None
+    return ", ".join(f"{k}={a[k]:g}" for k in keys), ", ".join(f"{k}={b[k]:g}" for k in keys)
+
+
+def markdown(changes: Sequence[Change], before: str, after: str) -> str:
+    """A table for a CI comment or a cover letter."""
+    if not changes:
+        return f"No differences between {before} and {after}.\n"
+    lines = [f"| change | suite | test | {before} | {after} |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {c.kind.value} | {c.suite} | `{c.test}` | {c.before} | {c.after} |" for c in changes]
+    return "\n".join(lines) + "\n"

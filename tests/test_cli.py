@@ -1,0 +1,71 @@
+"""The CLI's promises without a VM: one-line errors, exit codes, JSON, valid JUnit."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import junitparser
+from typer.testing import CliRunner
+
+from cli import app
+from farm import junit
+from farm.model import Status, TestResult
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def test_matrix_json_lists_every_cell() -> None:
+    result = runner.invoke(app, ["matrix", "--matrix", str(ROOT / "matrix.toml"), "--json"])
+    assert result.exit_code == 0, result.output
+    cells = {row["cell"]: row for row in json.loads(result.stdout)}
+    assert cells["series-arm64-thp-off"]["runtimes"] == ["default"]
+    assert "shmem-always" in cells["base-x86_64-thp-on"]["runtimes"]
+
+
+def test_unknown_cell_is_exit_2_with_the_cell_list() -> None:
+    result = runner.invoke(app, ["matrix", "--matrix", str(ROOT / "matrix.toml"), "--cell", "nope"])
+    assert result.exit_code == 2
+    assert "matches no cell" in result.output and "base-x86_64-thp-on" in result.output
+
+
+def test_malformed_matrix_is_one_line_exit_2_and_valid_junit(tmp_path: Path) -> None:
+    bad = tmp_path / "matrix.toml"
+    bad.write_text("[axes\nkernel = 1\n")
+    result = runner.invoke(app, ["run", "--matrix", str(bad), "--results", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "not valid TOML" in result.output
+    assert "Traceback" not in result.output
+    xml = junitparser.JUnitXml.fromfile(str(tmp_path / "out" / "junit.xml"))
+    (suite,) = list(xml)
+    assert suite.errors == 1
+
+
+def _junit(path: Path, statuses: dict[str, Status], metric: float) -> Path:
+    now = datetime.now(UTC)
+    suites = []
+    for kernel, status in statuses.items():
+        cases = (
+            TestResult("memory.read_hole[memfd,shared]", status, "", f"# metric: shmem_delta_kb={metric}"),
+            TestResult("coherence.rfc[memfd,shared]", Status.PASS),
+        )
+        suites.append(junit.Suite(f"{kernel}-x86_64-thp-off/default", cases, {}, "", now, 1.0))
+    junit.write(path, suites)
+    return path
+
+
+def test_compare_base_vs_series_shows_the_fix_and_exits_0(tmp_path: Path) -> None:
+    path = _junit(tmp_path / "j.xml", {"base": Status.XFAIL, "series": Status.PASS}, 65536)
+    result = runner.invoke(app, ["compare", str(path), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert "| fix | x86_64-thp-off/default | `memory.read_hole[memfd,shared]` |" in result.stdout
+
+
+def test_compare_two_runs_flags_a_regression_with_exit_1(tmp_path: Path) -> None:
+    a = _junit(tmp_path / "a.xml", {"series": Status.PASS}, 0)
+    b = _junit(tmp_path / "b.xml", {"series": Status.FAIL}, 65536)
+    result = runner.invoke(app, ["compare", str(a), str(b)])
+    assert result.exit_code == 1, result.output
+    assert "regression" in result.output
