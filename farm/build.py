@@ -44,14 +44,15 @@ def config_digest(cell: Cell) -> str:
     return h.hexdigest()
 
 
-def _make(cell: Cell, build_dir: Path, cache: Cache) -> list[str]:
+def make_argv(cell: Cell, build_dir: Path) -> list[str]:
+    """make for this cell, every job the host has, through ccache."""
     cc = cell.arch.cc
     return [
         "make",
         f"O={build_dir}",
         f"-j{os.cpu_count() or 1}",
         f"CC=ccache {cc}",
-        f"HOSTCC=ccache gcc",
+        "HOSTCC=ccache gcc",
     ]
 
 
@@ -80,7 +81,7 @@ def build(
         progress("build")
         stamp.unlink(missing_ok=True)
         done = proc.run(
-            [*_make(cell, build_dir, cache), cell.arch.make_target],
+            [*make_argv(cell, build_dir), cell.arch.make_target],
             cwd=tree,
             env=env,
             log=log,

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""What the farm costs on top of the tools it drives, measured side by side.
+
+(b) incremental rebuild after `touch mm/shmem.c`: raw `make` vs the farm's
+    build step (goal: overhead <= 3%).
+(c) boot + one test: a bare `vng --exec` of the test binary vs `zpfarm run`
+    of the same cell and test (goal: <= 1.2x).
+
+Needs the cell built once (`zpfarm run --cell base-x86_64-thp-on/default`).
+Prints seconds and ratios; asserts nothing (the numbers go in the README).
+    .venv/bin/python bench/farm_overhead.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from farm import boot, build, git, matrix, source  # noqa: E402
+from farm.cache import Cache, default_root  # noqa: E402
+
+CELL = "base-x86_64-thp-on"
+TEST = "zeropage"
+
+
+def timed(argv: list[str], **kw: object) -> float:
+    start = time.monotonic()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+    return time.monotonic() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    runs = ap.parse_args().runs
+    m = matrix.load(ROOT / "matrix.toml")
+    cell = next(c for c in m.cells if c.name == CELL)
+    cache = Cache(default_root())
+    tree = cache.worktree(source.repo_name(m.source), "base")
+    commit = git.out(tree, ["rev-parse", "HEAD"])
+    out = cache.build(CELL)
+    image = out / cell.arch.image
+    if not image.is_file():
+        sys.exit(f"build {CELL} first: zpfarm run --cell {CELL}/default")
+    env = {**cell.arch.cross_env, "CCACHE_DIR": str(cache.ccache)}
+
+    raw, farm = [], []
+    for _ in range(runs):
+        (tree / "mm" / "shmem.c").touch()
+        raw.append(timed([*build.make_argv(cell, out), cell.arch.make_target], cwd=tree, env={**os.environ, **env}))
+        (tree / "mm" / "shmem.c").touch()
+        (out / ".zpfarm-built").unlink(missing_ok=True)
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            built = build.build(cell, tree, commit, cache, Path(tmp) / "build.log", lambda _: None)
+        assert built.ok, built.message
+        farm.append(time.monotonic() - start)
+    r, f = statistics.median(raw), statistics.median(farm)
+    print(f"(b) rebuild after touch mm/shmem.c: raw make {r:.1f} s, farm {f:.1f} s, ratio {f / r:.3f} (goal <= 1.03)")
+
+    zp = str(Path(sys.executable).parent / "zpfarm")
+    bare, through = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            share = Path(tmp)
+            subprocess.run(["cp", str(cache.testcases("x86_64") / TEST), str(share)], check=True)
+            argv = [boot.vng(), "--run", str(image), "--disable-kvm", "--memory", "2G", "--cpus", "2",
+                    f"--rwdir={share}", "--exec", f"{share}/{TEST}"]
+            start = time.monotonic()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            bare.append(time.monotonic() - start)
+            start = time.monotonic()
+            subprocess.run([zp, "run", "--cell", f"{CELL}/default", "--test", TEST, "--accel", "tcg",
+                            "--results", str(share / "r"), "--quiet"], stdout=subprocess.DEVNULL)
+            through.append(time.monotonic() - start)
+    b, t = statistics.median(bare), statistics.median(through)
+    print(f"(c) boot + {TEST} test: bare vng {b:.1f} s, zpfarm run {t:.1f} s, ratio {t / b:.2f} (goal <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
