@@ -310,7 +310,7 @@ static int ro_longterm_pin(const struct zp_mode *m, bool fast)
 
 	fd = gup_test_open();
 	if (fd < 0)
-		return zp_skip("/sys/kernel/debug/gup_test: %s (CONFIG_GUP_TEST)", strerror(errno));
+		return zp_skip("/sys/kernel/debug/gup_test: %s (needs CONFIG_GUP_TEST, debugfs and root)", strerror(errno));
 	p = setup(&r, m);
 	ZP_SYS(p, "setup");
 	args.addr = (uintptr_t)p;
