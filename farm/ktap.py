@@ -96,7 +96,10 @@ def strip_prefix(line: str) -> str:
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
         yield number, strip_prefix(line)
 
 
