@@ -71,7 +71,8 @@ def build(
         log.write_text(f"up to date: {commit} with config {digest[:12]}\n")
         return Built(True, image, _release(cell, tree, build_dir, cache), 0, 0.0, log, "up to date")
 
-    env = {**cell.arch.cross_env, "CCACHE_DIR": str(cache.ccache)}
+    # BASEDIR: absolute paths under the cache become relative, so a moved cache still hits.
+    env = {**cell.arch.cross_env, "CCACHE_DIR": str(cache.ccache), "CCACHE_BASEDIR": str(cache.root)}
     config_stamp = build_dir / ".zpfarm-config"
     with cache.build_lock():
         if not (build_dir / ".config").is_file() or not config_stamp.is_file() or config_stamp.read_text() != digest:

@@ -200,7 +200,8 @@ def judge(
 ) -> list[TestResult]:
     """Test results from the guest's KTAP, plus errors for what the console shows."""
     text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
-    cases = expect.evaluate(ktap.parse(booted.ktap), kernel, expectations)
+    root = ktap.parse(booted.ktap)
+    cases = expect.evaluate(root, kernel, expectations) + _bad_exits(root)
     seen = {c.name.split(".", 1)[0] for c in cases}
     splats = console.scan(text)
     if not booted.finished:
@@ -213,6 +214,19 @@ def judge(
             TestResult(f"{s.test or 'kernel'}.console", Status.CRASH, f"{s.kind} (console line {s.line})", s.excerpt)
         )
     return cases
+
+
+def _bad_exits(root: ktap.KtapNode) -> list[TestResult]:
+    """Programs the runner marked failed (timeout, signal, exit status) whose own results look fine."""
+    out = []
+    for prog in root.children:
+        fine = all(c.status in (ktap.KtapStatus.OK, ktap.KtapStatus.SKIP) for c in prog.children)
+        if prog.children and prog.status is ktap.KtapStatus.NOT_OK and fine:
+            # A directive is the runner's TIMEOUT or ERROR (signal): a crash; else a bare exit status.
+            status = Status.CRASH if prog.directive else Status.FAIL
+            why = prog.directive or next((line for line in reversed(prog.log) if "exit status" in line), "failed")
+            out.append(TestResult(f"{prog.name}.exit", status, why, "\n".join(prog.log)))
+    return out
 
 
 def _unfinished(booted: boot.Booted, text: str, splats: Sequence[console.Splat]) -> TestResult:
