@@ -38,6 +38,11 @@ CORPUS: dict[str, list[tuple[str, int, str | None]]] = {
         ("RCU stall", 476, "mremap"),
         ("RCU stall", 521, "mremap"),
     ],
+    "arm64-6.1-oops.log": [
+        ("WARNING", 238, "memory"),
+        ("Oops", 271, "coherence"),  # "Unable to handle kernel ..." then "Internal error: Oops"
+        ("panic", 315, "coherence"),  # oops=panic: a second report
+    ],
     "doc-kasan.log": [("KASAN", 2, None)],
     "doc-ubsan.log": [("UBSAN", 2, None)],
     "doc-lockdep-rcu.log": [("lockdep", 2, None)],
@@ -75,6 +80,15 @@ def test_excerpts_end_at_their_markers() -> None:
     (kasan,) = _scan("doc-kasan.log")
     assert kasan.excerpt.endswith("=" * 66)
     assert len(kasan.excerpt.split("\n")) == 69
+
+
+def test_real_arm64_oops_is_one_report() -> None:
+    _, oops, panic = _scan("arm64-6.1-oops.log")
+    assert "Internal error: Oops: 0000000096000006 [#1] SMP" in oops.excerpt
+    assert oops.excerpt.endswith("---[ end trace 0000000000000000 ]---")
+    assert panic.excerpt.startswith(
+        "[    3.373132] Kernel panic - not syncing: Oops: Fatal exception"
+    )
 
 
 def test_panic_excerpt_keeps_dmesg_prefixes() -> None:

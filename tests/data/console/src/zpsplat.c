@@ -13,6 +13,7 @@
 
 static noinline void zp_bad_pte(void)
 {
+#ifdef CONFIG_X86
 	struct mm_struct *mm = current->mm;
 	unsigned long addr;
 	pgd_t *pgd; p4d_t *p4d; pud_t *pud; pmd_t *pmd; pte_t *pte;
@@ -30,6 +31,7 @@ static noinline void zp_bad_pte(void)
 	native_set_pte(pte, pfn_pte(0x7ffff, PAGE_SHARED));
 	mmap_read_unlock(mm);
 	/* the pte is zapped when the process exits */
+#endif
 }
 
 static ssize_t zp_write(struct file *file, const char __user *ubuf, size_t len, loff_t *off)
