@@ -75,9 +75,7 @@ _HEADERS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _END_TRACE = re.compile(r"^-+\[ end (?:trace|Kernel panic)\b")
 _RULE = re.compile(r"^={20,}\s*$")
 _TASK_END = re.compile(r"^\s*</TASK>\s*$")
-_ENDS_AT_TASK = frozenset(
-    {"bad page map", "soft lockup", "hard lockup", "hung task", "RCU stall", "lockdep"}
-)
+_ENDS_AT_TASK = frozenset({"bad page map", "soft lockup", "hard lockup", "hung task", "RCU stall", "lockdep"})
 _ENDS_AT_RULE = frozenset({"KASAN", "UBSAN"})
 _ONE_LINE = frozenset({"bad rss-counter"})
 _OOPS_FAMILY = frozenset({"BUG", "Oops"})  # an Oops line inside these is the same report
@@ -131,9 +129,7 @@ def scan(console: str) -> list[Splat]:
             index += 1
             continue
         end = _report_end(kind, messages, index)
-        splats.append(
-            Splat(kind=kind, line=index + 1, excerpt="\n".join(lines[index:end]), test=running)
-        )
+        splats.append(Splat(kind=kind, line=index + 1, excerpt="\n".join(lines[index:end]), test=running))
         index = end
     return splats
 

@@ -63,8 +63,7 @@ def load(path: Path) -> tuple[Expectation, ...]:
     if not isinstance(entries, list):
         raise UserError(f"{where}: 'expect' must be an array of tables ([[expect]])")
     return tuple(
-        _entry(f"{where}: [[expect]] #{number}", entry)
-        for number, entry in enumerate(entries, start=1)
+        _entry(f"{where}: [[expect]] #{number}", entry) for number, entry in enumerate(entries, start=1)
     )
 
 
@@ -162,9 +161,7 @@ def _skip_reason(directive: str) -> str:
 
 def _failure_message(node: KtapNode) -> str:
     diagnostics = [
-        line.removeprefix("#").strip()
-        for line in node.log
-        if line.startswith("#") and "metric:" not in line
+        line.removeprefix("#").strip() for line in node.log if line.startswith("#") and "metric:" not in line
     ]
     parts = [line for line in diagnostics if line][-_MESSAGE_LINES:]
     if node.directive:

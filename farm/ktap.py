@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+MAX_DEPTH = 32  # deeper nesting is kept as log lines (no recursion limit to hit)
+
 
 class KtapStatus(Enum):
     """What a result line (or its absence) says about one test."""
@@ -189,20 +191,14 @@ def _parse_block(stream: LineStream, prefix: str, outer: tuple[str, ...]) -> _Bl
             continue
         content = line[len(prefix) :]
         lineno = stream.line_number()
-        extra = _starts_block(content)
+        extra = _starts_block(content) if len(outer) < MAX_DEPTH else None
         if extra is not None:
             child = _parse_block(stream, prefix + extra, (*outer, prefix))
             number = len(block.children) + 1
-            if (
-                stream
-                and stream.peek().startswith(prefix)
-                and _RESULT.match(stream.peek()[len(prefix) :])
-            ):
+            if stream and stream.peek().startswith(prefix) and _RESULT.match(stream.peek()[len(prefix) :]):
                 node = _result_node(stream.pop()[len(prefix) :], number, pending, child)
             else:
-                child.errors.append(
-                    f"line {lineno}: subtest {child.name or number} has no result line"
-                )
+                child.errors.append(f"line {lineno}: subtest {child.name or number} has no result line")
                 node = KtapNode(
                     name=child.name or f"#{number}",
                     status=KtapStatus.MISSING,
@@ -229,12 +225,11 @@ def _parse_block(stream: LineStream, prefix: str, outer: tuple[str, ...]) -> _Bl
             block.plan = int(plan[1])
             if plan[2]:
                 pending.append(content)
-        elif _RESULT.match(content):
+        elif (result := _RESULT.match(content)) is not None:
             number = len(block.children) + 1
             node = _result_node(content, number, pending, None)
-            declared = _RESULT.match(content)
-            if declared and declared["num"] and int(declared["num"]) != number:
-                block.errors.append(f"line {lineno}: expected test {number}, got {declared['num']}")
+            if result["num"] and int(result["num"]) != number:
+                block.errors.append(f"line {lineno}: expected test {number}, got {result['num']}")
             block.children.append(node)
             pending = []
             seen_result = True

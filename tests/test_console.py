@@ -86,16 +86,12 @@ def test_real_arm64_oops_is_one_report() -> None:
     _, oops, panic = _scan("arm64-6.1-oops.log")
     assert "Internal error: Oops: 0000000096000006 [#1] SMP" in oops.excerpt
     assert oops.excerpt.endswith("---[ end trace 0000000000000000 ]---")
-    assert panic.excerpt.startswith(
-        "[    3.373132] Kernel panic - not syncing: Oops: Fatal exception"
-    )
+    assert panic.excerpt.startswith("[    3.373132] Kernel panic - not syncing: Oops: Fatal exception")
 
 
 def test_panic_excerpt_keeps_dmesg_prefixes() -> None:
     (panic,) = _scan("x86_64-6.1-panic.log")
-    assert panic.excerpt.startswith(
-        "[    5.643584] Kernel panic - not syncing: sysrq triggered crash"
-    )
+    assert panic.excerpt.startswith("[    5.643584] Kernel panic - not syncing: sysrq triggered crash")
     assert panic.excerpt.split("\n")[-1].startswith("[    5.645617] Kernel Offset:")
 
 
@@ -130,14 +126,12 @@ def test_ordinary_lines_are_not_reports(line: str) -> None:
 INLINE = [  # (kind, header line as printed by the kernel's format strings)
     (
         "Oops",
-        "[   12.000000] "
-        "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008",
+        "[   12.000000] Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008",
     ),
     ("Oops", "[   12.000000] Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP"),
     (
         "Oops",
-        "[   12.000000] "
-        "general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP",
+        "[   12.000000] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP",
     ),
     ("hard lockup", "[   30.000000] NMI watchdog: Watchdog detected hard LOCKUP on cpu 1"),
     ("hard lockup", "[   30.000000] watchdog: Watchdog detected hard LOCKUP on cpu 1"),
@@ -156,8 +150,7 @@ INLINE = [  # (kind, header line as printed by the kernel's format strings)
     ("WARNING", "[    9.000000] WARNING: CPU: 1 PID: 42 at mm/memory.c:1234 zap_pte_range+0x1/0x2"),
     (
         "WARNING",
-        "[    9.000000][  T42] "
-        "WARNING: mm/memory.c:1234 at zap_pte_range+0x1/0x2, CPU#1: memory/42",
+        "[    9.000000][  T42] WARNING: mm/memory.c:1234 at zap_pte_range+0x1/0x2, CPU#1: memory/42",
     ),
     ("UBSAN", "[    9.000000] UBSAN: array-index-out-of-bounds in mm/shmem.c:99:5"),
     ("BUG", "[    9.000000] BUG: Bad page state in process memory  pfn:12345"),
@@ -170,9 +163,7 @@ INLINE = [  # (kind, header line as printed by the kernel's format strings)
 ]
 
 
-@pytest.mark.parametrize(
-    ("kind", "line"), INLINE, ids=[f"{k}-{i}" for i, (k, _) in enumerate(INLINE)]
-)
+@pytest.mark.parametrize(("kind", "line"), INLINE, ids=[f"{k}-{i}" for i, (k, _) in enumerate(INLINE)])
 def test_header_forms(kind: str, line: str) -> None:
     console = f"[    1.000000] zpfarm: begin coherence\n{line}\n[    1.1] zpfarm: end coherence\n"
     (splat,) = scan(console)

@@ -119,9 +119,7 @@ def test_same_output_on_the_series_is_a_failure() -> None:
     )
     skipped = results[4]
     assert skipped.status is Status.SKIP
-    assert skipped.message == (
-        "ZPFARM_TMPFS_HUGE not set (no THP in this kernel or no huge=always tmpfs)"
-    )
+    assert skipped.message == ("ZPFARM_TMPFS_HUGE not set (no THP in this kernel or no huge=always tmpfs)")
 
 
 def test_unexpected_pass() -> None:

@@ -138,9 +138,7 @@ def test_console_garbage_is_scrubbed(tmp_path: Path, schema: xmlschema.XMLSchema
     assert scrub("plain\ttext\n") == "plain\ttext\n"
 
 
-def test_partial_runs_always_leave_a_valid_file(
-    tmp_path: Path, schema: xmlschema.XMLSchema
-) -> None:
+def test_partial_runs_always_leave_a_valid_file(tmp_path: Path, schema: xmlschema.XMLSchema) -> None:
     path = tmp_path / "junit.xml"
     done: list[Suite] = []
     for number in range(4):
@@ -151,9 +149,7 @@ def test_partial_runs_always_leave_a_valid_file(
     assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]  # no temp files left
 
 
-def test_failed_write_keeps_the_previous_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_write_keeps_the_previous_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "junit.xml"
     write(path, [_mixed_suite("first/run")])
     before = path.read_bytes()
@@ -196,9 +192,7 @@ def test_real_results_end_to_end(tmp_path: Path, schema: xmlschema.XMLSchema) ->
         root, "base", expect.load(ROOT / "testcases" / "expectations.toml"), program="memory"
     )
     path = tmp_path / "junit.xml"
-    write(
-        path, [Suite("base-x86_64/shmem-never", tuple(results), {"kernel": "base"}, "", WHEN, 9.0)]
-    )
+    write(path, [Suite("base-x86_64/shmem-never", tuple(results), {"kernel": "base"}, "", WHEN, 9.0)])
     schema.validate(str(path))
     (suite,) = list(junitparser.JUnitXml.fromfile(str(path)))
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (45, 0, 0, 42)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farm.ktap import KtapNode, KtapStatus, leaves, parse, strip_prefix, walk
+from farm.ktap import MAX_DEPTH, KtapNode, KtapStatus, leaves, parse, strip_prefix, walk
 
 DATA = Path(__file__).parent / "data" / "ktap"
 CORPUS = sorted(DATA.glob("*.log"))
@@ -83,18 +83,14 @@ def test_harness_metric_after_th_log_prefix() -> None:
 
 
 def test_xfail_and_todo_are_not_passes() -> None:
-    root = parse(
-        "TAP version 13\n1..3\nok 1 # XFAIL zero page\nok 2 a # TODO later\nnot ok 3 b # TODO\n"
-    )
+    root = parse("TAP version 13\n1..3\nok 1 # XFAIL zero page\nok 2 a # TODO later\nnot ok 3 b # TODO\n")
     assert [c.status for c in root.children] == [KtapStatus.NOT_OK] * 3
     assert [c.directive for c in root.children] == ["XFAIL zero page", "TODO later", "TODO"]
     assert [c.name for c in root.children] == ["#1", "a", "b"]
 
 
 def test_result_forms() -> None:
-    root = parse(
-        "ok 1 - dash name\nok 2 plain name\nnot ok 3 skipped # SKIP no THP\nok 4 esc \\# hash\n"
-    )
+    root = parse("ok 1 - dash name\nok 2 plain name\nnot ok 3 skipped # SKIP no THP\nok 4 esc \\# hash\n")
     assert root.errors == ()  # a missing plan and version are fine
     assert [c.name for c in root.children] == ["dash name", "plain name", "skipped", "esc # hash"]
     assert [c.status for c in root.children] == [
@@ -181,3 +177,13 @@ def test_garbage_never_raises() -> None:
     root = parse((garbage + "# Subtest:\nBail out!\n") * 3)
     assert root.status is KtapStatus.MISSING  # the indented result opened a block
     assert root.errors == ("line 6: bail out: no reason",)
+
+
+def test_absurd_nesting_does_not_recurse_forever() -> None:
+    deep = "".join("# " * depth + "1..1\n" for depth in range(1, 2000))
+    root = parse(deep + "ok 1 top\n")
+    assert root.children[-1].name == "top"
+    depth, node = 0, root
+    while node.children:
+        node, depth = node.children[0], depth + 1
+    assert depth <= MAX_DEPTH + 1
