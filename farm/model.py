@@ -31,6 +31,8 @@ class Status(Enum):
 class TestResult:
     """One JUnit <testcase>: a test program's subtest in one mode."""
 
+    __test__ = False  # not a pytest class, despite the name
+
     name: str  # "<program>.<subtest>", e.g. "coherence.read_then_remote_write[memfd,shared]"
     status: Status
     message: str = ""  # one line: why it failed, was skipped or xfailed

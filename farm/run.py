@@ -8,6 +8,7 @@ finished.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import sys
 from collections.abc import Sequence
@@ -132,7 +133,7 @@ def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> build.
         tree.commit,
         opts.cache,
         opts.out / cell.name / "build.log",
-        lambda line: reporter.line(cell.name, line),
+        functools.partial(reporter.line, cell.name),
     )
 
 
@@ -178,7 +179,7 @@ def _run_cell(
             tests[cell.arch.name],
             where / "share",
             where / "console.log",
-            lambda line, c=cell.name: reporter.line(c, line),
+            functools.partial(reporter.line, cell.name),
         )
         cases = judge(booted, cell.kernel, [t.name for t in tests[cell.arch.name]], expectations)
         _add(opts, report, reporter, cell, rt, props | {"accel": mode}, started, cases, str(booted.console))
