@@ -74,6 +74,7 @@ def build(
     # BASEDIR: absolute paths under the cache become relative, so a moved cache still hits.
     env = {**cell.arch.cross_env, "CCACHE_DIR": str(cache.ccache), "CCACHE_BASEDIR": str(cache.root)}
     config_stamp = build_dir / ".zpfarm-config"
+    progress("waiting for the build lock (one kernel build at a time on this host)")
     with cache.build_lock():
         if not (build_dir / ".config").is_file() or not config_stamp.is_file() or config_stamp.read_text() != digest:
             progress("configure")
