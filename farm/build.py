@@ -19,6 +19,8 @@ from farm.errors import InfraError
 from farm.matrix import Cell
 
 Progress = Callable[[str], None]
+# A cold build of the farm's configs takes minutes; virtme-ng's default ~18 min on 2 cores.
+BUILD_TIMEOUT_S = 3 * 3600
 _WARNING = re.compile(r"\bwarning:", re.I)
 
 
@@ -88,6 +90,7 @@ def build(
             env=env,
             log=log,
             on_line=progress,
+            timeout=BUILD_TIMEOUT_S,
         )
     warnings = sum(1 for line in done.output.splitlines() if _WARNING.search(line))
     if not done.ok or not image.is_file():
