@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -52,7 +52,9 @@ def _default_matrix() -> Path:
 
 MatrixOpt = Annotated[
     Path,
-    typer.Option("--matrix", "-m", envvar="ZPFARM_MATRIX", help="Matrix file (default: ./matrix.toml, else the embedded one)."),
+    typer.Option(
+        "--matrix", "-m", envvar="ZPFARM_MATRIX", help="Matrix file (default: ./matrix.toml, else the embedded one)."
+    ),
 ]
 CellOpt = Annotated[
     list[str] | None,
@@ -60,7 +62,9 @@ CellOpt = Annotated[
 ]
 CacheOpt = Annotated[
     Path | None,
-    typer.Option("--cache", envvar="ZPFARM_CACHE", help="Cache for sources, builds, ccache [default: ~/.cache/zpfarm]."),
+    typer.Option(
+        "--cache", envvar="ZPFARM_CACHE", help="Cache for sources, builds, ccache [default: ~/.cache/zpfarm]."
+    ),
 ]
 
 
@@ -124,9 +128,9 @@ def run(
         list[str] | None, typer.Option("--test", "-t", help="Only these test programs (repeatable).")
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="JUnit XML output [default: RESULTS/junit.xml].")] = None,
-    results: Annotated[
-        Path, typer.Option(help="Directory for this run's logs, consoles and JUnit.")
-    ] = Path("results/latest"),
+    results: Annotated[Path, typer.Option(help="Directory for this run's logs, consoles and JUnit.")] = Path(
+        "results/latest"
+    ),
     accel: Annotated[str, typer.Option(help="kvm, tcg, or auto (probe KVM once, fall back to TCG).")] = "auto",
     cache: CacheOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
@@ -288,7 +292,9 @@ def doctor(cache: CacheOpt = None) -> None:
     for col in ("check", "", "detail", "needed by", "fix"):
         table.add_column(col)
     for c in results:
-        table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]missing[/]", c.detail, c.needed_by, "" if c.ok else c.fix)
+        table.add_row(
+            c.name, "[green]ok[/]" if c.ok else "[red]missing[/]", c.detail, c.needed_by, "" if c.ok else c.fix
+        )
     out.print(table)
     missing = [c for c in results if not c.ok]
     if missing:

@@ -73,14 +73,39 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             share = Path(tmp)
             subprocess.run(["cp", str(cache.testcases("x86_64") / TEST), str(share)], check=True)
-            argv = [boot.vng(), "--run", str(image), "--disable-kvm", "--memory", "2G", "--cpus", "2",
-                    f"--rwdir={share}", "--exec", f"{share}/{TEST}"]
+            argv = [
+                boot.vng(),
+                "--run",
+                str(image),
+                "--disable-kvm",
+                "--memory",
+                "2G",
+                "--cpus",
+                "2",
+                f"--rwdir={share}",
+                "--exec",
+                f"{share}/{TEST}",
+            ]
             start = time.monotonic()
             subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             bare.append(time.monotonic() - start)
             start = time.monotonic()
-            subprocess.run([zp, "run", "--cell", f"{CELL}/default", "--test", TEST, "--accel", "tcg",
-                            "--results", str(share / "r"), "--quiet"], stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    zp,
+                    "run",
+                    "--cell",
+                    f"{CELL}/default",
+                    "--test",
+                    TEST,
+                    "--accel",
+                    "tcg",
+                    "--results",
+                    str(share / "r"),
+                    "--quiet",
+                ],
+                stdout=subprocess.DEVNULL,
+            )
             through.append(time.monotonic() - start)
     b, t = statistics.median(bare), statistics.median(through)
     print(f"(c) boot + {TEST} test: bare vng {b:.1f} s, zpfarm run {t:.1f} s, ratio {t / b:.2f} (goal <= 1.2)")

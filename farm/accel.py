@@ -27,10 +27,8 @@ def _host_key() -> str:
     return f"{platform.release()} {os.path.exists('/dev/kvm')}"
 
 
-def resolve(
-    choice: str, arch: Arch, image: Path, facts: Path, notice: Callable[[str], None]
-) -> str:
-    """"kvm" or "tcg" for booting image; probes (and caches) when choice is auto."""
+def resolve(choice: str, arch: Arch, image: Path, facts: Path, notice: Callable[[str], None]) -> str:
+    """ "kvm" or "tcg" for booting image; probes (and caches) when choice is auto."""
     if choice not in CHOICES:
         raise UserError(f"--accel {choice!r}: expected one of {', '.join(CHOICES)}")
     if choice != "auto":
@@ -50,9 +48,7 @@ def resolve(
 
 def probe(image: Path) -> bool:
     """Does `vng --exec true` finish under KVM in time?"""
-    done = proc.run(
-        [vng(), "--run", str(image), "--memory", "512M", "--exec", "true"], timeout=PROBE_TIMEOUT_S
-    )
+    done = proc.run([vng(), "--run", str(image), "--memory", "512M", "--exec", "true"], timeout=PROBE_TIMEOUT_S)
     return done.ok
 
 

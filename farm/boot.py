@@ -90,9 +90,7 @@ def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest]) -> 
     (share / "plan.json").write_text(json.dumps(plan, indent=2))
 
 
-def boot(
-    boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_line: Callable[[str], None]
-) -> Booted:
+def boot(boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_line: Callable[[str], None]) -> Booted:
     """Run the tests in a guest; a hung guest is killed at the overall timeout."""
     prepare_share(share, boot.runtime, tests)
     timeout = boot.guest.boot_timeout + sum(t.timeout for t in tests)

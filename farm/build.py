@@ -58,9 +58,7 @@ def make_argv(cell: Cell, build_dir: Path) -> list[str]:
     ]
 
 
-def build(
-    cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress
-) -> Built:
+def build(cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress) -> Built:
     """Configure (if the fragments changed) and build cell's kernel from tree."""
     build_dir = cache.build(cell.name)
     build_dir.mkdir(parents=True, exist_ok=True)

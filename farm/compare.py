@@ -130,8 +130,7 @@ def _with_metrics(c: Case) -> str:
 
 def _moved(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[str, str] | None:
     keys = [
-        k for k in sorted(a.keys() & b.keys())
-        if abs(a[k] - b[k]) > METRIC_TOLERANCE * max(abs(a[k]), abs(b[k]), 1.0)
+        k for k in sorted(a.keys() & b.keys()) if abs(a[k] - b[k]) > METRIC_TOLERANCE * max(abs(a[k]), abs(b[k]), 1.0)
     ]
     if not keys:
         return None

@@ -113,9 +113,7 @@ class _Table:
         allowed = set(allowed)
         for key in self.data:
             if key not in allowed:
-                raise UserError(
-                    f"{self.where}: unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})"
-                )
+                raise UserError(f"{self.where}: unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})")
 
     def get(self, key: str, kind: type, default: Any = None, *, required: bool = False) -> Any:
         if key not in self.data:

@@ -193,7 +193,9 @@ def _cell_error(
         report.user_errors.append(f"{cell.name}: {e}")
     props = props or {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel}
     for rt in cell.runtimes:
-        _add(opts, report, reporter, cell, rt, props, datetime.now(UTC), [TestResult("build", Status.INFRA, str(e))], "")
+        _add(
+            opts, report, reporter, cell, rt, props, datetime.now(UTC), [TestResult("build", Status.INFRA, str(e))], ""
+        )
 
 
 def judge(
@@ -257,7 +259,16 @@ def _add(
     props = props | {
         "runtime": rt.name,
         "reproducer": shlex.join(
-            ["zpfarm", "run", "--matrix", str(opts.matrix.path), "--cell", cell_glob, "--accel", props.get("accel", opts.accel)]
+            [
+                "zpfarm",
+                "run",
+                "--matrix",
+                str(opts.matrix.path),
+                "--cell",
+                cell_glob,
+                "--accel",
+                props.get("accel", opts.accel),
+            ]
         ),
     }
     suite = junit.Suite(

@@ -55,7 +55,9 @@ def kind(case: junitparser.TestCase) -> str:
     return "failure" if isinstance(r, junitparser.Failure) else "error"
 
 
-def matrix(tmp_path: Path, *, kernel: str = "base", kconfig: str = "thp-on", fragment: str = "", guest: str = "") -> Path:
+def matrix(
+    tmp_path: Path, *, kernel: str = "base", kconfig: str = "thp-on", fragment: str = "", guest: str = ""
+) -> Path:
     """A one-cell matrix beside its own testcases/ and kernel-series/ dirs."""
     configs = ROOT / "farm" / "configs"
     frags = [str(configs / "thp-on.config")]

@@ -11,7 +11,7 @@ from farm.errors import UserError
 
 
 def test_parse_set_and_unset() -> None:
-    text = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=64\nCONFIG_D=\"x y\"\n# comment\n"
+    text = 'CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=64\nCONFIG_D="x y"\n# comment\n'
     assert kconfig.parse(text) == {"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": "64", "CONFIG_D": '"x y"'}
 
 

@@ -88,5 +88,5 @@ def test_bad_matrix_names_the_key(tmp_path: Path, change: tuple[str, str], messa
 
 def test_select_unknown_glob_lists_cells(tmp_path: Path) -> None:
     m = matrix.load(write(tmp_path, GOOD))
-    with pytest.raises(UserError, match="matches no cell.*base-x86_64-on"):
+    with pytest.raises(UserError, match=r"matches no cell.*base-x86_64-on"):
         m.select(["nope-*"])

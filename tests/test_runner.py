@@ -19,7 +19,9 @@ def script(tmp_path: Path, name: str, body: str) -> boot.GuestTest:
 def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path) -> None:
     tests = [
         script(tmp_path, "good", "print('KTAP version 1\\n1..2\\nok 1 a\\n# metric: kb=4\\nok 2 b # SKIP no THP')"),
-        script(tmp_path, "hangs", "import time\nprint('KTAP version 1\\n1..2\\nok 1 first', flush=True)\ntime.sleep(60)"),
+        script(
+            tmp_path, "hangs", "import time\nprint('KTAP version 1\\n1..2\\nok 1 first', flush=True)\ntime.sleep(60)"
+        ),
         script(tmp_path, "crashes", "import os\nprint('KTAP version 1\\n1..1', flush=True)\nos.abort()"),
     ]
     share = tmp_path / "share"

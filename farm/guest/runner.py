@@ -76,7 +76,7 @@ def setup(plan: dict, ktap: Ktap) -> dict[str, str]:
         problems.append(f"cannot mount tmpfs on {TMPFS}")
     if THP.is_dir() and mount_tmpfs(TMPFS_HUGE, "huge=always,size=50%"):
         env["ZPFARM_TMPFS_HUGE"] = str(TMPFS_HUGE)
-    ktap.result(not problems, "runtime", "", tuple(problems) + (f"uname: {os.uname().release}",))
+    ktap.result(not problems, "runtime", "", (*problems, f"uname: {os.uname().release}"))
     return env
 
 
