@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm import accel, arches, boot, build, console, expect, git, junit, ktap, proc, series, source, testcases
+from farm import accel, arches, boot, build, console, expect, git, junit, ktap, proc, rootfs, series, source, testcases
 from farm.cache import Cache
 from farm.errors import UserError, ZpfarmError
 from farm.matrix import Cell, Matrix, Runtime
@@ -167,15 +167,23 @@ def _run_cell(
         for rt in cell.runtimes:
             _add(opts, report, reporter, cell, rt, props, started, [case], "")
         return
+    try:
+        root = (
+            None
+            if cell.arch.native
+            else rootfs.ensure(cell.arch, opts.cache, opts.out / f"rootfs-{cell.arch.name}.log")
+        )
+    except ZpfarmError as e:
+        _cell_error(opts, report, reporter, cell, e, props)
+        return
     for rt in cell.runtimes:
         started = datetime.now(UTC)
         mode = accel.resolve(opts.accel, cell.arch, built.image or Path(), opts.cache.host_facts, reporter.notice)
         reporter.phase(cell.name, f"boot {rt.name}", mode)
         where = opts.out / cell.name / rt.name
-        rootfs = None if cell.arch.native else opts.cache.rootfs(cell.arch.name)
         assert built.image is not None
         booted = boot.boot(
-            boot.Boot(built.image, cell.arch.name, mode, opts.matrix.guest, rt, rootfs),
+            boot.Boot(built.image, cell.arch.name, mode, opts.matrix.guest, rt, root),
             tests[cell.arch.name],
             where / "share",
             where / "console.log",
