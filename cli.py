@@ -63,7 +63,7 @@ CellOpt = Annotated[
 CacheOpt = Annotated[
     Path | None,
     typer.Option(
-        "--cache", envvar="ZPFARM_CACHE", help="Cache for sources, builds, ccache [default: ~/.cache/zpfarm]."
+        "--cache", envvar="ZPFARM_CACHE", help="Cache for sources, builds, ccache \\[default: ~/.cache/zpfarm]."
     ),
 ]
 
@@ -127,7 +127,7 @@ def run(
     test: Annotated[
         list[str] | None, typer.Option("--test", "-t", help="Only these test programs (repeatable).")
     ] = None,
-    junit: Annotated[Path | None, typer.Option(help="JUnit XML output [default: RESULTS/junit.xml].")] = None,
+    junit: Annotated[Path | None, typer.Option(help="JUnit XML output \\[default: RESULTS/junit.xml].")] = None,
     results: Annotated[Path, typer.Option(help="Directory for this run's logs, consoles and JUnit.")] = Path(
         "results/latest"
     ),
@@ -253,6 +253,157 @@ def compare_cmd(
         out.print(f"no differences between {names[0]} and {names[1]}")
     if any(c.kind is compare.Kind.REGRESSION for c in changes):
         raise typer.Exit(1)
+
+
+def _zpfarm_argv() -> list[str]:
+    """How to call this CLI again from a child process (git bisect run)."""
+    script = Path(sys.executable).parent / "zpfarm"
+    return [str(script)] if script.is_file() else [sys.executable, str(Path(__file__).resolve())]
+
+
+@app.command()
+def bisect(
+    cell: Annotated[str, typer.Option("--cell", "-c", help="The one cell (CELL or CELL/RUNTIME) to bisect in.")],
+    test: Annotated[str, typer.Option("--test", "-t", help="A program (coherence) or leaves (coherence.rfc*).")],
+    good: Annotated[str | None, typer.Option(help="Known-good ref \\[default: the matrix base].")] = None,
+    bad: Annotated[str | None, typer.Option(help="Known-bad ref \\[default: the tip of the series].")] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Runs per step, for flaky tests.")] = 1,
+    threshold: Annotated[int, typer.Option(min=1, help="A step is bad when this many runs fail.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted bisect.")] = False,
+    reset: Annotated[bool, typer.Option(help="Abandon the bisect and clean up.")] = False,
+    matrix: MatrixOpt = None,  # type: ignore[assignment]
+    results: Annotated[Path, typer.Option(help="Step logs and JUnit.")] = Path("results/bisect"),
+    accel: Annotated[str, typer.Option(help="kvm, tcg or auto.")] = "auto",
+    cache: CacheOpt = None,
+) -> None:
+    """Find the first commit (by default: the first patch of the series) that breaks TEST.
+
+    Drives [bold]git bisect run[/] in the farm's own worktree; each step builds, boots and
+    runs the test in CELL. A step whose build or boot fails is skipped (125), not bad.
+    """
+    from farm import bisect as bisecting
+    from farm import git, series, source
+
+    state_file = results / "bisect.json"
+    try:
+        c = Cache(cache or default_root())
+        m = matrix_mod.load(matrix or _default_matrix())
+        repo = source.ensure_repo(m.source, c)
+        name = source.repo_name(m.source)
+        worktree = c.worktree(name, "bisect")
+        if reset:
+            if worktree.exists():
+                bisecting.reset(worktree)
+            out.print("bisect reset")
+            return
+        if resume:
+            if not bisecting.in_progress(worktree):
+                raise UserError("no bisect in progress to resume (start one without --resume)")
+            state = json.loads(state_file.read_text())
+        else:
+            (picked,) = _one_cell(m, cell)
+            base = git.resolve(repo, m.source.base)
+            assert base is not None
+            if bad is None:
+                tip_tree = source.worktree(repo, c.worktree(name, "series"), base)
+                bad = series.apply(series.load(m.series_dir), tip_tree, base)
+            good_commit, bad_commit = git.resolve(repo, good or base), git.resolve(repo, bad)
+            if good_commit is None or bad_commit is None:
+                raise UserError(f"unknown ref: {good if good_commit is None else bad}")
+            source.worktree(repo, worktree, bad_commit)
+            bisecting.start(worktree, good_commit, bad_commit)
+            results.mkdir(parents=True, exist_ok=True)
+            (results / "steps.jsonl").unlink(missing_ok=True)
+            step = [
+                *_zpfarm_argv(),
+                "bisect-step",
+                "--matrix", str(m.path.resolve()),
+                "--cell", picked,
+                "--test", test,
+                "--runs", str(runs),
+                "--threshold", str(threshold),
+                "--results", str((results / "steps").resolve()),
+                "--accel", accel,
+                "--cache", str(c.root),
+                "--checkout", str(worktree),
+            ]  # fmt: skip
+            state = {"step": step, "cell": picked, "test": test, "good": good_commit, "bad": bad_commit}
+            state_file.write_text(json.dumps(state, indent=2))
+        out.print(f"bisecting {state['test']} in {state['cell']}: good {state['good'][:12]}, bad {state['bad'][:12]}")
+        outcome = bisecting.run(worktree, state["step"], results / "steps.jsonl", results / "bisect.log")
+    except ZpfarmError as e:
+        raise _fail(e) from None
+    table = Table(title=f"bisect steps (log: {results / 'bisect.log'})")
+    for col in ("commit", "subject", "verdict", "time", "why"):
+        table.add_column(col, overflow="fold")
+    for st in outcome.steps:
+        style = {"good": "green", "bad": "red"}.get(st.verdict, "yellow")
+        table.add_row(st.commit[:12], st.subject, f"[{style}]{st.verdict}[/]", f"{st.elapsed:.0f}s", st.why)
+    out.print(table)
+    if outcome.first_bad is None:
+        err.print("[red]error:[/] git bisect ended without a first bad commit (see the log)")
+        raise typer.Exit(1)
+    out.print(f"[bold]first bad commit:[/] {outcome.first_bad} {outcome.subject}")
+    out.print(
+        f"reproduce: zpfarm bisect --cell {state['cell']} --test {state['test']} "
+        f"--good {outcome.first_bad}~1 --bad {outcome.first_bad}"
+    )
+
+
+def _one_cell(m: matrix_mod.Matrix, glob: str) -> tuple[str]:
+    """CELL/RUNTIME for a glob that must pick one cell (its first runtime unless named)."""
+    cells = m.select([glob])
+    if len(cells) != 1:
+        raise UserError(f"--cell {glob!r} matches {len(cells)} cells; bisect needs exactly one")
+    return (f"{cells[0].name}/{cells[0].runtimes[0].name}",)
+
+
+@app.command("bisect-step", hidden=True)
+def bisect_step(
+    cell: Annotated[str, typer.Option("--cell")],
+    test: Annotated[str, typer.Option("--test")],
+    checkout: Annotated[Path, typer.Option("--checkout")],
+    results: Annotated[Path, typer.Option("--results")],
+    runs: Annotated[int, typer.Option("--runs")] = 1,
+    threshold: Annotated[int, typer.Option("--threshold")] = 1,
+    matrix: MatrixOpt = None,  # type: ignore[assignment]
+    accel: Annotated[str, typer.Option("--accel")] = "auto",
+    cache: CacheOpt = None,
+) -> None:
+    """One git bisect step: exit 0 good, 1 bad, 125 skip (git bisect run's protocol)."""
+    import time
+
+    from farm import bisect as bisecting
+    from farm import git
+    from farm.progress import PlainReporter
+
+    started = time.monotonic()
+    try:
+        m, cells = _load(matrix, [cell])
+        commit = git.out(checkout, ["rev-parse", "--short=12", "HEAD"])
+        verdicts = []
+        for i in range(runs):
+            where = results / commit / f"run{i + 1}"
+            opts = pipeline.Options(
+                matrix=m,
+                cells=cells,
+                cache=Cache(cache or default_root()),
+                out=where,
+                junit=where / "junit.xml",
+                accel=accel,
+                tests=(test.split(".", 1)[0],),
+                checkout=checkout,
+            )
+            verdicts.append(bisecting.judge_run(pipeline.run(opts, PlainReporter(err)), test))
+        verdict, why = bisecting.combine(verdicts, threshold)
+    except UserError as e:
+        verdict, why = bisecting.SKIP, str(e)
+    except ZpfarmError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(200) from None  # outside 1..127: git bisect run aborts
+    bisecting.record(results.parent / "steps.jsonl", checkout, verdict, why, time.monotonic() - started)
+    err.print(f"zpfarm bisect-step: {commit}: {why}")
+    raise typer.Exit(verdict)
 
 
 @app.command("host-test")

@@ -58,9 +58,14 @@ def make_argv(cell: Cell, build_dir: Path) -> list[str]:
     ]
 
 
-def build(cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress) -> Built:
-    """Configure (if the fragments changed) and build cell's kernel from tree."""
-    build_dir = cache.build(cell.name)
+def build(
+    cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress, *, build_dir: Path | None = None
+) -> Built:
+    """Configure (if the fragments changed) and build cell's kernel from tree.
+
+    build_dir defaults to the cell's own directory in the cache.
+    """
+    build_dir = build_dir or cache.build(cell.name)
     build_dir.mkdir(parents=True, exist_ok=True)
     image = build_dir / cell.arch.image
     digest = config_digest(cell)

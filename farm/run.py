@@ -34,6 +34,8 @@ class Options:
     junit: Path
     accel: str = "auto"
     tests: tuple[str, ...] = ()  # limit the guest tests to these programs
+    # Bisect: build this checkout as it is (in build dirs of its own) instead of base/series.
+    checkout: Path | None = None
 
 
 @dataclass
@@ -69,7 +71,7 @@ def run(opts: Options, reporter: Reporter) -> Report:
     report = Report()
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
-    trees = _trees(opts)
+    trees = _trees(opts) if opts.checkout is None else _checkout(opts.checkout, opts.cells)
     tests = _build_testcases(opts, {c.arch.name: c.arch for c in opts.cells})
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
         futures = {
@@ -88,6 +90,11 @@ def run(opts: Options, reporter: Reporter) -> Report:
             for f in futures.values():
                 f.cancel()
     return report
+
+
+def _checkout(path: Path, cells: Sequence[Cell]) -> dict[str, _Tree | ZpfarmError]:
+    tree = _Tree(path, git.out(path, ["rev-parse", "HEAD"]), "")
+    return dict.fromkeys({c.kernel for c in cells}, tree)
 
 
 def _trees(opts: Options) -> dict[str, _Tree | ZpfarmError]:
@@ -134,6 +141,7 @@ def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> build.
         opts.cache,
         opts.out / cell.name / "build.log",
         functools.partial(reporter.line, cell.name),
+        build_dir=opts.cache.build(f"bisect-{cell.name}") if opts.checkout else None,
     )
 
 

@@ -1,0 +1,117 @@
+"""Find the first commit that breaks a test: `git bisect run` with the farm as the step.
+
+The bisect happens in a worktree of its own (never the user's checkout).
+Each step builds that checkout for one cell (build dirs of its own, so a
+step that changes one file rebuilds in about a minute), boots it, runs the
+one test program, and answers git: 0 good, 1 bad, 125 skip (the build or
+boot failed for reasons that say nothing about the test).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import git, proc
+from farm.errors import InfraError, UserError
+from farm.model import Status
+from farm.run import Report
+
+GOOD, BAD, SKIP = 0, 1, 125
+BAD_STATUSES = (Status.FAIL, Status.CRASH, Status.XFAIL)  # XFAIL: it did fail
+
+
+@dataclass(frozen=True)
+class Step:
+    commit: str
+    subject: str
+    verdict: str  # good, bad, skip
+    elapsed: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    first_bad: str | None
+    subject: str
+    steps: tuple[Step, ...]
+    log: str  # git bisect log
+
+
+def matches(case_name: str, test: str) -> bool:
+    """A test names a program ("coherence") or leaves ("coherence.read_*")."""
+    return case_name == test or case_name.startswith(f"{test}.") or fnmatch.fnmatchcase(case_name, test)
+
+
+def judge_run(report: Report, test: str) -> tuple[int, str]:
+    """One run's answer for git bisect, and why."""
+    cases = [c for s in report.suites for c in s.cases]
+    infra = [c for c in cases if c.status is Status.INFRA]
+    if infra:
+        return SKIP, f"{infra[0].name}: {infra[0].message}"
+    hits = [c for c in cases if matches(c.name, test)]
+    if not hits:
+        return SKIP, f"no test named {test!r} at this commit"
+    bad = [c for c in hits if c.status in BAD_STATUSES]
+    if bad:
+        return BAD, f"{bad[0].name}: {bad[0].status.value} {bad[0].message}".strip()
+    return GOOD, f"{len(hits)} results, none failed"
+
+
+def combine(verdicts: Sequence[tuple[int, str]], threshold: int) -> tuple[int, str]:
+    """A step is bad when at least `threshold` of its runs were bad (flaky tests)."""
+    bad = [v for v in verdicts if v[0] == BAD]
+    if len(bad) >= threshold:
+        return BAD, f"{len(bad)}/{len(verdicts)} runs bad: {bad[0][1]}"
+    good = [v for v in verdicts if v[0] == GOOD]
+    if not good and not bad:
+        return SKIP, verdicts[0][1]
+    return GOOD, f"{len(bad)}/{len(verdicts)} runs bad (threshold {threshold})"
+
+
+def record(steps_file: Path, worktree: Path, verdict: int, why: str, elapsed: float) -> None:
+    """Append this step to the bisect's step log (JSON lines)."""
+    commit = git.out(worktree, ["rev-parse", "HEAD"])
+    subject = git.out(worktree, ["log", "-1", "--format=%s"])
+    name = {GOOD: "good", BAD: "bad"}.get(verdict, "skip")
+    step = {"commit": commit, "subject": subject, "verdict": name, "elapsed": round(elapsed, 1), "why": why}
+    with steps_file.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(step) + "\n")
+
+
+def in_progress(worktree: Path) -> bool:
+    return (worktree / ".git").exists() and git.run(worktree, ["bisect", "log"]).ok
+
+
+def start(worktree: Path, good: str, bad: str) -> None:
+    git.run(worktree, ["bisect", "reset", "--quiet"])
+    done = git.run(worktree, ["bisect", "start", bad, good])
+    if not done.ok:
+        raise UserError(f"git bisect start {bad} {good}: {done.tail(2)}")
+
+
+def run(worktree: Path, step_argv: Sequence[str], steps_file: Path, log: Path) -> Outcome:
+    """git bisect run to the end; the outcome with every step's verdict."""
+    started = time.monotonic()
+    done = proc.run(["git", "-C", str(worktree), "bisect", "run", *step_argv], log=log)
+    if not done.ok and "first bad commit" not in done.output:
+        raise InfraError(f"git bisect run stopped after {time.monotonic() - started:.0f} s: {done.tail(3)}")
+    steps = (
+        tuple(Step(**json.loads(line)) for line in steps_file.read_text().splitlines()) if steps_file.is_file() else ()
+    )
+    first = re.search(r"^([0-9a-f]{40}) is the first bad commit", done.output, re.M)
+    bisect_log = git.run(worktree, ["bisect", "log"]).output
+    if first is None:
+        return Outcome(None, "", steps, bisect_log)
+    subject = git.out(worktree, ["log", "-1", "--format=%s", first[1]])
+    git.run(worktree, ["bisect", "reset", "--quiet"])
+    return Outcome(first[1], subject, steps, bisect_log)
+
+
+def reset(worktree: Path) -> None:
+    git.run(worktree, ["bisect", "reset", "--quiet"])
