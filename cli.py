@@ -304,13 +304,13 @@ def bisect(
             (picked,) = _one_cell(m, cell)
             base = git.resolve(repo, m.source.base)
             assert base is not None
-            if bad is None:
-                tip_tree = source.worktree(repo, c.worktree(name, "series"), base)
-                bad = series.apply(series.load(m.series_dir), tip_tree, base)
+            source.worktree(repo, worktree, base)
+            bisecting.reset(worktree)
+            if bad is None:  # the series' tip, applied in the bisect's own worktree
+                bad = series.apply(series.load(m.series_dir), worktree, base)
             good_commit, bad_commit = git.resolve(repo, good or base), git.resolve(repo, bad)
             if good_commit is None or bad_commit is None:
                 raise UserError(f"unknown ref: {good if good_commit is None else bad}")
-            source.worktree(repo, worktree, bad_commit)
             bisecting.start(worktree, good_commit, bad_commit)
             results.mkdir(parents=True, exist_ok=True)
             (results / "steps.jsonl").unlink(missing_ok=True)
