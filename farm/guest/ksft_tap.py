@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Run a kernel selftest that does not print TAP and print TAP 13 for it.
+
+Guest side, standard library only (the arm64 guest has python3-minimal).
+Usage: ksft_tap.py FORMAT PROGRAM [ARGS...], FORMAT one of:
+
+  uffd        mm/uffd-unit-tests: "Testing NAME... done|skipped [reason: R]|failed [reason: R]"
+  khugepaged  mm/khugepaged: "Run test: NAME" blocks whose checks end in a
+              green OK, a red Fail/Timeout or a yellow Skip
+  memfd       memfd/memfd_test: "memfd: NAME" starts a test; abort() fails
+              the one running; "memfd: DONE" ends the run
+  exit        anything else: one result from the exit status
+  ksft        a kselftest that prints TAP itself: passed through, with the
+              "# [RUN] NAME" line before a result (cow, gup_longterm) put
+              into that result's name
+
+Every line the program prints (stdout and stderr, through a pty so a static
+binary line-buffers and an abort() loses nothing) becomes a "# " diagnostic.
+In the first four, a test still running when the program exits on a signal or with a failure
+status is "not ok"; exit status 4 (KSFT_SKIP) with no tests is a skip.
+Exit status: 0 when nothing failed, else 1.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+
+KSFT_SKIP = 4
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_UFFD_START = re.compile(r"^Testing (?P<name>.+?)\.\.\. ?(?P<rest>.*)$")
+_UFFD_VERDICT = re.compile(
+    r"(?:^|\s)(?:(?P<done>done)|skipped \[reason: (?P<skip>.*)\]|failed \[reason: (?P<fail>.*)\])$"
+)
+_KHUGEPAGED_START = re.compile(r"^Run test: (?P<name>.+)$")
+_KHUGEPAGED_SETTINGS = re.compile(r"^(?P<name>Save|Restore) THP and khugepaged settings")
+_MEMFD_START = re.compile(r"^(?P<name>memfd(?:-hugetlb)?: \S.*?)\s*$")  # "memfd:\tApply ..." is a step
+# khugepaged's success()/fail()/skip() colour their word: green, red, yellow.
+_GREEN, _RED, _YELLOW = "\x1b[32m", "\x1b[31m", "\x1b[33m"
+
+
+class Tap:
+    """TAP 13 on stdout, the plan at the end (tests are found as they run)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.failed = 0
+        self.seen: dict[str, int] = {}
+        print("TAP version 13", flush=True)
+
+    def diag(self, text: str) -> None:
+        print(f"# {text}" if text else "#", flush=True)
+
+    def result(self, name: str, verdict: str, reason: str = "") -> None:
+        """verdict is "ok", "not ok" or "skip"."""
+        self.count += 1
+        name = name.replace("#", "").strip() or f"test {self.count}"
+        self.seen[name] = self.seen.get(name, 0) + 1
+        if self.seen[name] > 1:  # memfd_test runs "sysctl 0" three times
+            name = f"{name} [{self.seen[name]}]"
+        if verdict == "skip":
+            print(f"ok {self.count} {name} # SKIP {reason}".rstrip(), flush=True)
+            return
+        if verdict == "not ok":
+            self.failed += 1
+            if reason:
+                self.diag(reason)
+        print(f"{verdict} {self.count} {name}", flush=True)
+
+    def finish(self) -> int:
+        print(f"1..{self.count}", flush=True)
+        return 1 if self.failed else 0
+
+
+class Format:
+    """How one program's output maps to tests: begin() sees a line before it
+    is echoed as a diagnostic (to close the previous test), line() after."""
+
+    def __init__(self, tap: Tap) -> None:
+        self.tap = tap
+        self.current: str | None = None
+
+    def begin(self, text: str) -> None:
+        pass
+
+    def line(self, text: str) -> None:
+        pass
+
+    def end(self, code: int) -> None:
+        """The program exited with code (negative: signal)."""
+        if self.current is not None:
+            self.tap.result(self.current, "not ok", f"no verdict: {describe(code)}")
+            self.current = None
+
+
+class Uffd(Format):
+    def begin(self, text: str) -> None:
+        if _UFFD_START.match(text):
+            self.end_current("no verdict before the next test started")
+
+    def line(self, text: str) -> None:
+        start = _UFFD_START.match(text)
+        if start:
+            self.current, text = start["name"], start["rest"]
+        verdict = _UFFD_VERDICT.search(text)
+        if self.current is None or not verdict:
+            return
+        if verdict["done"]:
+            self.tap.result(self.current, "ok")
+        elif verdict["skip"] is not None:
+            self.tap.result(self.current, "skip", verdict["skip"])
+        else:
+            self.tap.result(self.current, "not ok", verdict["fail"])
+        self.current = None
+
+    def end_current(self, why: str) -> None:
+        if self.current is not None:
+            self.tap.result(self.current, "not ok", why)
+            self.current = None
+
+
+class Khugepaged(Format):
+    def __init__(self, tap: Tap) -> None:
+        super().__init__(tap)
+        self.marks: list[tuple[str, str]] = []  # (colour, word) of the current test
+        self.fails = 0  # khugepaged exits with its count of fail() calls
+
+    def begin(self, raw: str) -> None:
+        text = _ANSI.sub("", raw).strip()
+        start = _KHUGEPAGED_START.match(text) or _KHUGEPAGED_SETTINGS.match(text)
+        if start:
+            self.close()
+            self.current = start["name"] if "Run test" in text else f"{start['name'].lower()} settings"
+
+    def line(self, raw: str) -> None:
+        for colour in (_GREEN, _RED, _YELLOW):
+            for word in re.findall(re.escape(colour) + r"(.*?)\x1b\[0m", raw):
+                self.marks.append((colour, word))
+                self.fails += colour == _RED
+
+    def close(self, trailer: str = "") -> None:
+        if self.current is None:
+            return
+        fails = [w for c, w in self.marks if c == _RED]
+        skips = [w for c, w in self.marks if c == _YELLOW]
+        if fails or trailer:
+            self.tap.result(self.current, "not ok", "; ".join(fails + ([trailer] if trailer else [])))
+        elif skips:
+            self.tap.result(self.current, "skip", skips[0])
+        elif self.marks:
+            self.tap.result(self.current, "ok")
+        else:
+            self.tap.result(self.current, "not ok", "no verdict printed")
+        self.current, self.marks = None, []
+
+    def end(self, code: int) -> None:
+        # A normal end exits with the number of failed checks; anything else
+        # (a signal, exit(EXIT_FAILURE) from a helper) stopped the current test.
+        normal = code >= 0 and code == self.fails & 0xFF
+        self.close("" if normal else f"stopped: {describe(code)}")
+
+
+class Memfd(Format):
+    def begin(self, text: str) -> None:
+        start = _MEMFD_START.match(text)
+        if not start:
+            return
+        if self.current is not None:
+            self.tap.result(self.current, "ok")
+        name = start["name"]
+        self.current = None if name.endswith(": DONE") else name
+
+    def end(self, code: int) -> None:
+        if self.current is not None and code == 0:
+            self.tap.result(self.current, "ok")
+            self.current = None
+        super().end(code)
+
+
+class Ksft:
+    """Pass-through; a result after a "# [RUN] NAME" line is named NAME (cow
+    prints "ok 2 # SKIP ..." or "ok 1 No leak from parent into child")."""
+
+    _RUN = re.compile(r"^# \[RUN\] (?P<name>.+?)\s*$")
+    _RESULT = re.compile(r"^(?P<status>ok|not ok) (?P<num>\d+)(?: (?P<name>[^#]*?))?(?P<rest>\s*(?:#.*)?)$")
+    _TAP = re.compile(r"^(?:ok|not ok|#|TAP version|1\.\.|Bail out!)")
+
+    def __init__(self) -> None:
+        self.name = ""
+
+    def line(self, text: str) -> None:
+        if (run := self._RUN.match(text)) is not None:
+            self.name = run["name"].replace("#", "")
+        elif (result := self._RESULT.match(text)) is not None and self.name:
+            name = f"{self.name}: {result['name']}" if result["name"] else self.name
+            rest = result["rest"].strip()
+            text = f"{result['status']} {result['num']} {name}" + (f" {rest}" if rest else "")
+            self.name = ""
+        elif not self._TAP.match(text):
+            text = f"# {text}"
+        print(text, flush=True)
+
+
+def passthrough(argv: list[str]) -> int:
+    ksft = Ksft()
+    try:
+        code = run(argv, ksft.line)
+    except (FileNotFoundError, PermissionError) as e:
+        print(f"TAP version 13\n1..1\nnot ok 1 {os.path.basename(argv[0])} # cannot run: {e}", flush=True)
+        return 1
+    print(f"# {os.path.basename(argv[0])}: {describe(code)}", flush=True)
+    return 0 if code in (0, KSFT_SKIP) else 1
+
+
+FORMATS = {"uffd": Uffd, "khugepaged": Khugepaged, "memfd": Memfd, "exit": Format}
+
+
+def describe(code: int) -> str:
+    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
+
+def _shown(raw: bytes) -> str:
+    """What a terminal would show of a line: progress bars redraw after a CR."""
+    return raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
+
+
+def run(argv: list[str], on_line: Callable[[str], None]) -> int:
+    """Run argv with stdout and stderr on a pty; feed each line to on_line."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    finally:
+        os.close(slave)
+    pending = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError as e:  # EIO: every writer closed the pty
+                if e.errno != errno.EIO:
+                    raise
+                chunk = b""
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                on_line(_shown(line))
+        if pending:
+            on_line(_shown(pending))
+    finally:
+        os.close(master)
+    return proc.wait()
+
+
+def main(args: list[str]) -> int:
+    if len(args) < 2 or args[0] not in (*FORMATS, "ksft"):
+        print(f"usage: ksft_tap.py {{ksft|{'|'.join(FORMATS)}}} PROGRAM [ARGS...]", file=sys.stderr)
+        return 2
+    if args[0] == "ksft":
+        return passthrough(args[1:])
+    tap = Tap()
+    parser = FORMATS[args[0]](tap)
+    last: list[str] = []
+
+    def on_line(text: str) -> None:
+        parser.begin(text)
+        tap.diag(_ANSI.sub("", text))
+        if text.strip():
+            last[:] = [_ANSI.sub("", text).strip()]
+        parser.line(text)
+
+    try:
+        code = run(args[1:], on_line)
+    except (FileNotFoundError, PermissionError) as e:
+        tap.result(os.path.basename(args[1]), "not ok", f"cannot run {args[1]}: {e}")
+        return tap.finish()
+    status = describe(code)
+    parser.end(code)
+    program = os.path.basename(args[1])
+    if code == KSFT_SKIP and tap.count == 0:
+        tap.result(program, "skip", last[0] if last else "KSFT_SKIP")
+    elif code not in (0, KSFT_SKIP) and tap.failed == 0:
+        tap.result(program, "not ok", f"{status} with no failed test: {last[0] if last else 'no output'}")
+    elif tap.count == 0:
+        tap.result(program, "ok")
+    tap.diag(f"{program}: {status}")
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

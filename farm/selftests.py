@@ -1,0 +1,332 @@
+"""The kernel's own selftests (tools/testing/selftests mm and memfd) as guest tests.
+
+build() turns a kernel tree into GuestTests for one arch:
+
+1. copy the selftest sources (and the few files outside them that they
+   include) into <out>/src, applying _PATCHES to the copy: the worktree is
+   never written (the mm Makefile writes local_config.h next to its sources);
+2. install the tree's UAPI headers: ``make O=<out>/headers headers``;
+3. compile each selected program, statically (the arm64 guest root is a
+   minimal Debian with libc6 and python3 only), with one ``make`` per program
+   so one that does not build cannot hide the others.
+
+Nothing is rebuilt when the inputs (every copied source, the tree's UAPI
+headers and syscall tables, the patches, the arch) hash to the stamp of the
+last build. A program that does not build is data, not an exception: its
+GuestTest prints "Bail out!" with the compiler's error, which the farm
+reports as an <error> naming it. Every program runs under guest/ksft_tap.py
+(on a pty, so a static binary line-buffers and a crash loses no output): it
+passes kselftest TAP through, naming the nameless "ok N # SKIP" results of
+cow and gup_longterm after their "# [RUN]" lines, and turns the own formats
+of uffd-unit-tests, khugepaged and memfd_test into TAP 13. The first GuestTest,
+"selftests-setup" (guest/ksft_setup.py), mounts debugfs, turns on zram swap
+and reserves hugetlb pages, one TAP result per step.
+
+liburing is not installed: the io_uring cases of cow and gup_longterm skip
+(the setup step reports that as a skip, every run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import proc
+from farm.arches import Arch
+from farm.boot import GUEST_PYTHON, GuestTest
+from farm.errors import InfraError
+
+# Programs built from tools/testing/selftests/<target>/<name>.c. Chosen for the
+# paths the shmem zero-page series touches: COW and GUP pins of (shared) zero
+# pages, uffd (UFFDIO_ZEROPAGE, minor faults on shmem), khugepaged collapsing
+# shmem ranges with zero-page PTEs, MADV_POPULATE_(READ|WRITE), mremap of
+# populated ranges, pagemap's zero-pfn reporting, memfd seals.
+SELECTED: tuple[str, ...] = (
+    "mm/cow",
+    "mm/gup_longterm",
+    "mm/gup_test",
+    "mm/uffd-unit-tests",
+    "mm/khugepaged",
+    "mm/madv_populate",
+    "mm/mremap_test",
+    "mm/pagemap_ioctl",
+    "memfd/memfd_test",
+)
+# A new mm selftest of the series: any mm program whose name contains this.
+NEW_TEST_MARK = "zeropage"
+
+GUEST = Path(__file__).parent / "guest"
+TAP_ADAPTER = GUEST / "ksft_tap.py"
+SETUP = GUEST / "ksft_setup.py"
+SETUP_TIMEOUT = 120.0
+LONG = 600.0  # cow alone takes about 2 minutes under TCG
+SHORT = 300.0
+_VERSION = "1"  # bump when the build recipe changes: forces a rebuild
+
+
+@dataclass(frozen=True)
+class Run:
+    """One invocation of a selftest program (run_vmtests.sh is the model)."""
+
+    program: str  # "mm/gup_test"
+    suffix: str = ""  # appended to the GuestTest name when a program runs twice
+    args: tuple[str, ...] = ()
+    timeout: float = LONG
+    format: str = "ksft"  # ksft_tap.py format: "ksft" for programs that print TAP
+
+    @property
+    def name(self) -> str:
+        return "selftests-" + self.program.replace("/", "-") + self.suffix
+
+
+RUNS: tuple[Run, ...] = (
+    Run("mm/cow"),
+    Run("mm/gup_longterm"),
+    # run_vmtests.sh's default gup_test runs: gup-fast and pin-fast benchmarks
+    # and a pin_user_pages dump of pages 0, 19 and 4096.
+    Run("mm/gup_test", "-gup-fast", ("-u",), SHORT),
+    Run("mm/gup_test", "-pin-fast", ("-a",), SHORT),
+    Run("mm/gup_test", "-dump", ("-ct", "-F", "0x1", "0", "19", "0x1000"), SHORT),
+    # Ours: a long-term read-only pin of MAP_SHARED /dev/zero (shmem) faulted in
+    # by GUP itself, i.e. of holes the series maps with the zero page.
+    Run("mm/gup_test", "-pin-longterm-shared-ro", ("-L", "-S", "-W", "-z"), SHORT),
+    Run("mm/uffd-unit-tests", format="uffd"),
+    # Without arguments khugepaged tests anon memory only (run_vmtests.sh);
+    # "all:shmem" adds the shmem collapse cases, where read-faulted holes now
+    # hold the zero page. (run_vmtests.sh's "-s 2", anon mTHP, is left out.)
+    Run("mm/khugepaged", format="khugepaged"),
+    Run("mm/khugepaged", "-shmem", ("all:shmem",), format="khugepaged"),
+    Run("mm/madv_populate", timeout=SHORT),
+    Run("mm/mremap_test"),
+    Run("mm/pagemap_ioctl"),
+    Run("memfd/memfd_test", timeout=SHORT, format="memfd"),
+)
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A fix the farm applies to its copy of the selftests, never to the tree."""
+
+    path: str  # relative to tools/testing/selftests
+    why: str
+    old: str
+    new: str
+
+    def apply(self, text: str) -> str:
+        """The patched text; unchanged when the tree already has the fix."""
+        if self.new in text or self.old not in text:
+            return text
+        return text.replace(self.old, self.new, 1)
+
+
+_PATCHES: tuple[Patch, ...] = (
+    Patch(
+        "mm/khugepaged.c",
+        "6.12.y: khugepaged.c returns KSFT_SKIP but does not include kselftest.h",
+        '#include "vm_util.h"\n',
+        '#include "vm_util.h"\n#include "../kselftest.h"\n',
+    ),
+)
+
+# What the selftests read from the tree, relative to its root: copied to out/src.
+_SELFTEST_DIR = "tools/testing/selftests"
+_COPIED = (
+    f"{_SELFTEST_DIR}/lib.mk",
+    f"{_SELFTEST_DIR}/kselftest.h",
+    f"{_SELFTEST_DIR}/kselftest_harness.h",
+    f"{_SELFTEST_DIR}/kselftest",
+    f"{_SELFTEST_DIR}/mm",
+    f"{_SELFTEST_DIR}/memfd",
+    f"{_SELFTEST_DIR}/x86/check_cc.sh",  # the mm Makefile probes the compiler with these
+    f"{_SELFTEST_DIR}/x86/trivial_32bit_program.c",
+    f"{_SELFTEST_DIR}/x86/trivial_64bit_program.c",
+    f"{_SELFTEST_DIR}/x86/trivial_program.c",
+    "tools/include",
+    "mm/gup_test.h",
+)
+# Generated by the mm Makefile in the copy; never copied, never hashed.
+_GENERATED = frozenset({"local_config.h", "local_config.mk"})
+
+
+def _headers_inputs(arch: Arch) -> tuple[str, ...]:
+    """What `make headers` turns into the UAPI headers, for the stamp."""
+    karch = "x86" if arch.kernel_arch == "x86_64" else arch.kernel_arch
+    return ("include/uapi", f"arch/{karch}/include/uapi", f"arch/{karch}/entry/syscalls", "scripts/syscall.tbl")
+
+
+def programs(tree: Path) -> list[str]:
+    """SELECTED plus the tree's new mm programs named *zeropage*."""
+    mm = tree / _SELFTEST_DIR / "mm"
+    found = {p.stem for p in mm.glob(f"*{NEW_TEST_MARK}*.c")}
+    makefile = mm / "Makefile"
+    if makefile.is_file():
+        text = makefile.read_text(errors="replace")
+        found |= {n for n in re.findall(r"^TEST_GEN_(?:FILES|PROGS)\s*\+?=\s*(\S+)", text, re.M) if NEW_TEST_MARK in n}
+    return [*SELECTED, *(f"mm/{n}" for n in sorted(found) if f"mm/{n}" not in SELECTED)]
+
+
+def runs(tree: Path) -> list[Run]:
+    """RUNS, plus one plain run of each new program (TAP or not, from its source)."""
+    extra = [p for p in programs(tree) if p not in {r.program for r in RUNS}]
+    out = list(RUNS)
+    for program in extra:
+        source = tree / _SELFTEST_DIR / f"{program}.c"
+        text = source.read_text(errors="replace") if source.is_file() else ""
+        prints_tap = any(s in text for s in ("ksft_print_header", "ksft_set_plan", "kselftest_harness.h"))
+        out.append(Run(program, format="ksft" if prints_tap or not text else "exit"))
+    return out
+
+
+def _files(root: Path, rel: str) -> Iterator[str]:
+    path = root / rel
+    if path.is_file():
+        yield rel
+    elif path.is_dir():
+        for f in sorted(path.rglob("*")):
+            if f.is_file() and f.name not in _GENERATED:
+                yield str(f.relative_to(root))
+
+
+def _digest(tree: Path, arch: Arch) -> str:
+    h = hashlib.sha256(f"{_VERSION} {arch.name}\n".encode())
+    h.update(TAP_ADAPTER.read_bytes())
+    for patch in _PATCHES:
+        h.update(repr(patch).encode())
+    for top in (*_COPIED, *_headers_inputs(arch)):
+        for rel in _files(tree, top):
+            h.update(f"{rel}\n".encode())
+            h.update((tree / rel).read_bytes())
+    return h.hexdigest()
+
+
+def _copy_sources(tree: Path, src: Path) -> list[str]:
+    """Mirror the selftest sources into src, patched; what was patched, for the log."""
+    if src.exists():
+        shutil.rmtree(src)
+    applied = []
+    for top in _COPIED:
+        for rel in _files(tree, top):
+            dest = src / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tree / rel, dest)
+    for patch in _PATCHES:
+        target = src / _SELFTEST_DIR / patch.path
+        if target.is_file():
+            text = target.read_text()
+            patched = patch.apply(text)
+            if patched != text:
+                target.write_text(patched)
+                applied.append(f"patched {patch.path}: {patch.why}")
+    return applied
+
+
+def _build_failure(log: Path, program: str) -> str:
+    """The first compiler error in a program's build log, else its last line."""
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    errors = [line.strip() for line in lines if "error:" in line or "undefined reference" in line]
+    return errors[0] if errors else (lines[-1].strip() if lines else f"{program}: no build log")
+
+
+def _bail(run: Run, reason: str) -> GuestTest:
+    """A GuestTest that reports why a selftest could not be built."""
+    message = f"{run.program} did not build: {reason}".replace("\n", " ")
+    script = f"print('TAP version 13'); print({('Bail out! ' + message)!r}); raise SystemExit(1)"
+    return GuestTest(run.name, (GUEST_PYTHON, "-c", script), (), SHORT)
+
+
+def build(tree: Path, arch: Arch, out: Path, log: Path) -> list[GuestTest]:
+    """Build the selected selftests of tree for arch into out; the GuestTests to run.
+
+    out is a cache directory per kernel x arch, reused between runs. The setup
+    step comes first. A program that does not build is a GuestTest that says
+    why; an InfraError only when a tool is missing (nothing could build).
+    """
+    if shutil.which(arch.cc) is None:
+        raise InfraError(f"{arch.cc} not found: cannot build the selftests for {arch.name} (run `zpfarm doctor`)")
+    out.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    bins = out / "bin"
+    digest = _digest(tree, arch)
+    stamp = out / ".zpfarm-selftests"
+    if stamp.is_file() and stamp.read_text() == digest:
+        log.write_text(f"up to date: selftests {digest[:12]} for {arch.name}\n")
+    else:
+        stamp.unlink(missing_ok=True)
+        if bins.exists():
+            shutil.rmtree(bins)
+        logs.mkdir(parents=True, exist_ok=True)
+        notes = _copy_sources(tree, out / "src")
+        log.write_text("".join(f"{n}\n" for n in notes))
+        headers = proc.run(
+            ["make", "-C", str(tree), f"O={out / 'headers'}", f"ARCH={arch.kernel_arch}", "headers"],
+            env=arch.cross_env,
+            log=logs / "headers.log",
+            timeout=900,
+        )
+        with log.open("a") as summary:
+            summary.write(f"make headers: {'ok' if headers.ok else 'FAILED'} ({logs / 'headers.log'})\n")
+            for program in programs(tree):
+                ok = _compile(out, arch, program, headers.ok)
+                target, name = program.split("/")
+                why = "built" if ok else f"FAILED: {_build_failure(logs / f'{target}-{name}.log', program)}"
+                summary.write(f"{program}: {why}\n")
+        stamp.write_text(digest)
+    return _guest_tests(tree, out)
+
+
+def _compile(out: Path, arch: Arch, program: str, headers_ok: bool) -> bool:
+    """make one program; a failure leaves no binary and its log says why."""
+    target, name = program.split("/")
+    plog = out / "logs" / f"{target}-{name}.log"
+    if not headers_ok:
+        plog.write_text(f"error: make headers failed (see {out / 'logs' / 'headers.log'})\n")
+        return False
+    env = arch.cross_env
+    argv = [
+        "make",
+        "-C",
+        str(out / "src" / _SELFTEST_DIR / target),
+        f"OUTPUT={out / 'bin' / target}",
+        f"KHDR_INCLUDES=-isystem {out / 'headers' / 'usr' / 'include'}",
+        "USERLDFLAGS=-static",  # lib.mk: extra LDFLAGS from the command line
+        f"ARCH={arch.kernel_arch}",
+    ]
+    if "CROSS_COMPILE" in env:
+        argv.append(f"CROSS_COMPILE={env['CROSS_COMPILE']}")
+    (out / "bin" / target).mkdir(parents=True, exist_ok=True)
+    done = proc.run([*argv, str(out / "bin" / target / name)], log=plog, timeout=900)
+    return done.ok and binary(out, program).is_file()
+
+
+def binary(out: Path, program: str) -> Path:
+    """Where build() leaves a program's binary."""
+    return out / "bin" / program
+
+
+def _guest_tests(tree: Path, out: Path) -> list[GuestTest]:
+    liburing = "yes" if "HAVE_LIBURING" in _read(out / "src" / _SELFTEST_DIR / "mm" / "local_config.h") else "no"
+    tests = [GuestTest("selftests-setup", (GUEST_PYTHON, SETUP.name, f"liburing={liburing}"), (SETUP,), SETUP_TIMEOUT)]
+    share = out / "share"
+    share.mkdir(exist_ok=True)
+    for run in runs(tree):
+        built = binary(out, run.program)
+        if not built.is_file():
+            target, name = run.program.split("/")
+            tests.append(_bail(run, _build_failure(out / "logs" / f"{target}-{name}.log", run.program)))
+            continue
+        # Flat, unique file names: the share directory holds every cell's tests.
+        flat = share / ("selftests-" + run.program.replace("/", "-"))
+        if not flat.is_file() or flat.stat().st_mtime_ns != built.stat().st_mtime_ns:
+            shutil.copy2(built, flat)
+        argv = (GUEST_PYTHON, TAP_ADAPTER.name, run.format, f"./{flat.name}", *run.args)
+        tests.append(GuestTest(run.name, argv, (TAP_ADAPTER, flat), run.timeout))
+    return tests
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""

@@ -1,0 +1,280 @@
+"""Tests for farm.selftests and its guest helpers (guest/ksft_tap.py, ksft_setup.py).
+
+The corpus in tests/data/selftests is real output of the 6.12.117 selftests
+(see its README). The real build needs the farm's kernel source in the cache
+(or ZPFARM_SELFTESTS_TREE pointing to a 6.12 tree) and skips without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from farm import arches, expect, ktap, proc, selftests
+from farm.boot import GuestTest
+from farm.cache import default_root
+from farm.model import Status
+
+DATA = Path(__file__).parent / "data" / "selftests"
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ksft_tap = _load(selftests.TAP_ADAPTER)
+
+
+def _replay(fmt: str, log: Path, code: int) -> str:
+    """What ksft_tap.py prints for a program that printed log and exited with code."""
+    argv = [sys.executable, str(selftests.TAP_ADAPTER), fmt, "sh", "-c", f'cat "$0"; exit {code}', str(log)]
+    return proc.run(argv, timeout=60).output
+
+
+def _nest(name: str, output: str, code: int) -> str:
+    """output as the guest runner writes it into results.ktap."""
+    lines = ["KTAP version 1", "1..1", *("    " + line for line in output.splitlines())]
+    return "\n".join([*lines, f"{'ok' if code == 0 else 'not ok'} 1 {name}", ""])
+
+
+def _counts(root: ktap.KtapNode) -> dict[str, int]:
+    return dict(Counter(node.status.name for _, node in ktap.leaves(root)))
+
+
+# (file, ksft_tap.py format, exit status, leaf counts). Counts follow each
+# program's own summary ("# Totals:" or uffd's "pass=36, skip=30"); farm.ktap
+# counts kselftest's "ok N # XFAIL" (mremap_test) as NOT_OK.
+CORPUS = [
+    ("cow.log", "ksft", 0, {"OK": 212, "SKIP": 458}),
+    ("gup_longterm.log", "ksft", 0, {"SKIP": 40}),
+    ("gup_test-a.log", "ksft", 0, {"SKIP": 1}),
+    ("madv_populate.log", "ksft", 0, {"OK": 16}),
+    ("mremap_test.log", "ksft", 0, {"OK": 16, "NOT_OK": 3}),
+    ("pagemap_ioctl.log", "ksft", 0, {"OK": 97, "SKIP": 18}),
+    ("uffd-unit-tests.raw", "uffd", 0, {"OK": 36, "SKIP": 30}),
+    ("memfd_test.raw", "memfd", 0, {"OK": 38}),
+    ("khugepaged.raw", "khugepaged", 4, {"OK": 23, "NOT_OK": 4}),
+]
+
+
+def test_corpus_is_complete() -> None:
+    assert sorted(p.name for p in DATA.iterdir() if p.suffix in (".log", ".raw")) == sorted(c[0] for c in CORPUS)
+
+
+@pytest.mark.parametrize(("name", "fmt", "code", "counts"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_real_output_through_the_adapter(name: str, fmt: str, code: int, counts: dict[str, int]) -> None:
+    output = _replay(fmt, DATA / name, code)
+    root = ktap.parse(output)
+    assert _counts(root) == counts
+    assert [path for path, node in ktap.walk(root) if node.errors] == []
+    # Nested as the runner nests it, every leaf is "<program>.<test>".
+    nested = ktap.parse(_nest("selftests-x", output, 1 if "NOT_OK" in counts else 0))
+    results = expect.evaluate(nested, "base", ())
+    assert {r.name.split(".", 1)[0] for r in results} == {"selftests-x"}
+    assert len(results) == sum(counts.values())
+
+
+@pytest.mark.parametrize(("name", "fmt", "code", "counts"), CORPUS[:6], ids=[c[0] for c in CORPUS[:6]])
+def test_tap_output_parses_directly_too(name: str, fmt: str, code: int, counts: dict[str, int]) -> None:
+    assert _counts(ktap.parse((DATA / name).read_text())) == counts
+
+
+def test_cow_results_are_named_after_their_run_line() -> None:
+    leaves = dict(ktap.leaves(ktap.parse(_replay("ksft", DATA / "cow.log", 0))))
+    assert leaves["Basic COW after fork() ... with base page: No leak from parent into child"].status.name == "OK"
+    assert leaves["Basic COW after fork() ... with swapped out base page"].directive.startswith("SKIP MADV_PAGEOUT")
+    assert not [n for n in leaves if n.startswith("#")]
+
+
+def test_khugepaged_failures_carry_their_reason() -> None:
+    leaves = dict(ktap.leaves(ktap.parse(_replay("khugepaged", DATA / "khugepaged.raw", 4))))
+    failed = [n for n, node in leaves.items() if node.status is ktap.KtapStatus.NOT_OK]
+    assert failed == [
+        "collapse_swapin_single_pte (khugepaged:anon)",
+        "collapse_swapin_single_pte (madvise:anon)",
+        "collapse_max_ptes_swap (khugepaged:anon)",
+        "collapse_max_ptes_swap (madvise:anon)",
+    ]
+    assert "# Swapout one page... Fail" in leaves[failed[0]].log
+    # The progress bar redraws with CRs: only its final state is kept.
+    assert all(len(line) < 200 for node in leaves.values() for line in node.log)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "script", "expected"),
+    [
+        ("uffd", "printf 'Testing a on anon... done\\nTesting b on shmem... '; kill -SEGV $$", {"OK": 1, "NOT_OK": 1}),
+        ("memfd", "echo 'memfd: CREATE'; echo 'memfd: BASIC'; echo oops; kill -ABRT $$", {"OK": 1, "NOT_OK": 1}),
+        ("khugepaged", "printf 'Run test: x (madvise:anon)\\nStep...'; exit 1", {"NOT_OK": 1}),
+        ("exit", "echo 'Transparent Hugepages not available'; exit 4", {"SKIP": 1}),
+        ("exit", "exit 3", {"NOT_OK": 1}),
+        ("exit", "true", {"OK": 1}),
+    ],
+)
+def test_adapter_on_crashes_and_exit_statuses(tmp_path: Path, fmt: str, script: str, expected: dict[str, int]) -> None:
+    log = tmp_path / "script.sh"
+    log.write_text(script)
+    argv = [sys.executable, str(selftests.TAP_ADAPTER), fmt, "sh", str(log)]
+    done = proc.run(argv, timeout=60)
+    root = ktap.parse(done.output)
+    assert _counts(root) == expected, done.output
+    assert done.returncode == (1 if "NOT_OK" in expected else 0)
+
+
+def test_adapter_stderr_and_crash_reason_are_visible(tmp_path: Path) -> None:
+    done = proc.run([sys.executable, str(selftests.TAP_ADAPTER), "memfd", "sh", "-c", "echo 'memfd: X'; kill -ABRT $$"])
+    node = dict(ktap.leaves(ktap.parse(done.output)))["memfd: X"]
+    assert node.status is ktap.KtapStatus.NOT_OK
+    assert "# no verdict: killed by signal 6" in node.log
+
+
+def test_a_selftest_that_does_not_build_is_an_error_naming_it() -> None:
+    run = selftests.Run("mm/khugepaged", format="khugepaged")
+    test = selftests._bail(run, "khugepaged.c:1195:24: error: 'KSFT_SKIP' undeclared")
+    assert test.name == "selftests-mm-khugepaged" and test.files == ()
+    done = proc.run([sys.executable, *test.argv[1:]], timeout=60)
+    assert done.returncode == 1
+    results = expect.evaluate(ktap.parse(_nest(test.name, done.output, 1)), "base", ())
+    errors = [r for r in results if r.status.is_error]
+    assert errors and "mm/khugepaged did not build" in errors[0].message
+    assert "KSFT_SKIP" in errors[0].message
+    assert not [r for r in results if r.status is Status.PASS]
+
+
+def test_patch_applies_once_and_not_to_a_fixed_tree() -> None:
+    (patch,) = selftests._PATCHES
+    broken = '#include "vm_util.h"\n#include "thp_settings.h"\n'
+    fixed = patch.apply(broken)
+    assert '#include "../kselftest.h"' in fixed
+    assert patch.apply(fixed) == fixed
+    assert patch.apply("something else\n") == "something else\n"
+
+
+def test_new_zeropage_selftests_of_a_series_are_picked_up(tmp_path: Path) -> None:
+    mm = tmp_path / "tools/testing/selftests/mm"
+    mm.mkdir(parents=True)
+    (mm / "Makefile").write_text("TEST_GEN_FILES = cow\nTEST_GEN_FILES += shmem_zeropage\nTEST_GEN_FILES += other\n")
+    assert selftests.programs(tmp_path) == [*selftests.SELECTED, "mm/shmem_zeropage"]
+    (mm / "shmem_zeropage.c").write_text('#include "../kselftest.h"\nint main(void) { ksft_print_header(); }\n')
+    (mm / "zeropage_pins.c").write_text("int main(void) { return 0; }\n")
+    added = {r.program: r for r in selftests.runs(tmp_path)[len(selftests.RUNS) :]}
+    assert added["mm/shmem_zeropage"].format == "ksft"
+    assert added["mm/zeropage_pins"].format == "exit"
+    assert added["mm/shmem_zeropage"].name == "selftests-mm-shmem_zeropage"
+
+
+def test_names_are_unique_and_dotless() -> None:
+    names = [r.name for r in selftests.RUNS]
+    assert len(set(names)) == len(names)
+    assert not [n for n in names if "." in n]
+    assert {r.program for r in selftests.RUNS} == set(selftests.SELECTED)
+
+
+def test_setup_script_runs_and_prints_tap() -> None:
+    """On this host (root) it mounts nothing new that is not already there
+    and must not turn swap on: only its syntax and TAP shape are checked."""
+    setup = _load(selftests.SETUP)
+    assert setup.tool("sh") is not None
+    assert setup.read("/nonexistent") == ""
+    assert "cannot write" in setup.write("/nonexistent/x", "1")
+
+
+# --- a real build of the 6.12.117 selftests -------------------------------------------------
+
+_TAG = "v6.12.117"
+
+
+@pytest.fixture(scope="module")
+def kernel_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A 6.12.117 tree: $ZPFARM_SELFTESTS_TREE, else a worktree of the farm's cached source."""
+    if env := os.environ.get("ZPFARM_SELFTESTS_TREE"):
+        yield Path(env)
+        return
+    repo = default_root() / "source" / "linux-6.12.117"
+    if not (repo / ".git").exists():
+        pytest.skip(f"no kernel source at {repo} (zpfarm run imports it; or set ZPFARM_SELFTESTS_TREE)")
+    tree = tmp_path_factory.mktemp("selftests") / "linux"
+    done = proc.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), _TAG], timeout=900)
+    if not done.ok:
+        pytest.skip(f"cannot check out {_TAG} from {repo}: {done.tail(2)}")
+    yield tree
+    proc.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], timeout=300)
+
+
+def _elf_machine(path: Path) -> tuple[int, bool]:
+    """(e_machine, statically linked) from the ELF header and program headers."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF" and data[4] == 2  # 64-bit
+    machine = int.from_bytes(data[18:20], "little")
+    phoff, phentsize, phnum = (
+        int.from_bytes(data[32:40], "little"),
+        int.from_bytes(data[54:56], "little"),
+        int.from_bytes(data[56:58], "little"),
+    )
+    types = {int.from_bytes(data[phoff + i * phentsize : phoff + i * phentsize + 4], "little") for i in range(phnum)}
+    return machine, 3 not in types  # PT_INTERP: a dynamic loader is needed
+
+
+@pytest.mark.parametrize(("arch_name", "machine"), [("x86_64", 62), ("arm64", 183)])
+def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory, arch_name: str, machine: int) -> None:
+    arch = arches.get(arch_name)
+    if proc.run(["which", arch.cc]).returncode:
+        pytest.skip(f"{arch.cc} is not installed")
+    out = tmp_path_factory.mktemp(f"selftests-{arch_name}")
+    log = out / "build.log"
+    tests = selftests.build(kernel_tree, arch, out, log)
+
+    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS)]
+    assert "patched mm/khugepaged.c" in log.read_text()
+    for test in tests:
+        assert isinstance(test, GuestTest) and test.files, f"{test.name}: {shlex.join(test.argv)}"
+        assert len({f.name for f in test.files}) == len(test.files)
+        assert test.timeout >= 120
+    by_name = {t.name: t for t in tests}
+    assert by_name["selftests-mm-cow"].timeout == 600
+    assert by_name["selftests-setup"].argv[1:] == ("ksft_setup.py", "liburing=no")
+    assert by_name["selftests-mm-gup_test-dump"].argv[-6:] == ("-ct", "-F", "0x1", "0", "19", "0x1000")
+    for program in selftests.SELECTED:
+        binary = selftests.binary(out, program)
+        assert binary.is_file(), (out / "logs").iterdir()
+        assert _elf_machine(binary) == (machine, True), program
+
+    # Nothing is rebuilt when nothing changed.
+    before = {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftests.SELECTED}
+    assert selftests.build(kernel_tree, arch, out, log) == tests
+    assert log.read_text().startswith("up to date")
+    assert {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftests.SELECTED} == before
+    assert not (kernel_tree / "tools/testing/selftests/mm/local_config.h").exists()  # the tree is untouched
+
+
+def test_a_program_whose_build_failed_becomes_a_bail_out(tmp_path: Path) -> None:
+    tree, out = tmp_path / "tree", tmp_path / "out"
+    (tree / "tools/testing/selftests/mm").mkdir(parents=True)
+    for program in selftests.SELECTED:
+        if program != "mm/khugepaged":
+            selftests.binary(out, program).parent.mkdir(parents=True, exist_ok=True)
+            selftests.binary(out, program).write_bytes(b"\x7fELF")
+    (out / "logs").mkdir()
+    (out / "logs/mm-khugepaged.log").write_text(
+        "  CC khugepaged\nkhugepaged.c:1195:24: error: 'KSFT_SKIP' undeclared\n"
+    )
+    tests = {t.name: t for t in selftests._guest_tests(tree, out)}
+    for name in ("selftests-mm-khugepaged", "selftests-mm-khugepaged-shmem"):
+        assert tests[name].argv[:2] == ("/usr/bin/python3", "-c")
+        assert "Bail out! mm/khugepaged did not build: khugepaged.c:1195:24: error:" in tests[name].argv[2]
+    cow = tests["selftests-mm-cow"]
+    assert cow.argv == ("/usr/bin/python3", "ksft_tap.py", "ksft", "./selftests-mm-cow")
+    assert [f.name for f in cow.files] == ["ksft_tap.py", "selftests-mm-cow"]
+    assert (out / "share" / "selftests-mm-cow").read_bytes() == b"\x7fELF"
