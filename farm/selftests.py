@@ -65,6 +65,7 @@ SETUP = GUEST / "ksft_setup.py"
 SETUP_TIMEOUT = 120.0
 LONG = 600.0  # cow alone takes about 2 minutes under TCG
 SHORT = 300.0
+ADAPTER_MARGIN = 30.0  # ksft_tap.py's own timeout is this much below the runner's
 _VERSION = "1"  # bump when the build recipe changes: forces a rebuild
 
 
@@ -323,7 +324,10 @@ def _guest_tests(tree: Path, out: Path) -> list[GuestTest]:
         flat = share / ("selftests-" + run.program.replace("/", "-"))
         if not flat.is_file() or flat.stat().st_mtime_ns != built.stat().st_mtime_ns:
             shutil.copy2(built, flat)
-        argv = (GUEST_PYTHON, TAP_ADAPTER.name, run.format, f"./{flat.name}", *run.args)
+        # The adapter kills the program before the runner kills the adapter,
+        # so a hang is reported with the name of the test that hung.
+        limit = f"{run.timeout - ADAPTER_MARGIN:.0f}"
+        argv = (GUEST_PYTHON, TAP_ADAPTER.name, "--timeout", limit, run.format, f"./{flat.name}", *run.args)
         tests.append(GuestTest(run.name, argv, (TAP_ADAPTER, flat), run.timeout))
     return tests
 

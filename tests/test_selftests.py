@@ -140,6 +140,21 @@ def test_adapter_stderr_and_crash_reason_are_visible(tmp_path: Path) -> None:
     assert "# no verdict: killed by signal 6" in node.log
 
 
+@pytest.mark.parametrize(
+    ("fmt", "script", "hung"),
+    [
+        ("uffd", "echo 'Testing a on anon... done'; printf 'Testing events on shmem... '; sleep 60", "events on shmem"),
+        ("ksft", "echo 'TAP version 13'; echo 1..3; echo '# [RUN] a'; echo ok 1; echo '# [RUN] b'; sleep 60", "b"),
+    ],
+)
+def test_adapter_names_the_test_that_hung(tmp_path: Path, fmt: str, script: str, hung: str) -> None:
+    done = proc.run([sys.executable, str(selftests.TAP_ADAPTER), "--timeout", "2", fmt, "sh", "-c", script], timeout=30)
+    assert done.elapsed < 20 and done.returncode == 1
+    leaves = dict(ktap.leaves(ktap.parse(done.output)))
+    assert leaves[hung].status is ktap.KtapStatus.NOT_OK
+    assert "timed out after 2 s" in (leaves[hung].directive + "\n".join(leaves[hung].log))
+
+
 def test_a_selftest_that_does_not_build_is_an_error_naming_it() -> None:
     run = selftests.Run("mm/khugepaged", format="khugepaged")
     test = selftests._bail(run, "khugepaged.c:1195:24: error: 'KSFT_SKIP' undeclared")
@@ -275,6 +290,6 @@ def test_a_program_whose_build_failed_becomes_a_bail_out(tmp_path: Path) -> None
         assert tests[name].argv[:2] == ("/usr/bin/python3", "-c")
         assert "Bail out! mm/khugepaged did not build: khugepaged.c:1195:24: error:" in tests[name].argv[2]
     cow = tests["selftests-mm-cow"]
-    assert cow.argv == ("/usr/bin/python3", "ksft_tap.py", "ksft", "./selftests-mm-cow")
+    assert cow.argv == ("/usr/bin/python3", "ksft_tap.py", "--timeout", "570", "ksft", "./selftests-mm-cow")
     assert [f.name for f in cow.files] == ["ksft_tap.py", "selftests-mm-cow"]
     assert (out / "share" / "selftests-mm-cow").read_bytes() == b"\x7fELF"

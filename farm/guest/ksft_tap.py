@@ -2,7 +2,7 @@
 """Run a kernel selftest that does not print TAP and print TAP 13 for it.
 
 Guest side, standard library only (the arm64 guest has python3-minimal).
-Usage: ksft_tap.py FORMAT PROGRAM [ARGS...], FORMAT one of:
+Usage: ksft_tap.py [--timeout SECONDS] FORMAT PROGRAM [ARGS...], FORMAT one of:
 
   uffd        mm/uffd-unit-tests: "Testing NAME... done|skipped [reason: R]|failed [reason: R]"
   khugepaged  mm/khugepaged: "Run test: NAME" blocks whose checks end in a
@@ -18,6 +18,8 @@ Every line the program prints (stdout and stderr, through a pty so a static
 binary line-buffers and an abort() loses nothing) becomes a "# " diagnostic.
 In the first four, a test still running when the program exits on a signal or with a failure
 status is "not ok"; exit status 4 (KSFT_SKIP) with no tests is a skip.
+With --timeout (set below the runner's own) the program is killed at the
+timeout and the test it was running is "not ok # TIMEOUT", by name.
 Exit status: 0 when nothing failed, else 1.
 """
 
@@ -26,8 +28,11 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 KSFT_SKIP = 4
@@ -90,10 +95,10 @@ class Format:
     def line(self, text: str) -> None:
         pass
 
-    def end(self, code: int) -> None:
-        """The program exited with code (negative: signal)."""
+    def end(self, code: int, status: str) -> None:
+        """The program exited with code (negative: signal); status says how."""
         if self.current is not None:
-            self.tap.result(self.current, "not ok", f"no verdict: {describe(code)}")
+            self.tap.result(self.current, "not ok", f"no verdict: {status}")
             self.current = None
 
 
@@ -157,11 +162,11 @@ class Khugepaged(Format):
             self.tap.result(self.current, "not ok", "no verdict printed")
         self.current, self.marks = None, []
 
-    def end(self, code: int) -> None:
+    def end(self, code: int, status: str) -> None:
         # A normal end exits with the number of failed checks; anything else
         # (a signal, exit(EXIT_FAILURE) from a helper) stopped the current test.
         normal = code >= 0 and code == self.fails & 0xFF
-        self.close("" if normal else f"stopped: {describe(code)}")
+        self.close("" if normal else f"stopped: {status}")
 
 
 class Memfd(Format):
@@ -174,11 +179,11 @@ class Memfd(Format):
         name = start["name"]
         self.current = None if name.endswith(": DONE") else name
 
-    def end(self, code: int) -> None:
+    def end(self, code: int, status: str) -> None:
         if self.current is not None and code == 0:
             self.tap.result(self.current, "ok")
             self.current = None
-        super().end(code)
+        super().end(code, status)
 
 
 class Ksft:
@@ -191,11 +196,14 @@ class Ksft:
 
     def __init__(self) -> None:
         self.name = ""
+        self.last = 0  # number of the last result line
 
     def line(self, text: str) -> None:
+        if (result := self._RESULT.match(text)) is not None:
+            self.last = int(result["num"])
         if (run := self._RUN.match(text)) is not None:
             self.name = run["name"].replace("#", "")
-        elif (result := self._RESULT.match(text)) is not None and self.name:
+        elif result is not None and self.name:
             name = f"{self.name}: {result['name']}" if result["name"] else self.name
             rest = result["rest"].strip()
             text = f"{result['status']} {result['num']} {name}" + (f" {rest}" if rest else "")
@@ -205,21 +213,30 @@ class Ksft:
         print(text, flush=True)
 
 
-def passthrough(argv: list[str]) -> int:
+def passthrough(argv: list[str], timeout: float | None) -> int:
     ksft = Ksft()
     try:
-        code = run(argv, ksft.line)
+        code, timed_out = run(argv, ksft.line, timeout)
     except (FileNotFoundError, PermissionError) as e:
         print(f"TAP version 13\n1..1\nnot ok 1 {os.path.basename(argv[0])} # cannot run: {e}", flush=True)
         return 1
-    print(f"# {os.path.basename(argv[0])}: {describe(code)}", flush=True)
+    status = describe(code, timed_out, timeout)
+    if timed_out:
+        # The results the plan promised and never got become "missing" (an
+        # error); the test that was running is named.
+        if ksft.name:
+            print(f"not ok {ksft.last + 1} {ksft.name} # TIMEOUT {status}", flush=True)
+        print(f"Bail out! {os.path.basename(argv[0])} {status}", flush=True)
+    print(f"# {os.path.basename(argv[0])}: {status}", flush=True)
     return 0 if code in (0, KSFT_SKIP) else 1
 
 
 FORMATS = {"uffd": Uffd, "khugepaged": Khugepaged, "memfd": Memfd, "exit": Format}
 
 
-def describe(code: int) -> str:
+def describe(code: int, timed_out: bool = False, timeout: float | None = None) -> str:
+    if timed_out:
+        return f"timed out after {timeout:.0f} s (killed)"
     return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
 
@@ -228,16 +245,34 @@ def _shown(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
 
 
-def run(argv: list[str], on_line: Callable[[str], None]) -> int:
-    """Run argv with stdout and stderr on a pty; feed each line to on_line."""
-    master, slave = os.openpty()
+def run(argv: list[str], on_line: Callable[[str], None], timeout: float | None = None) -> tuple[int, bool]:
+    """Run argv with stdout and stderr on a pty; feed each line to on_line.
+
+    Returns (exit code, timed out): at the timeout the program's process
+    group is killed, so this script can still say which test hung.
+
+    Without a pty (no devpts in the guest) a pipe: the program's stdout is
+    then block-buffered and a crash can lose its last lines.
+    """
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+        master, slave = os.openpty()
+    except OSError as e:
+        on_line(f"ksft_tap.py: no pty ({e}): output may be lost if the program crashes")
+        master, slave = os.pipe()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True)
     finally:
         os.close(slave)
     pending = b""
+    deadline = time.monotonic() + timeout if timeout else None
+    timed_out = False
     try:
         while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or not select.select([master], [], [], left)[0]):
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
             try:
                 chunk = os.read(master, 65536)
             except OSError as e:  # EIO: every writer closed the pty
@@ -253,15 +288,19 @@ def run(argv: list[str], on_line: Callable[[str], None]) -> int:
             on_line(_shown(pending))
     finally:
         os.close(master)
-    return proc.wait()
+    return proc.wait(), timed_out
 
 
 def main(args: list[str]) -> int:
+    timeout = None
+    if args[:1] == ["--timeout"] and len(args) > 1:
+        timeout, args = float(args[1]), args[2:]
     if len(args) < 2 or args[0] not in (*FORMATS, "ksft"):
-        print(f"usage: ksft_tap.py {{ksft|{'|'.join(FORMATS)}}} PROGRAM [ARGS...]", file=sys.stderr)
+        usage = f"usage: ksft_tap.py [--timeout SECONDS] {{ksft|{'|'.join(FORMATS)}}} PROGRAM [ARGS...]"
+        print(usage, file=sys.stderr)
         return 2
     if args[0] == "ksft":
-        return passthrough(args[1:])
+        return passthrough(args[1:], timeout)
     tap = Tap()
     parser = FORMATS[args[0]](tap)
     last: list[str] = []
@@ -274,12 +313,12 @@ def main(args: list[str]) -> int:
         parser.line(text)
 
     try:
-        code = run(args[1:], on_line)
+        code, timed_out = run(args[1:], on_line, timeout)
     except (FileNotFoundError, PermissionError) as e:
         tap.result(os.path.basename(args[1]), "not ok", f"cannot run {args[1]}: {e}")
         return tap.finish()
-    status = describe(code)
-    parser.end(code)
+    status = describe(code, timed_out, timeout)
+    parser.end(code, status)
     program = os.path.basename(args[1])
     if code == KSFT_SKIP and tap.count == 0:
         tap.result(program, "skip", last[0] if last else "KSFT_SKIP")
