@@ -16,7 +16,7 @@ from pathlib import Path
 
 from farm import proc
 from farm.arches import Arch
-from farm.boot import vng
+from farm.boot import vng, vng_env
 from farm.errors import UserError
 
 CHOICES = ("auto", "kvm", "tcg")

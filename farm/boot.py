@@ -9,6 +9,7 @@ console, with --verbose) is kept as console.log for the console scanner.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -27,6 +28,11 @@ def vng() -> str:
     """virtme-ng from the farm's own venv when it is there, else from PATH."""
     beside = Path(sys.executable).parent / "vng"
     return str(beside) if beside.is_file() else "vng"
+
+
+def vng_env() -> dict[str, str]:
+    """vng runs its helpers (virtme-run) by name: they must be on PATH."""
+    return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def boot(boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_
     """Run the tests in a guest; a hung guest is killed at the overall timeout."""
     prepare_share(share, boot.runtime, tests)
     timeout = boot.guest.boot_timeout + sum(t.timeout for t in tests)
-    done = proc.run(vng_argv(boot, share), log=console, timeout=timeout, on_line=on_line)
+    done = proc.run(vng_argv(boot, share), env=vng_env(), log=console, timeout=timeout, on_line=on_line)
     results = share / "results.ktap"
     return Booted(
         returncode=done.returncode,

@@ -8,6 +8,7 @@ finished.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shlex
 import sys
@@ -220,7 +221,7 @@ def judge(
     """Test results from the guest's KTAP, plus errors for what the console shows."""
     text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
     root = ktap.parse(booted.ktap)
-    cases = expect.evaluate(root, kernel, expectations) + _bad_exits(root)
+    cases = _explain_missing(root, expect.evaluate(root, kernel, expectations)) + _bad_exits(root)
     seen = {c.name.split(".", 1)[0] for c in cases}
     splats = console.scan(text)
     if not booted.finished:
@@ -233,6 +234,18 @@ def judge(
             TestResult(f"{s.test or 'kernel'}.console", Status.CRASH, f"{s.kind} (console line {s.line})", s.excerpt)
         )
     return cases
+
+
+def _explain_missing(root: ktap.KtapNode, cases: list[TestResult]) -> list[TestResult]:
+    """Results a program never printed because the runner stopped it: say so."""
+    stopped = {p.name: p.directive for p in root.children if p.directive.startswith(("TIMEOUT", "ERROR"))}
+    out = []
+    for c in cases:
+        prog = c.name.split(".", 1)[0]
+        if prog in stopped and c.status is Status.CRASH and c.message == expect.CRASH_MESSAGE:
+            c = dataclasses.replace(c, message=f"not reached: {prog} was stopped ({stopped[prog]})")
+        out.append(c)
+    return out
 
 
 def _bad_exits(root: ktap.KtapNode) -> list[TestResult]:
