@@ -45,6 +45,7 @@ class Runtime:
     sysfs: tuple[tuple[str, str], ...] = ()  # (path under /sys, value), applied in order
     cmdline: tuple[str, ...] = ()
     description: str = ""
+    tests: tuple[str, ...] = ()  # test programs to run under this variant (empty: all)
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Run
     out = {}
     for name in t.data:
         sub = t.sub(name)
-        sub.check_keys(["sysfs", "cmdline", "kconfigs", "description"])
+        sub.check_keys(["sysfs", "cmdline", "kconfigs", "description", "tests"])
         sysfs = sub.sub("sysfs")
         for key, value in sysfs.data.items():
             if not isinstance(value, str):
@@ -226,6 +227,7 @@ def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Run
             sysfs=tuple(sysfs.data.items()),
             cmdline=tuple(sub.strings("cmdline")),
             description=sub.get("description", str, ""),
+            tests=tuple(sub.strings("tests")),
         )
         out[name] = (rt, only)
     if not out:

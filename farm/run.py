@@ -191,14 +191,15 @@ def _run_cell(
         reporter.phase(cell.name, f"boot {rt.name}", mode)
         where = opts.out / cell.name / rt.name
         assert built.image is not None
+        chosen = [t for t in tests[cell.arch.name] if not rt.tests or t.name in rt.tests]
         booted = boot.boot(
             boot.Boot(built.image, cell.arch.name, mode, opts.matrix.guest, rt, root),
-            tests[cell.arch.name],
+            chosen,
             where / "share",
             where / "console.log",
             functools.partial(reporter.line, cell.name),
         )
-        cases = judge(booted, cell.kernel, [t.name for t in tests[cell.arch.name]], expectations)
+        cases = judge(booted, cell.kernel, [t.name for t in chosen], expectations)
         _add(opts, report, reporter, cell, rt, props | {"accel": mode}, started, cases, str(booted.console))
 
 
