@@ -266,6 +266,10 @@ def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
         assert binary.is_file(), (out / "logs").iterdir()
         assert _elf_machine(binary) == (machine, True), program
 
+    if arch.native:  # every uffd test runs in exactly one -f group
+        listed = proc.run([str(selftests.binary(out, "mm/uffd-unit-tests")), "-l"], timeout=60).output.split()
+        assert listed and all(sum(g in n for g in selftests.UFFD_GROUPS) == 1 for n in listed), listed
+
     # Nothing is rebuilt when nothing changed.
     before = {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftests.SELECTED}
     assert selftests.build(kernel_tree, arch, out, log) == tests
