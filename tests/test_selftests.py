@@ -297,3 +297,10 @@ def test_a_program_whose_build_failed_becomes_a_bail_out(tmp_path: Path) -> None
     assert cow.argv == ("/usr/bin/python3", "ksft_tap.py", "--timeout", "570", "ksft", "./selftests-mm-cow")
     assert [f.name for f in cow.files] == ["ksft_tap.py", "selftests-mm-cow"]
     assert (out / "share" / "selftests-mm-cow").read_bytes() == b"\x7fELF"
+
+
+def test_adapter_runs_the_program_in_the_runners_tmpfs(tmp_path: Path) -> None:
+    """gup_longterm's "local tmpfile" is made in the cwd: never on the 9p share."""
+    argv = [sys.executable, str(selftests.TAP_ADAPTER), "exit", "sh", "-c", "pwd"]
+    done = proc.run(argv, env={"ZPFARM_TMPFS": str(tmp_path)}, timeout=60)
+    assert f"# {tmp_path}" in done.output.splitlines()

@@ -240,6 +240,14 @@ def describe(code: int, timed_out: bool = False, timeout: float | None = None) -
     return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
 
+def workdir() -> str | None:
+    """The runner's tmpfs: files a selftest creates in its cwd (gup_longterm's
+    "local tmpfile") must be on a local filesystem, and the share directory is
+    9p or virtiofs, where ftruncate() fails. None (stay) without it."""
+    path = os.environ.get("ZPFARM_TMPFS", "")
+    return path if path and os.path.isdir(path) else None
+
+
 def _shown(raw: bytes) -> str:
     """What a terminal would show of a line: progress bars redraw after a CR."""
     return raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
@@ -260,7 +268,14 @@ def run(argv: list[str], on_line: Callable[[str], None], timeout: float | None =
         on_line(f"ksft_tap.py: no pty ({e}): output may be lost if the program crashes")
         master, slave = os.pipe()
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True)
+        proc = subprocess.Popen(
+            [os.path.abspath(argv[0]) if os.sep in argv[0] else argv[0], *argv[1:]],
+            cwd=workdir(),
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
     finally:
         os.close(slave)
     pending = b""
