@@ -109,10 +109,10 @@ def configure(cell: Cell, tree: Path, build_dir: Path, env: dict[str, str], log:
         ["scripts/kconfig/merge_config.sh", "-n", "-O", str(build_dir), *frags], cwd=tree, env=env, log=log
     )
     if not merged.ok:
-        raise InfraError(f"merge_config.sh failed for {cell.name}: {merged.tail(3)}")
+        raise InfraError(f"merge_config.sh failed for {cell.name}: {merged.tail(1)} (see {log})")
     old = proc.run(["make", f"O={build_dir}", "olddefconfig"], cwd=tree, env=env, log=log.with_name("olddefconfig.log"))
     if not old.ok:
-        raise InfraError(f"make olddefconfig failed for {cell.name}: {old.tail(3)}")
+        raise InfraError(f"make olddefconfig failed for {cell.name}: {old.tail(1)} (see {old.log})")
     kconfig.check(fragments(cell), build_dir / ".config")
 
 

@@ -140,6 +140,7 @@ class _Table:
 
 def load(path: Path) -> Matrix:
     """Read and validate a matrix file; UserError names the offending key."""
+    path = path.resolve()  # every path in it is relative to it; commands run elsewhere
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -42,9 +42,9 @@ class Completed:
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out
 
-    def tail(self, lines: int = 20) -> str:
-        """The last lines of output: what an error message should quote."""
-        return "\n".join(self.output.splitlines()[-lines:])
+    def tail(self, lines: int = 3) -> str:
+        """The last non-blank lines of output on one line: what an error message quotes."""
+        return " | ".join([line.strip() for line in self.output.splitlines() if line.strip()][-lines:])
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
