@@ -48,7 +48,8 @@ def resolve(choice: str, arch: Arch, image: Path, facts: Path, notice: Callable[
 
 def probe(image: Path) -> bool:
     """Does `vng --exec true` finish under KVM in time?"""
-    done = proc.run([vng(), "--run", str(image), "--memory", "512M", "--exec", "true"], timeout=PROBE_TIMEOUT_S)
+    argv = [vng(), "--run", str(image), "--memory", "512M", "--exec", "true"]
+    done = proc.run(argv, env=vng_env(), timeout=PROBE_TIMEOUT_S)
     return done.ok
 
 

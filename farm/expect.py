@@ -62,9 +62,7 @@ def load(path: Path) -> tuple[Expectation, ...]:
     entries = data.get("expect", [])
     if not isinstance(entries, list):
         raise UserError(f"{where}: 'expect' must be an array of tables ([[expect]])")
-    return tuple(
-        _entry(f"{where}: [[expect]] #{number}", entry) for number, entry in enumerate(entries, start=1)
-    )
+    return tuple(_entry(f"{where}: [[expect]] #{number}", entry) for number, entry in enumerate(entries, start=1))
 
 
 def _entry(where: str, entry: Any) -> Expectation:
@@ -116,10 +114,7 @@ def evaluate(
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
     prefix = f"{program}." if program else ""
-    results = [
-        _verdict(prefix + name, node, kernel, find(prefix + name, expectations))
-        for name, node in leaves(root)
-    ]
+    results = [_verdict(prefix + name, node, kernel, find(prefix + name, expectations)) for name, node in leaves(root)]
     results.extend(_parse_errors(root, program))
     return results
 
@@ -173,10 +168,7 @@ def _failure_message(node: KtapNode) -> str:
 
 
 def _format_metrics(metrics: Mapping[str, float]) -> list[str]:
-    return [
-        f"{key}={value:g}" if not value.is_integer() else f"{key}={int(value)}"
-        for key, value in metrics.items()
-    ]
+    return [f"{key}={value:g}" if not value.is_integer() else f"{key}={int(value)}" for key, value in metrics.items()]
 
 
 def _parse_errors(root: KtapNode, program: str | None) -> list[TestResult]:

@@ -12,8 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zpktap import (PAGE, PRIVATE, Region, check, metric, punch_hole, put_word,  # noqa: E402
-                    read_fault_all, run, word)
+from zpktap import PAGE, PRIVATE, Region, check, metric, punch_hole, put_word, read_fault_all, run, word
 
 PAGES = 64
 

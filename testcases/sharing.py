@@ -17,8 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zpktap import (ALL, PAGE, Region, check, metric, put_word, read_fault_all,  # noqa: E402
-                    run, word)
+from zpktap import ALL, PAGE, Region, check, metric, put_word, read_fault_all, run, word
 
 PAGES = 256
 ROUNDS = 16
