@@ -121,7 +121,7 @@ def test_hung_guest_is_killed_at_its_timeout(tmp_path: Path) -> None:
     add_test(tmp_path, "a_fine", "print('KTAP version 1\\n1..1\\nok 1 fine')\n")
     # Stop the guest runner itself: nothing in the guest will ever finish.
     add_test(tmp_path, "b_freeze", "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\n")
-    m = matrix(tmp_path, guest="boot_timeout = 60\ntest_timeout = 10")
+    m = matrix(tmp_path, guest="boot_timeout = 120\ntest_timeout = 10")
     done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet")
     assert done.returncode == 1, done.stdout + done.stderr
     cases = read_junit(tmp_path / "out" / "junit.xml")[f"{CELL}/default"]
