@@ -134,6 +134,9 @@ def run(
     accel: Annotated[str, typer.Option(help="kvm, tcg, or auto (probe KVM once, fall back to TCG).")] = "auto",
     cache: CacheOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
+    with_selftests: Annotated[
+        bool, typer.Option("--selftests/--no-selftests", help="Also build and run the kernel's mm/memfd selftests.")
+    ] = True,
 ) -> None:
     """Build every selected cell, boot it once per runtime variant, run the tests, write JUnit.
 
@@ -156,6 +159,7 @@ def run(
             junit=junit_path,
             accel=accel,
             tests=tuple(test or ()),
+            selftests=with_selftests,
         )
         live = out.is_terminal and not quiet
         reporter = LiveReporter(out, [c.name for c in cells]) if live else PlainReporter(out)

@@ -18,12 +18,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm import accel, arches, boot, build, console, expect, git, junit, ktap, proc, rootfs, series, source, testcases
+from farm import (
+    accel,
+    arches,
+    boot,
+    build,
+    console,
+    expect,
+    git,
+    junit,
+    ktap,
+    proc,
+    rootfs,
+    selftests,
+    series,
+    source,
+    testcases,
+)
 from farm.cache import Cache
 from farm.errors import UserError, ZpfarmError
 from farm.matrix import Cell, Matrix, Runtime
 from farm.model import Status, TestResult
 from farm.progress import Reporter
+
+SELFTESTS = "selftests"
+_Built = tuple[build.Built, list[boot.GuestTest]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,16 @@ class Options:
     tests: tuple[str, ...] = ()  # limit the guest tests to these programs
     # Bisect: build this checkout as it is (in build dirs of its own) instead of base/series.
     checkout: Path | None = None
+    selftests: bool = True  # the kernel's own mm/memfd selftests, built from each tree
+
+    def wants_selftests(self) -> bool:
+        return self.selftests and (not self.tests or any(t.startswith(SELFTESTS) for t in self.tests))
+
+    def wanted(self, tests: Sequence[boot.GuestTest]) -> list[boot.GuestTest]:
+        """tests limited by --test (a bare "selftests" selects all of them)."""
+        if not self.tests:
+            return list(tests)
+        return [t for t in tests if t.name in self.tests or (SELFTESTS in self.tests and t.name.startswith(SELFTESTS))]
 
 
 @dataclass
@@ -73,7 +102,7 @@ def run(opts: Options, reporter: Reporter) -> Report:
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
     trees = _trees(opts) if opts.checkout is None else _checkout(opts.checkout, opts.cells)
-    tests = _build_testcases(opts, {c.arch.name: c.arch for c in opts.cells})
+    tests = _build_testcases(opts)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
         futures = {
             cell.name: builder.submit(_build, opts, cell, tree, reporter)
@@ -119,38 +148,49 @@ def _trees(opts: Options) -> dict[str, _Tree | ZpfarmError]:
     return trees
 
 
-def _build_testcases(opts: Options, arches: dict[str, object]) -> dict[str, list[boot.GuestTest]]:
-    out = {}
-    for cell in opts.cells:
-        arch = cell.arch
-        if arch.name in out:
+def _build_testcases(opts: Options) -> dict[str, list[boot.GuestTest]]:
+    """testcases/ built once per arch (the selftests come with each kernel build)."""
+    out: dict[str, list[boot.GuestTest]] = {}
+    only = [t for t in opts.tests if not t.startswith(SELFTESTS)]
+    for arch in {c.arch.name: c.arch for c in opts.cells}.values():
+        if opts.tests and not only:
+            out[arch.name] = []
             continue
         built = opts.cache.testcases(arch.name)
         testcases.build(opts.matrix.testcases_dir, arch, built, opts.out / f"testcases-{arch.name}.log")
-        out[arch.name] = testcases.guest_tests(
-            opts.matrix.testcases_dir, built, opts.matrix.guest.test_timeout, opts.tests
-        )
+        timeout = opts.matrix.guest.test_timeout
+        out[arch.name] = testcases.guest_tests(opts.matrix.testcases_dir, built, timeout, only)
     return out
 
 
-def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> build.Built:
+def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> _Built:
+    """The cell's kernel, then (when wanted) the selftests of its tree for its arch."""
     reporter.phase(cell.name, "build")
-    return build.build(
+    progress = functools.partial(reporter.line, cell.name)
+    prefix = "bisect-" if opts.checkout else ""
+    built = build.build(
         cell,
         tree.path,
         tree.commit,
         opts.cache,
         opts.out / cell.name / "build.log",
-        functools.partial(reporter.line, cell.name),
-        build_dir=opts.cache.build(f"bisect-{cell.name}") if opts.checkout else None,
+        progress,
+        build_dir=opts.cache.build(prefix + cell.name) if prefix else None,
     )
+    if not built.ok or not opts.wants_selftests():
+        return built, []
+    reporter.phase(cell.name, "build selftests")
+    out = opts.cache.root / SELFTESTS / f"{prefix}{cell.kernel}-{cell.arch.name}"
+    with opts.cache.build_lock():
+        extra = selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log")
+    return built, opts.wanted(extra)
 
 
 def _run_cell(
     opts: Options,
     cell: Cell,
     tree: _Tree,
-    future: Future[build.Built],
+    future: Future[_Built],
     tests: dict[str, list[boot.GuestTest]],
     expectations: Sequence[expect.Expectation],
     reporter: Reporter,
@@ -165,7 +205,7 @@ def _run_cell(
     }
     started = datetime.now(UTC)
     try:
-        built = future.result()
+        built, extra = future.result()
     except ZpfarmError as e:
         _cell_error(opts, report, reporter, cell, e, props)
         return
@@ -191,7 +231,7 @@ def _run_cell(
         reporter.phase(cell.name, f"boot {rt.name}", mode)
         where = opts.out / cell.name / rt.name
         assert built.image is not None
-        chosen = [t for t in tests[cell.arch.name] if not rt.tests or t.name in rt.tests]
+        chosen = [t for t in tests[cell.arch.name] + extra if not rt.tests or t.name in rt.tests]
         booted = boot.boot(
             boot.Boot(built.image, cell.arch.name, mode, opts.matrix.guest, rt, root),
             chosen,
