@@ -109,7 +109,7 @@ def test_hung_test_is_killed_and_others_still_run(tmp_path: Path) -> None:
     add_test(tmp_path, "a_hangs", "import time\nprint('KTAP version 1\\n1..1', flush=True)\ntime.sleep(3600)\n")
     add_test(tmp_path, "b_fine", "print('KTAP version 1\\n1..1\\nok 1 fine')\n")
     m = matrix(tmp_path, guest="test_timeout = 15")
-    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet")
+    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests")
     assert done.returncode == 1, done.stdout + done.stderr
     cases = read_junit(tmp_path / "out" / "junit.xml")[f"{CELL}/default"]
     assert kind(cases["b_fine.fine"]) == "pass"
@@ -122,7 +122,7 @@ def test_hung_guest_is_killed_at_its_timeout(tmp_path: Path) -> None:
     # Stop the guest runner itself: nothing in the guest will ever finish.
     add_test(tmp_path, "b_freeze", "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\n")
     m = matrix(tmp_path, guest="boot_timeout = 120\ntest_timeout = 10")
-    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet")
+    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests")
     assert done.returncode == 1, done.stdout + done.stderr
     cases = read_junit(tmp_path / "out" / "junit.xml")[f"{CELL}/default"]
     assert kind(cases["a_fine.fine"]) == "pass"  # what finished before the hang is kept
@@ -132,7 +132,7 @@ def test_hung_guest_is_killed_at_its_timeout(tmp_path: Path) -> None:
 
 def test_kernel_panic_is_an_error_with_the_excerpt(tmp_path: Path) -> None:
     add_test(tmp_path, "panic", "open('/proc/sysrq-trigger', 'w').write('c')\n")
-    done = zpfarm("run", "--matrix", matrix(tmp_path), "--results", tmp_path / "out", "--quiet")
+    done = zpfarm("run", "--matrix", matrix(tmp_path), "--results", tmp_path / "out", "--quiet", "--no-selftests")
     assert done.returncode == 1, done.stdout + done.stderr
     cases = read_junit(tmp_path / "out" / "junit.xml")[f"{CELL}/default"]
     console = [c for n, c in cases.items() if n.endswith(".console")]
@@ -149,7 +149,7 @@ def test_patch_that_does_not_apply_is_exit_2_naming_it(tmp_path: Path) -> None:
         "--- a/mm/shmem.c\n+++ b/mm/shmem.c\n@@ -1,1 +1,1 @@\n-no such line\n+new line\n"
     )
     (series / "series").write_text("0001-shmem-bogus.patch\n")
-    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet")
+    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "0001-shmem-bogus.patch does not apply to v6.12.117" in done.stderr
     assert "Traceback" not in done.stderr
@@ -159,7 +159,7 @@ def test_patch_that_does_not_apply_is_exit_2_naming_it(tmp_path: Path) -> None:
 
 def test_dropped_config_option_is_exit_2_naming_it(tmp_path: Path) -> None:
     m = matrix(tmp_path, kconfig="dropped", fragment="CONFIG_ZPFARM_NO_SUCH_OPTION=y\n")
-    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet")
+    done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "CONFIG_ZPFARM_NO_SUCH_OPTION=y from extra.config did not survive olddefconfig" in done.stderr
     assert kind(read_junit(tmp_path / "out" / "junit.xml")["base-x86_64-dropped/default"]["build"]) == "error"
