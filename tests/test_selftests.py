@@ -304,3 +304,12 @@ def test_adapter_runs_the_program_in_the_runners_tmpfs(tmp_path: Path) -> None:
     argv = [sys.executable, str(selftests.TAP_ADAPTER), "exit", "sh", "-c", "pwd"]
     done = proc.run(argv, env={"ZPFARM_TMPFS": str(tmp_path)}, timeout=60)
     assert f"# {tmp_path}" in done.output.splitlines()
+
+
+def test_kselftests_failure_summary_is_not_an_abort() -> None:
+    """ksft_finished() prints "Bail out! N out of M tests failed" after all results."""
+    script = "echo 'TAP version 13'; echo 1..2; echo ok 1 a; echo not ok 2 b; echo 'Bail out! 1 out of 2 tests failed'"
+    done = proc.run([sys.executable, str(selftests.TAP_ADAPTER), "ksft", "sh", "-c", script], timeout=60)
+    root = ktap.parse(done.output)
+    assert _counts(root) == {"OK": 1, "NOT_OK": 1}
+    assert [path for path, node in ktap.walk(root) if node.errors] == []

@@ -7,6 +7,7 @@ boot. A step that cannot be done is "not ok" with the reason, because the
 selftests would silently skip the cases that need it:
 
   debugfs     mounted on /sys/kernel/debug (gup_test's /sys/kernel/debug/gup_test)
+  tmp         a tmpfs on /tmp: tmpfile(3) (cow, gup_longterm) fails on vng's /tmp
   gup_test    that file exists (CONFIG_GUP_TEST): gup_test, and the R/O pin
               cases of cow and gup_longterm, need it
   swap        a zram swap device (CONFIG_ZRAM, CONFIG_SWAP): cow's
@@ -94,6 +95,21 @@ def debugfs(tap: Tap) -> None:
     tap.result(present, "gup_test", "" if present else f"no {DEBUGFS}/gup_test: CONFIG_GUP_TEST is not set")
 
 
+def tmp(tap: Tap) -> None:
+    """cow's and gup_longterm's "tmpfile" cases call tmpfile(3) in /tmp, which
+    under vng is an overlay on the 9p root where that fails: use a tmpfs."""
+    fstype = ""
+    for line in read("/proc/mounts").splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "/tmp":
+            fstype = fields[2]  # the last mount on /tmp wins
+    if fstype == "tmpfs":
+        tap.result(True, "tmp", "/tmp is a tmpfs")
+        return
+    why = run(["mount", "-t", "tmpfs", "-o", "size=25%", "zpfarm-tmp", "/tmp"])
+    tap.result(not why, "tmp", why or f"tmpfs mounted on /tmp (was {fstype or 'the root filesystem'})")
+
+
 def swap(tap: Tap) -> None:
     active = read("/proc/swaps").splitlines()[1:]
     if active:
@@ -151,6 +167,7 @@ def main(args: list[str]) -> int:
     tap = Tap()
     print(f"# kernel {os.uname().release}, THP {read('/sys/kernel/mm/transparent_hugepage/enabled') or 'absent'}")
     debugfs(tap)
+    tmp(tap)
     swap(tap)
     hugetlb(tap)
     if "liburing=no" in args:

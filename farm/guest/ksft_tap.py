@@ -193,6 +193,9 @@ class Ksft:
     _RUN = re.compile(r"^# \[RUN\] (?P<name>.+?)\s*$")
     _RESULT = re.compile(r"^(?P<status>ok|not ok) (?P<num>\d+)(?: (?P<name>[^#]*?))?(?P<rest>\s*(?:#.*)?)$")
     _TAP = re.compile(r"^(?:ok|not ok|#|TAP version|1\.\.|Bail out!)")
+    # ksft_finished() ends a run with failures so: every result is already
+    # there, it is the exit status in words, not an abort.
+    _FAILED_SUMMARY = re.compile(r"^Bail out! \d+ out of \d+ tests failed$")
 
     def __init__(self) -> None:
         self.name = ""
@@ -208,7 +211,7 @@ class Ksft:
             rest = result["rest"].strip()
             text = f"{result['status']} {result['num']} {name}" + (f" {rest}" if rest else "")
             self.name = ""
-        elif not self._TAP.match(text):
+        elif not self._TAP.match(text) or self._FAILED_SUMMARY.match(text):
             text = f"# {text}"
         print(text, flush=True)
 
