@@ -105,9 +105,6 @@ RUNS: tuple[Run, ...] = (
     Run("mm/gup_test", "-gup-fast", ("-u",), SHORT),
     Run("mm/gup_test", "-pin-fast", ("-a",), SHORT),
     Run("mm/gup_test", "-dump", ("-ct", "-F", "0x1", "0", "19", "0x1000"), SHORT),
-    # Ours: a long-term read-only pin of MAP_SHARED /dev/zero (shmem) faulted in
-    # by GUP itself, i.e. of holes the series maps with the zero page.
-    Run("mm/gup_test", "-pin-longterm-shared-ro", ("-L", "-S", "-W", "-z"), SHORT),
     # uffd-unit-tests takes 7 s on a host but more than 10 minutes under TCG
     # on a busy host: one run per group of its tests (-f matches a substring
     # of the test name; these groups cover `uffd-unit-tests -l` of 6.12 once
