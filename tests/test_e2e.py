@@ -84,6 +84,7 @@ def matrix(
 
 
 def add_test(tmp_path: Path, name: str, body: str) -> None:
+    (tmp_path / "testcases").mkdir(exist_ok=True)
     (tmp_path / "testcases" / f"{name}.py").write_text(textwrap.dedent(body))
 
 
