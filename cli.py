@@ -311,7 +311,7 @@ def bisect(
             source.worktree(repo, worktree, base)
             bisecting.reset(worktree)
             if bad is None:  # the series' tip, applied in the bisect's own worktree
-                bad = series.apply(series.load(m.series_dir), worktree, base)
+                bad = series.apply(series.load(m.series_dir), worktree, m.source.base)
             good_commit, bad_commit = git.resolve(repo, good or base), git.resolve(repo, bad)
             if good_commit is None or bad_commit is None:
                 raise UserError(f"unknown ref: {good if good_commit is None else bad}")

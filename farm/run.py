@@ -142,7 +142,7 @@ def _trees(opts: Options) -> dict[str, _Tree | ZpfarmError]:
             continue
         try:
             patches = series.load(opts.matrix.series_dir)
-            trees[kernel] = _Tree(path, series.apply(patches, path, base_commit), patches.hash)
+            trees[kernel] = _Tree(path, series.apply(patches, path, src.base), patches.hash)
         except ZpfarmError as e:
             trees[kernel] = e
     return trees
