@@ -10,14 +10,15 @@ else ~/.cache/zpfarm):
     rootfs/<arch>/            guest root filesystems for foreign arches
     host.json                 what was probed about this host (KVM)
     build.lock                one kernel build at a time on this machine
+    trees.lock                one run at a time uses the worktrees
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +58,28 @@ class Cache:
         return self.root / "host.json"
 
     @contextmanager
-    def build_lock(self) -> Iterator[None]:
-        """Hold the machine-wide kernel build lock (2 cores: one build at a time)."""
+    def lock(self, name: str, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold <root>/<name>.lock exclusively (flock: compatible with flock(1)).
+
+        waiting() is called once if somebody else holds it.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / "build.lock").open("a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+        with (self.root / f"{name}.lock").open("a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if waiting:
+                    waiting()
+                fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def build_lock(self) -> AbstractContextManager[None]:
+        """The machine-wide kernel build lock (2 cores: one build at a time)."""
+        return self.lock("build")
+
+    def trees_lock(self, waiting: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+        """One run at a time checks out and builds from the farm's worktrees."""
+        return self.lock("trees", waiting)

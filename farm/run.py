@@ -98,6 +98,12 @@ class _Tree:
 
 
 def run(opts: Options, reporter: Reporter) -> Report:
+    """The whole pipeline; waits while another run is using the worktrees."""
+    with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
+        return _run(opts, reporter)
+
+
+def _run(opts: Options, reporter: Reporter) -> Report:
     report = Report()
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
