@@ -50,6 +50,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.mark.vm
+@pytest.mark.bisect
 def test_bisect_names_the_planted_regression_and_skips_a_broken_build(tmp_path: Path) -> None:
     """A real 4-patch series on 6.12.117: the first patch changes vm_swappiness's default (the
     regression a guest test sees), the second breaks the build, the third mends it."""

@@ -242,6 +242,7 @@ def _elf_machine(path: Path) -> tuple[int, bool]:
     return machine, 3 not in types  # PT_INTERP: a dynamic loader is needed
 
 
+@pytest.mark.vm
 @pytest.mark.parametrize(("arch_name", "machine"), [("x86_64", 62), ("arm64", 183)])
 def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory, arch_name: str, machine: int) -> None:
     arch = arches.get(arch_name)
