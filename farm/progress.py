@@ -101,7 +101,7 @@ class LiveReporter:
         with self.lock:
             row = self.rows[cell]
             row.results.append(Text(f"{runtime}: ") + summary(suite))
-            row.phase, row.last = "done", ""
+            row.phase, row.detail, row.last = "done", "", ""
 
     @contextmanager
     def shown(self) -> Iterator[None]:
