@@ -69,7 +69,8 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
     """The vng command line: one flag per typed field, the guest command as one element."""
     argv = [vng(), "--run", str(boot.image), "--verbose"]
     argv += ["--memory", boot.guest.memory, "--cpus", str(boot.guest.cpus)]
-    argv += [f"--rwdir={GUEST_SHARE}={share}"]
+    # 9p only: the farm's configs have no virtiofs, and vng's virtiofsd probe costs seconds.
+    argv += ["--force-9p", f"--rwdir={GUEST_SHARE}={share}"]
     if boot.accel == "tcg":
         argv.append("--disable-kvm")
     if boot.rootfs is not None:

@@ -18,9 +18,15 @@ from farm.cache import Cache
 from farm.errors import InfraError
 
 SUITE = "bookworm"
-# python3 for the runner and the Python tests; util-linux for mount and dmesg;
-# busybox-static as a shell and for anything else virtme-ng's init reaches for.
-PACKAGES = ("python3", "util-linux", "busybox-static", "libc6", "procps")
+# On a foreign arch vng runs its bash init (virtme-init) from this root: it needs
+# bash, coreutils, mount, setsid (util-linux), udev (for the virtio-serial
+# script ports) and `poweroff -f` (busybox). python3 runs the farm's runner and
+# the Python tests.
+PACKAGES = (
+    "libc6", "bash", "coreutils", "util-linux", "mount", "udev", "sed", "grep",
+    "iproute2", "busybox-static", "python3",
+)  # fmt: skip
+MERGED_USR_HOOK = "/usr/share/mmdebstrap/hooks/merged-usr"
 
 
 def _digest(arch: Arch) -> str:
@@ -40,6 +46,7 @@ def ensure(arch: Arch, cache: Cache, log: Path) -> Path:
             "mmdebstrap",
             "--variant=extract",
             f"--architectures={arch.debian_arch}",
+            f"--hook-dir={MERGED_USR_HOOK}",
             f"--include={','.join(PACKAGES)}",
             SUITE,
             str(tmp),
@@ -57,9 +64,11 @@ def ensure(arch: Arch, cache: Cache, log: Path) -> Path:
 
 
 def _finish(root: Path) -> None:
-    """What maintainer scripts would have done and the guest needs."""
-    sh = root / "bin" / "sh"
-    if not sh.exists():
-        sh.symlink_to("dash" if (root / "bin" / "dash").exists() else "busybox")
-    for d in ("proc", "sys", "dev", "run", "tmp"):
-        (root / d).mkdir(exist_ok=True)
+    """What maintainer scripts would have done and the guest's init needs."""
+    (root / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    )
+    (root / "etc" / "group").write_text("root:x:0:\ntty:x:5:\ndisk:x:6:\nkvm:x:104:\nnogroup:x:65534:\n")
+    poweroff = root / "usr" / "sbin" / "poweroff"  # virtme-init ends with `poweroff -f`
+    poweroff.unlink(missing_ok=True)
+    poweroff.symlink_to("/bin/busybox")
