@@ -60,6 +60,17 @@ CellOpt = Annotated[
     list[str] | None,
     typer.Option("--cell", "-c", help="Only cells matching this glob over CELL or CELL/RUNTIME (repeatable)."),
 ]
+TreeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--kernel-tree",
+        help="Your own kernel git tree instead of the matrix source (worktrees are made in the cache; "
+        "your checkout is never touched).",
+    ),
+]
+BaseOpt = Annotated[
+    str | None, typer.Option("--base", help="The ref in --kernel-tree (or the matrix source) the series applies to.")
+]
 CacheOpt = Annotated[
     Path | None,
     typer.Option(
@@ -132,6 +143,8 @@ def run(
         "results/latest"
     ),
     accel: Annotated[str, typer.Option(help="kvm, tcg, or auto (probe KVM once, fall back to TCG).")] = "auto",
+    kernel_tree: TreeOpt = None,
+    base: BaseOpt = None,
     cache: CacheOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
     with_selftests: Annotated[
@@ -144,12 +157,14 @@ def run(
       zpfarm run                                   the whole default matrix
       zpfarm run --cell 'series-x86_64-thp-on'     one cell, all its runtime variants
       zpfarm run --cell '*x86_64-thp-off*' -t memory
+      zpfarm run --kernel-tree ~/linux --base v6.12 -c 'series-x86_64-*'
     """
     from farm.progress import LiveReporter, PlainReporter
 
     junit_path = junit or results / "junit.xml"
     try:
         m, cells = _load(matrix, cell)
+        m = matrix_mod.with_tree(m, kernel_tree, base)
         results.mkdir(parents=True, exist_ok=True)
         opts = pipeline.Options(
             matrix=m,

@@ -12,7 +12,7 @@ import fnmatch
 import itertools
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,19 @@ class Matrix:
             names = ", ".join(c.name for c in self.cells)
             raise UserError(f"--cell {unused[0]!r} matches no cell (cells: {names})")
         return tuple(picked)
+
+
+def with_tree(m: Matrix, tree: Path | None, base: str | None) -> Matrix:
+    """The matrix with its kernel source overridden from the command line."""
+    if tree is None and base is None:
+        return m
+    if tree is None:
+        return replace(m, source=replace(m.source, base=base))
+    if base is None:
+        raise UserError("--kernel-tree needs --base REF: the commit the series applies to")
+    if not (tree / ".git").exists():
+        raise UserError(f"--kernel-tree {tree}: not a git checkout")
+    return replace(m, source=Source(base=base, tree=tree.resolve()))
 
 
 def _matches(glob: str, cell: str, runtime: str) -> bool:

@@ -332,21 +332,12 @@ def _add(
     system_out: str,
 ) -> None:
     cell_glob = f"{cell.name}/{rt.name}"
-    props = props | {
-        "runtime": rt.name,
-        "reproducer": shlex.join(
-            [
-                "zpfarm",
-                "run",
-                "--matrix",
-                str(opts.matrix.path),
-                "--cell",
-                cell_glob,
-                "--accel",
-                props.get("accel", opts.accel),
-            ]
-        ),
-    }
+    again = ["zpfarm", "run", "--matrix", str(opts.matrix.path), "--cell", cell_glob]
+    src = opts.matrix.source
+    if src.tree is not None:
+        again += ["--kernel-tree", str(src.tree), "--base", src.base]
+    again += ["--accel", props.get("accel", opts.accel)]
+    props = props | {"runtime": rt.name, "reproducer": shlex.join(again)}
     suite = junit.Suite(
         name=cell_glob,
         cases=tuple(cases),

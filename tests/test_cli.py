@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,3 +70,22 @@ def test_compare_two_runs_flags_a_regression_with_exit_1(tmp_path: Path) -> None
     result = runner.invoke(app, ["compare", str(a), str(b)])
     assert result.exit_code == 1, result.output
     assert "regression" in result.output
+
+
+def test_kernel_tree_that_is_not_git_is_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", "--kernel-tree", str(tmp_path), "--base", "v6.12", "--results", str(tmp_path / "out"), "-q"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "not a git checkout" in result.output
+
+
+def test_kernel_tree_without_the_base_ref_is_exit_2_naming_it(tmp_path: Path) -> None:
+    tree = tmp_path / "linux"
+    tree.mkdir()
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    args = ["run", "--kernel-tree", str(tree), "--base", "v9.9", "--cache", str(tmp_path / "cache")]
+    result = runner.invoke(app, [*args, "--results", str(tmp_path / "out"), "-q", "-c", "base-x86_64-thp-off"])
+    assert result.exit_code == 2, result.output
+    assert "no git ref 'v9.9'" in result.output
+    assert "Traceback" not in result.output

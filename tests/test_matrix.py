@@ -90,3 +90,13 @@ def test_select_unknown_glob_lists_cells(tmp_path: Path) -> None:
     m = matrix.load(write(tmp_path, GOOD))
     with pytest.raises(UserError, match=r"matches no cell.*base-x86_64-on"):
         m.select(["nope-*"])
+
+
+def test_kernel_tree_overrides_the_source(tmp_path: Path) -> None:
+    m = matrix.load(ROOT / "matrix.toml")
+    (tmp_path / ".git").mkdir()
+    mine = matrix.with_tree(m, tmp_path, "v6.12")
+    assert mine.source.tree == tmp_path and mine.source.base == "v6.12" and mine.source.tarball is None
+    assert matrix.with_tree(m, None, None) is m
+    with pytest.raises(UserError, match="needs --base"):
+        matrix.with_tree(m, tmp_path, None)
