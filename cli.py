@@ -195,6 +195,59 @@ def run(
     raise typer.Exit(report.exit_code)
 
 
+@app.command("build-each")
+def build_each(
+    matrix: MatrixOpt = None,  # type: ignore[assignment]
+    cell: CellOpt = None,
+    junit: Annotated[Path | None, typer.Option(help="JUnit XML output \\[default: RESULTS/junit.xml].")] = None,
+    results: Annotated[Path, typer.Option(help="Directory for the step logs and JUnit.")] = Path("results/build-each"),
+    kernel_tree: TreeOpt = None,
+    base: BaseOpt = None,
+    cache: CacheOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
+) -> None:
+    """Build the series one patch at a time in each series cell: is every step bisectable?
+
+    The base is built first, then each patch in order, in the cell's own build
+    directory, so every step recompiles what one patch changed. A patch fails when
+    its build fails or its compile prints a warning. No guest boots.
+
+    [bold]Examples[/]
+      zpfarm build-each                              every series cell of the matrix
+      zpfarm build-each --cell 'series-arm64-*'
+    """
+    from farm import each
+    from farm.progress import LiveReporter, PlainReporter
+
+    junit_path = junit or results / "junit.xml"
+    try:
+        m, cells = _load(matrix, cell)
+        m = matrix_mod.with_tree(m, kernel_tree, base)
+        results.mkdir(parents=True, exist_ok=True)
+        opts = pipeline.Options(
+            matrix=m, cells=cells, cache=Cache(cache or default_root()), out=results, junit=junit_path
+        )
+        names = [c.name for c in cells if c.kernel == "series"]
+        reporter = LiveReporter(out, names) if out.is_terminal and not quiet else PlainReporter(out)
+        with reporter.shown():
+            report = each.check(opts, reporter)
+    except ZpfarmError as e:
+        if _debug:
+            raise
+        _junit_for_error(junit_path, e)
+        raise _fail(e) from None
+    table = Table(title="build-each: one build per patch")
+    for col in ("cell", "step", "verdict"):
+        table.add_column(col, overflow="fold")
+    for suite in report.suites:
+        for case in suite.cases:
+            mark = "[green]ok[/]" if case.status is Status.PASS else f"[red]{case.status.value}[/]"
+            table.add_row(suite.name.removeprefix("build-each/"), case.name, f"{mark} {case.message}")
+    out.print(table)
+    out.print(f"JUnit: {junit_path}")
+    raise typer.Exit(report.exit_code)
+
+
 def _junit_for_error(path: Path, e: ZpfarmError) -> None:
     """Even a run that could not start leaves a valid JUnit file saying why."""
     from farm import junit

@@ -95,7 +95,7 @@ def build(
             on_line=progress,
             timeout=BUILD_TIMEOUT_S,
         )
-    warnings = sum(1 for line in done.output.splitlines() if _WARNING.search(line))
+    warnings = len(warning_lines(log))
     if not done.ok or not image.is_file():
         return Built(False, None, "", warnings, done.elapsed, log, f"build failed: {_first_error(done)}")
     stamp.write_text(wanted)
@@ -119,6 +119,12 @@ def configure(cell: Cell, tree: Path, build_dir: Path, env: dict[str, str], log:
 def _release(cell: Cell, tree: Path, build_dir: Path, cache: Cache) -> str:
     done = proc.run(["make", "-s", f"O={build_dir}", "kernelrelease"], cwd=tree, env=cell.arch.cross_env)
     return done.output.strip().splitlines()[-1] if done.ok and done.output.strip() else ""
+
+
+def warning_lines(log: Path) -> list[str]:
+    """The compiler's warning lines in a build log."""
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    return [line.strip() for line in text.splitlines() if _WARNING.search(line)]
 
 
 def _first_error(done: proc.Completed) -> str:

@@ -101,10 +101,8 @@ class Matrix:
 
 def with_tree(m: Matrix, tree: Path | None, base: str | None) -> Matrix:
     """The matrix with its kernel source overridden from the command line."""
-    if tree is None and base is None:
-        return m
     if tree is None:
-        return replace(m, source=replace(m.source, base=base))
+        return m if base is None else replace(m, source=replace(m.source, base=base))
     if base is None:
         raise UserError("--kernel-tree needs --base REF: the commit the series applies to")
     if not (tree / ".git").exists():

@@ -40,6 +40,7 @@ def ensure(arch: Arch, cache: Cache, log: Path) -> Path:
     if stamp.is_file() and stamp.read_text() == _digest(arch):
         return root
     tmp = root.with_name(root.name + ".new")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
     done = proc.run(
         [

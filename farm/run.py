@@ -91,7 +91,7 @@ class Report:
 
 
 @dataclass(frozen=True)
-class _Tree:
+class Tree:
     path: Path
     commit: str
     series_hash: str  # "" for base
@@ -107,13 +107,13 @@ def _run(opts: Options, reporter: Reporter) -> Report:
     report = Report()
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
-    trees = _trees(opts) if opts.checkout is None else _checkout(opts.checkout, opts.cells)
+    trees = prepare_trees(opts, opts.cells) if opts.checkout is None else _checkout(opts.checkout, opts.cells)
     tests = _build_testcases(opts)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
         futures = {
             cell.name: builder.submit(_build, opts, cell, tree, reporter)
             for cell in opts.cells
-            if isinstance(tree := trees[cell.kernel], _Tree)
+            if isinstance(tree := trees[cell.kernel], Tree)
         }
         try:
             for cell in opts.cells:
@@ -128,27 +128,27 @@ def _run(opts: Options, reporter: Reporter) -> Report:
     return report
 
 
-def _checkout(path: Path, cells: Sequence[Cell]) -> dict[str, _Tree | ZpfarmError]:
-    tree = _Tree(path, git.out(path, ["rev-parse", "HEAD"]), "")
+def _checkout(path: Path, cells: Sequence[Cell]) -> dict[str, Tree | ZpfarmError]:
+    tree = Tree(path, git.out(path, ["rev-parse", "HEAD"]), "")
     return dict.fromkeys({c.kernel for c in cells}, tree)
 
 
-def _trees(opts: Options) -> dict[str, _Tree | ZpfarmError]:
-    """A worktree per kernel; a series that does not apply fails only its cells."""
+def prepare_trees(opts: Options, cells: Sequence[Cell]) -> dict[str, Tree | ZpfarmError]:
+    """A worktree per kernel of cells; a series that does not apply fails only its cells."""
     src = opts.matrix.source
     repo = source.ensure_repo(src, opts.cache)
     base_commit = git.resolve(repo, src.base)
     assert base_commit is not None
     name = source.repo_name(src)
-    trees: dict[str, _Tree | ZpfarmError] = {}
-    for kernel in sorted({c.kernel for c in opts.cells}):
+    trees: dict[str, Tree | ZpfarmError] = {}
+    for kernel in sorted({c.kernel for c in cells}):
         path = source.worktree(repo, opts.cache.worktree(name, kernel), base_commit)
         if kernel == "base":
-            trees[kernel] = _Tree(path, base_commit, "")
+            trees[kernel] = Tree(path, base_commit, "")
             continue
         try:
             patches = series.load(opts.matrix.series_dir)
-            trees[kernel] = _Tree(path, series.apply(patches, path, src.base), patches.hash)
+            trees[kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash)
         except ZpfarmError as e:
             trees[kernel] = e
     return trees
@@ -169,7 +169,7 @@ def _build_testcases(opts: Options) -> dict[str, list[boot.GuestTest]]:
     return out
 
 
-def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> _Built:
+def _build(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> _Built:
     """The cell's kernel, then (when wanted) the selftests of its tree for its arch."""
     reporter.phase(cell.name, "build")
     progress = functools.partial(reporter.line, cell.name)
@@ -195,7 +195,7 @@ def _build(opts: Options, cell: Cell, tree: _Tree, reporter: Reporter) -> _Built
 def _run_cell(
     opts: Options,
     cell: Cell,
-    tree: _Tree,
+    tree: Tree,
     future: Future[_Built],
     tests: dict[str, list[boot.GuestTest]],
     expectations: Sequence[expect.Expectation],

@@ -1,0 +1,84 @@
+"""Is the series bisectable? Build every series cell at each of its patches.
+
+Each cell's own build directory is reused and the steps go in order: first
+the base (so the build tree holds the base), then patch 1, 2, ... so every
+step recompiles exactly what one patch changed. A patch whose build fails or
+whose compile prints a warning fails its test case; the log of the step is
+kept. The last step is the tip, so the cell's build is current afterwards
+and the next `zpfarm run` does not rebuild.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+from farm import build, git, junit
+from farm.errors import UserError, ZpfarmError
+from farm.matrix import Cell
+from farm.model import Status, TestResult
+from farm.progress import Reporter
+from farm.run import Options, Report, Tree, prepare_trees
+
+
+def check(opts: Options, reporter: Reporter) -> Report:
+    """One JUnit suite per series cell, one case per patch (and one for the base)."""
+    report = Report()
+    cells = [c for c in opts.cells if c.kernel == "series"]
+    if not cells:
+        raise UserError("no series cell selected: build-each builds the patches of the series cells")
+    with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
+        reporter.notice("preparing kernel trees")
+        tree = prepare_trees(opts, cells)["series"]
+        for cell in cells:
+            started = datetime.now(UTC)
+            cases = [TestResult("series", Status.INFRA, str(tree))] if isinstance(tree, ZpfarmError) else []
+            if isinstance(tree, Tree):
+                cases = _steps(opts, cell, tree, reporter)
+            suite = junit.Suite(
+                f"build-each/{cell.name}",
+                tuple(cases),
+                {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel},
+                "",
+                started,
+                (datetime.now(UTC) - started).total_seconds(),
+            )
+            report.suites.append(suite)
+            junit.write(opts.junit, report.suites)
+            reporter.suite_done(suite)
+        if isinstance(tree, Tree):
+            git.run(tree.path, ["checkout", "-q", "--detach", "-f", tree.commit])
+    return report
+
+
+def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> list[TestResult]:
+    base = opts.matrix.source.base
+    commits = git.out(tree.path, ["rev-list", "--reverse", f"{base}..{tree.commit}"]).split()
+    cases = []
+    for n, commit in enumerate([git.out(tree.path, ["rev-parse", f"{base}^{{commit}}"]), *commits]):
+        subject = git.out(tree.path, ["log", "-1", "--format=%s", commit])
+        name = f"{n:04d} {subject}" if n else f"base {base}"
+        reporter.phase(cell.name, f"build {n}/{len(commits)}", subject)
+        checkout = git.run(tree.path, ["checkout", "-q", "--detach", "-f", commit])
+        if not checkout.ok:
+            cases.append(TestResult(name, Status.INFRA, f"git checkout {commit[:12]}: {checkout.tail(1)}"))
+            break
+        log = opts.out / cell.name / f"{n:04d}.log"
+        built = build.build(cell, tree.path, commit, opts.cache, log, functools.partial(reporter.line, cell.name))
+        cases.append(verdict(name, built, is_patch=n > 0))
+    return cases
+
+
+def verdict(name: str, built: build.Built, *, is_patch: bool) -> TestResult:
+    """A patch passes when it builds without a warning; the base only has to build."""
+    if not built.ok:
+        return TestResult(name, Status.FAIL, built.message, _tail(built))
+    lines = build.warning_lines(built.log)
+    if lines and is_patch:
+        return TestResult(name, Status.FAIL, f"{len(lines)} new compiler warning(s): {lines[0]}", "\n".join(lines))
+    note = f"built in {built.elapsed:.0f} s" + (f", {len(lines)} warning(s) in the base" if lines else "")
+    return TestResult(name, Status.PASS, note, "\n".join(lines))
+
+
+def _tail(built: build.Built) -> str:
+    return built.log.read_text(errors="replace")[-20000:] if built.log.is_file() else ""
