@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * faultbench - fault costs the shmem zero-page series changes, measured in
+ * the guest and printed as KTAP metrics ("# metric: key=value") for
+ * bench/read_faults.py, which runs it on base and series and prints ratios.
+ *
+ *   read_ns_per_page[memfd]       first-touch read faults of a memfd hole (MAP_SHARED)
+ *   read_ns_per_page[anon]        the same on anonymous memory (zero page on every kernel)
+ *   read_write_ns_per_page[memfd] read every page of a hole, then write every page
+ *   fill_ns_per_page[pN]          write(2) into a hole that N processes read-faulted
+ *                                 (with the series: zero-page PTEs unmapped in N mappings)
+ *
+ * Each number is the best of REPS runs. Under TCG the absolute values are
+ * emulation times; the ratios between kernels are what the bench reports.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define PAGES 8192UL /* 32 MiB */
+#define FILL_PAGES 256UL
+#define REPS 5
+
+static int tests, failed;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void result(int ok, const char *name, double value)
+{
+	printf("# metric: %s=%.1f\n", "ns_per_page", value);
+	printf("%s %d %s\n", ok ? "ok" : "not ok", ++tests, name);
+	failed += !ok;
+}
+
+static char *map(int fd, size_t len, int prot)
+{
+	int flags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+	char *p = mmap(NULL, len, prot, flags, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int hole(size_t len)
+{
+	int fd = memfd_create("faultbench", 0);
+
+	if (fd >= 0 && ftruncate(fd, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static unsigned long read_pages(const volatile char *p, size_t pages)
+{
+	unsigned long sum = 0;
+
+	for (size_t i = 0; i < pages; i++)
+		sum += p[i * PAGE];
+	return sum;
+}
+
+/* ns per page to read-fault (and with write, then write-fault) a fresh region; -1 on error. */
+static double touch(int use_memfd, int write)
+{
+	double best = -1;
+
+	for (int r = 0; r < REPS; r++) {
+		int fd = use_memfd ? hole(PAGES * PAGE) : -1;
+		char *p = (!use_memfd || fd >= 0) ? map(fd, PAGES * PAGE, PROT_READ | PROT_WRITE) : NULL;
+		double t0, ns;
+
+		if (!p)
+			return -1;
+		t0 = now_ns();
+		if (read_pages(p, PAGES))
+			return -1; /* a hole must read as zeros */
+		for (size_t i = 0; write && i < PAGES; i++)
+			p[i * PAGE] = 1;
+		ns = (now_ns() - t0) / PAGES;
+		best = (best < 0 || ns < best) ? ns : best;
+		munmap(p, PAGES * PAGE);
+		if (fd >= 0)
+			close(fd);
+	}
+	return best;
+}
+
+/* ns per page for write(2) to fill a hole that nproc processes have read-faulted. */
+static double fill(int nproc)
+{
+	static char buf[FILL_PAGES * PAGE];
+	double best = -1;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (int r = 0; r < REPS; r++) {
+		int fd = hole(FILL_PAGES * PAGE), ready[2];
+		pid_t pids[64];
+		double t0, ns;
+		char c;
+
+		if (fd < 0 || pipe(ready))
+			return -1;
+		for (int i = 0; i < nproc; i++) {
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				char *p = map(fd, FILL_PAGES * PAGE, PROT_READ);
+
+				if (p)
+					read_pages(p, FILL_PAGES);
+				if (write(ready[1], "x", 1) != 1)
+					_exit(1);
+				pause();
+				_exit(0);
+			}
+		}
+		for (int i = 0; i < nproc; i++)
+			if (read(ready[0], &c, 1) != 1)
+				return -1;
+		t0 = now_ns();
+		if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			return -1;
+		ns = (now_ns() - t0) / FILL_PAGES;
+		best = (best < 0 || ns < best) ? ns : best;
+		for (int i = 0; i < nproc; i++) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+		close(ready[0]);
+		close(ready[1]);
+		close(fd);
+	}
+	return best;
+}
+
+int main(void)
+{
+	static const int procs[] = { 1, 4, 16, 64 };
+	char name[64];
+	double v;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("KTAP version 1\n1..%zu\n", 3 + sizeof(procs) / sizeof(procs[0]));
+	v = touch(1, 0);
+	result(v > 0, "read_ns_per_page[memfd]", v);
+	v = touch(0, 0);
+	result(v > 0, "read_ns_per_page[anon]", v);
+	v = touch(1, 1);
+	result(v > 0, "read_write_ns_per_page[memfd]", v);
+	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+		snprintf(name, sizeof(name), "fill_ns_per_page[p%d]", procs[i]);
+		v = fill(procs[i]);
+		result(v > 0, name, v);
+	}
+	return failed ? 1 : 0;
+}
