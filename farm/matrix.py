@@ -264,13 +264,15 @@ def _cells(
     axes = top.sub("axes")
     axes.check_keys(["kernel", "arch", "kconfig"])
     known = {"kernel": KERNELS, "arch": [*arches.ARCHES, *arches.ALIASES], "kconfig": list(kconfigs)}
-    combos = list(
-        itertools.product(
-            _axis_values(axes, "kernel", known["kernel"]),
+    # Base and series of each arch/kconfig pair side by side: a partial run still compares them.
+    combos = [
+        (kernel, arch, kconfig)
+        for arch, kconfig, kernel in itertools.product(
             _axis_values(axes, "arch", known["arch"]),
             _axis_values(axes, "kconfig", known["kconfig"]),
+            _axis_values(axes, "kernel", known["kernel"]),
         )
-    )
+    ]
     excludes = []
     for i, raw in enumerate(top.get("exclude", list, [])):
         t = _Table(raw, f"{top.where} [[exclude]] #{i + 1}")
