@@ -29,8 +29,11 @@ PACKAGES = (
 MERGED_USR_HOOK = "/usr/share/mmdebstrap/hooks/merged-usr"
 
 
+_RECIPE = "2"  # bump when _finish() changes: forces a rebuild
+
+
 def _digest(arch: Arch) -> str:
-    return hashlib.sha256(f"{SUITE} {arch.debian_arch} {' '.join(PACKAGES)}".encode()).hexdigest()
+    return hashlib.sha256(f"{_RECIPE} {SUITE} {arch.debian_arch} {' '.join(PACKAGES)}".encode()).hexdigest()
 
 
 def ensure(arch: Arch, cache: Cache, log: Path) -> Path:
@@ -70,6 +73,9 @@ def _finish(root: Path) -> None:
         "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
     )
     (root / "etc" / "group").write_text("root:x:0:\ntty:x:5:\ndisk:x:6:\nkvm:x:104:\nnogroup:x:65534:\n")
+    sh = root / "usr" / "bin" / "sh"  # vng boots init=/bin/sh virtme-init; dash's postinst would make it
+    sh.unlink(missing_ok=True)
+    sh.symlink_to("bash")
     poweroff = root / "usr" / "sbin" / "poweroff"  # virtme-init ends with `poweroff -f`
     poweroff.unlink(missing_ok=True)
     poweroff.symlink_to("/bin/busybox")
