@@ -174,8 +174,7 @@ def test_arm64_oops_is_one_report_then_a_panic() -> None:
     console = "\n".join(
         [
             "[   12.100000] zpfarm: begin memory",
-            "[   12.200000] "
-            "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008",
+            "[   12.200000] Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008",
             "[   12.200001] Mem abort info:",
             "[   12.200002]   ESR = 0x0000000096000005",
             "[   12.200003] Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP",

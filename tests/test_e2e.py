@@ -1,4 +1,4 @@
-"""End to end on a real kernel: build 6.12 (x86_64), boot it under virtme-ng, run tests.
+"""End to end on a real kernel: build 6.12 (x86_64, arm64), boot it under virtme-ng, run tests.
 
 These are the farm's honest tests: a real build, a real QEMU guest, real
 JUnit. The kernel cache ($ZPFARM_CACHE, default ~/.cache/zpfarm) survives
@@ -104,6 +104,20 @@ def test_real_kernel_builds_boots_and_runs_fault_tests(tmp_path: Path) -> None:
     assert 'name="reproducer" value="zpfarm run --matrix' in xml
     assert (tmp_path / CELL / "build.log").is_file()
     assert "Linux version 6.12.117" in (tmp_path / CELL / "default" / "console.log").read_text()
+
+
+def test_arm64_cell_cross_builds_and_boots_on_its_own_root(tmp_path: Path) -> None:
+    """arm64 under TCG: cross-built Image, mmdebstrap root, cross-built static tests."""
+    cell = "base-arm64-thp-on"
+    done = zpfarm("run", "--cell", f"{cell}/default", "--test", "memory", "--results", tmp_path, "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = read_junit(tmp_path / "junit.xml")[f"{cell}/default"]
+    memory = {name: kind(c) for name, c in cases.items() if name.startswith("memory.")}
+    assert "xfail" in memory.values() and "pass" in memory.values(), memory
+    xml = (tmp_path / "junit.xml").read_text()
+    assert 'name="arch" value="arm64"' in xml and 'name="accel" value="tcg"' in xml
+    console = (tmp_path / cell / "default" / "console.log").read_text()
+    assert "Machine model: linux,dummy-virt" in console and "zpfarm: runner done" in console
 
 
 def test_hung_test_is_killed_and_others_still_run(tmp_path: Path) -> None:

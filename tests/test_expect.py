@@ -176,4 +176,3 @@ def test_root_level_errors_without_a_program() -> None:
 def test_unknown_kernel_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="kernel must be one of"):
         evaluate(MEMORY, "bsae", [])
-

@@ -188,9 +188,7 @@ def test_other_timezones_are_kept_as_given(schema: xmlschema.XMLSchema) -> None:
 
 def test_real_results_end_to_end(tmp_path: Path, schema: xmlschema.XMLSchema) -> None:
     root = ktap.parse((DATA / "expect" / "memory_host.log").read_text())
-    results = expect.evaluate(
-        root, "base", expect.load(ROOT / "testcases" / "expectations.toml"), program="memory"
-    )
+    results = expect.evaluate(root, "base", expect.load(ROOT / "testcases" / "expectations.toml"), program="memory")
     path = tmp_path / "junit.xml"
     write(path, [Suite("base-x86_64/shmem-never", tuple(results), {"kernel": "base"}, "", WHEN, 9.0)])
     schema.validate(str(path))

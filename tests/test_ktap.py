@@ -59,9 +59,7 @@ def test_kselftest_cow_counts_match_its_totals_line() -> None:
 def test_runner_nesting_with_hash_prefix() -> None:
     root = _parse_file("kselftest_runner.log")
     names = [child.name for child in root.children]
-    assert names == [
-        f"selftests: zp: {p}" for p in ("ksft_mixed", "harness_demo", "crash_midway", "bail_out")
-    ]
+    assert names == [f"selftests: zp: {p}" for p in ("ksft_mixed", "harness_demo", "crash_midway", "bail_out")]
     mixed = root.children[0]
     assert mixed.status is KtapStatus.NOT_OK
     assert mixed.directive == "exit=1"
