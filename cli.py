@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,7 @@ from farm.cache import Cache, default_root
 from farm.errors import UserError, ZpfarmError
 from farm.junit import Suite
 from farm.model import Status
+from farm.progress import STYLE, LiveReporter, PlainReporter, summary
 
 HERE = Path(__file__).resolve().parent
 EXIT_CODES = """Exit codes: 0 all passed · 1 a test failed or crashed · 2 bad input · 3 infrastructure failure."""
@@ -159,10 +161,8 @@ def run(
       zpfarm run --cell '*x86_64-thp-off*' -t memory
       zpfarm run --kernel-tree ~/linux --base v6.12 -c 'series-x86_64-*'
     """
-    from farm.progress import LiveReporter, PlainReporter
-
     junit_path = junit or results / "junit.xml"
-    try:
+    with _job(junit_path):
         m, cells = _load(matrix, cell)
         m = matrix_mod.with_tree(m, kernel_tree, base)
         results.mkdir(parents=True, exist_ok=True)
@@ -176,18 +176,9 @@ def run(
             tests=tuple(test or ()),
             selftests=with_selftests,
         )
-        live = out.is_terminal and not quiet
-        reporter = LiveReporter(out, [c.name for c in cells]) if live else PlainReporter(out)
+        reporter = _reporter([c.name for c in cells], quiet)
         with reporter.shown():
             report = pipeline.run(opts, reporter)
-    except ZpfarmError as e:
-        if _debug:
-            raise
-        _junit_for_error(junit_path, e)
-        raise _fail(e) from None
-    except KeyboardInterrupt:
-        err.print(f"[yellow]interrupted:[/] finished suites are in {junit_path}")
-        raise typer.Exit(130) from None
     _print_summary(report)
     for problem in report.user_errors:
         err.print(f"[red]error:[/] {problem}", highlight=False)
@@ -217,25 +208,18 @@ def build_each(
       zpfarm build-each --cell 'series-arm64-*'
     """
     from farm import each
-    from farm.progress import LiveReporter, PlainReporter
 
     junit_path = junit or results / "junit.xml"
-    try:
+    with _job(junit_path):
         m, cells = _load(matrix, cell)
         m = matrix_mod.with_tree(m, kernel_tree, base)
         results.mkdir(parents=True, exist_ok=True)
         opts = pipeline.Options(
             matrix=m, cells=cells, cache=Cache(cache or default_root()), out=results, junit=junit_path
         )
-        names = [c.name for c in cells if c.kernel == "series"]
-        reporter = LiveReporter(out, names) if out.is_terminal and not quiet else PlainReporter(out)
+        reporter = _reporter([c.name for c in cells if c.kernel == "series"], quiet)
         with reporter.shown():
             report = each.check(opts, reporter)
-    except ZpfarmError as e:
-        if _debug:
-            raise
-        _junit_for_error(junit_path, e)
-        raise _fail(e) from None
     table = Table(title="build-each: one build per patch")
     for col in ("cell", "step", "verdict"):
         table.add_column(col, overflow="fold")
@@ -246,6 +230,26 @@ def build_each(
     out.print(table)
     out.print(f"JUnit: {junit_path}")
     raise typer.Exit(report.exit_code)
+
+
+def _reporter(cells: Sequence[str], quiet: bool) -> LiveReporter | PlainReporter:
+    """The live table on a terminal, plain lines otherwise (CI logs) or with --quiet."""
+    return LiveReporter(out, cells) if out.is_terminal and not quiet else PlainReporter(out)
+
+
+@contextmanager
+def _job(junit_path: Path) -> Iterator[None]:
+    """A long job's errors: one line, a JUnit file saying why, the exit code."""
+    try:
+        yield
+    except ZpfarmError as e:
+        if _debug:
+            raise
+        _junit_for_error(junit_path, e)
+        raise _fail(e) from None
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted:[/] finished suites are in {junit_path}")
+        raise typer.Exit(130) from None
 
 
 def _junit_for_error(path: Path, e: ZpfarmError) -> None:
@@ -260,8 +264,6 @@ def _junit_for_error(path: Path, e: ZpfarmError) -> None:
 
 def _print_summary(report: pipeline.Report) -> None:
     """Per suite: base and series side by side, then what the series changed."""
-    from farm.progress import summary
-
     table = Table(title="zpfarm results: base vs series")
     for col in ("arch-kconfig/runtime", "base", "series", "problems"):
         table.add_column(col, overflow="fold")
@@ -447,7 +449,6 @@ def bisect_step(
 
     from farm import bisect as bisecting
     from farm import git
-    from farm.progress import PlainReporter
 
     started = time.monotonic()
     try:
@@ -487,7 +488,6 @@ def host_test(
     cache: CacheOpt = None,
 ) -> None:
     """Run the guest tests on this machine's own kernel (as root), no VM: a quick try-out."""
-    from farm.progress import STYLE
 
     try:
         m = matrix_mod.load(matrix or _default_matrix())
