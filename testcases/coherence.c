@@ -148,39 +148,41 @@ static int read_then_remote_write_thread(const struct zp_mode *m)
 	return ZP_PASS;
 }
 
-/* Failure: write(2) after a read fault is not seen through the mapping. */
-static int read_then_write(const struct zp_mode *m)
+/* Store every probe with write(2) (or pwrite(2)) after a read fault of the mapping. */
+static int read_then_syscall_write(const struct zp_mode *m, bool positioned)
 {
+	const char *what = positioned ? "pwrite(2)" : "write(2)";
+	unsigned long gen = positioned ? 4 : 3;
 	struct zp_region r;
 	unsigned int i;
 	char *p;
 
 	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
 	for (i = 0; i < NR_PROBES; i++) {
-		unsigned long v = probe_val(i, 3);
+		unsigned long v = probe_val(i, gen);
+		off_t off = (off_t)probe_off(i);
 
-		ZP_SYS(lseek(r.fd, (off_t)probe_off(i), SEEK_SET) >= 0, "lseek");
+		if (positioned) {
+			ZP_SYS(pwrite(r.fd, &v, sizeof(v), off) == sizeof(v), "pwrite");
+			continue;
+		}
+		ZP_SYS(lseek(r.fd, off, SEEK_SET) >= 0, "lseek");
 		ZP_SYS(write(r.fd, &v, sizeof(v)) == sizeof(v), "write");
 	}
-	ZP_CHECK(probes_read(p, 3, "after write(2)"), "mapping sees write(2)");
+	ZP_CHECK(probes_read(p, gen, what), "mapping sees %s", what);
 	return ZP_PASS;
+}
+
+/* Failure: write(2) after a read fault is not seen through the mapping. */
+static int read_then_write(const struct zp_mode *m)
+{
+	return read_then_syscall_write(m, false);
 }
 
 /* Failure: pwrite(2) after a read fault is not seen through the mapping. */
 static int read_then_pwrite(const struct zp_mode *m)
 {
-	struct zp_region r;
-	unsigned int i;
-	char *p;
-
-	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
-	for (i = 0; i < NR_PROBES; i++) {
-		unsigned long v = probe_val(i, 4);
-
-		ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)probe_off(i)) == sizeof(v), "pwrite");
-	}
-	ZP_CHECK(probes_read(p, 4, "after pwrite(2)"), "mapping sees pwrite(2)");
-	return ZP_PASS;
+	return read_then_syscall_write(m, true);
 }
 
 /*

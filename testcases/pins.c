@@ -177,6 +177,25 @@ static int ring_with_buffer(struct ring *ring, char *p, size_t len)
 }
 
 /*
+ * A read-faulted region of mode m registered as an io_uring fixed buffer, and
+ * a scratch memfd to move data through it. ZP_PASS, or the result to return.
+ */
+static int fixed_buffer_over_region(const struct zp_mode *m, struct zp_region *r,
+				    struct ring *ring, char **p, int *scratch)
+{
+	int ret;
+
+	*p = setup(r, m);
+	ZP_SYS(*p, "setup");
+	ret = ring_with_buffer(ring, *p, r->size);
+	if (ret)
+		return zp_skip("io_uring setup/register: %s", strerror(-ret));
+	*scratch = (int)syscall(SYS_memfd_create, "zpfarm-scratch", MFD_CLOEXEC);
+	ZP_SYS(*scratch >= 0, "memfd_create");
+	return ZP_PASS;
+}
+
+/*
  * Failure: an io_uring fixed buffer registered over read-faulted holes does
  * not see data written to the file afterwards (the pin holds the zero page).
  */
@@ -188,14 +207,10 @@ static int io_uring_fixed_sees_writes(const struct zp_mode *m)
 	int scratch, ret;
 	char *p;
 
-	p = setup(&r, m);
-	ZP_SYS(p, "setup");
-	ret = ring_with_buffer(&ring, p, r.size);
-	if (ret)
-		return zp_skip("io_uring setup/register: %s", strerror(-ret));
+	ret = fixed_buffer_over_region(m, &r, &ring, &p, &scratch);
+	if (ret != ZP_PASS)
+		return ret;
 	ZP_SYS(!write_file(&r, 1), "write file");
-	scratch = (int)syscall(SYS_memfd_create, "zpfarm-scratch", MFD_CLOEXEC);
-	ZP_SYS(scratch >= 0, "memfd_create");
 	ret = ring_rw_fixed(&ring, IORING_OP_WRITE_FIXED, scratch, p, (unsigned int)r.size, 0);
 	ZP_CHECK(ret == (int)r.size, "WRITE_FIXED returned %d (%s)", ret,
 		 ret < 0 ? strerror(-ret) : "short");
@@ -219,13 +234,9 @@ static int io_uring_fixed_write_lands(const struct zp_mode *m)
 	int scratch, ret;
 	char *p;
 
-	p = setup(&r, m);
-	ZP_SYS(p, "setup");
-	ret = ring_with_buffer(&ring, p, r.size);
-	if (ret)
-		return zp_skip("io_uring setup/register: %s", strerror(-ret));
-	scratch = (int)syscall(SYS_memfd_create, "zpfarm-scratch", MFD_CLOEXEC);
-	ZP_SYS(scratch >= 0, "memfd_create");
+	ret = fixed_buffer_over_region(m, &r, &ring, &p, &scratch);
+	if (ret != ZP_PASS)
+		return ret;
 	in = malloc(r.size);
 	ZP_SYS(in, "malloc");
 	fill_pattern(in, r.size, 2);
