@@ -484,19 +484,37 @@ def host_test(
     matrix: MatrixOpt = None,  # type: ignore[assignment]
     test: Annotated[list[str] | None, typer.Option("--test", "-t", help="Only these test programs.")] = None,
     kernel: Annotated[str, typer.Option(help="Judge as base or series (which expectations apply).")] = "base",
+    ssh: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[USER@]HOST[:PORT]",
+            help="Run on that machine's kernel instead (key auth, host in ~/.ssh/known_hosts; root there).",
+        ),
+    ] = None,
     results: Annotated[Path, typer.Option(help="Directory for logs.")] = Path("results/host"),
     cache: CacheOpt = None,
 ) -> None:
-    """Run the guest tests on this machine's own kernel (as root), no VM: a quick try-out."""
+    """Run the guest tests on a real kernel, no VM: this machine's (as root) or another's over SSH.
 
+    [bold]Examples[/]
+      zpfarm host-test -t memory                     this machine, judged as base
+      zpfarm host-test --ssh root@arm-board --kernel series
+    """
+    from farm import hosttest
+    from farm.remote import Target
+
+    where = "this host's kernel"
     try:
         m = matrix_mod.load(matrix or _default_matrix())
         if kernel not in matrix_mod.KERNELS:
             raise UserError(f"--kernel {kernel!r}: expected base or series")
-        cases = pipeline.host_test(m.testcases_dir, Cache(cache or default_root()), results, kernel, test or ())
+        target = Target.parse(ssh) if ssh else None
+        where = f"{target}'s kernel" if target else where
+        results.mkdir(parents=True, exist_ok=True)
+        cases = hosttest.run(m.testcases_dir, Cache(cache or default_root()), results, kernel, test or (), target)
     except ZpfarmError as e:
         raise _fail(e) from None
-    table = Table(title=f"testcases on this host's kernel, judged as {kernel}")
+    table = Table(title=f"testcases on {where}, judged as {kernel}")
     for col in ("test", "verdict", "message"):
         table.add_column(col, overflow="fold")
     for c in cases:

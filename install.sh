@@ -15,6 +15,8 @@ PACKAGES=(
   busybox-static mmdebstrap
   # the farm itself
   python3 python3-venv
+  # zpfarm's own tests: a real sshd on 127.0.0.1 for the SSH host (farm/remote.py)
+  openssh-server
 )
 
 missing=()

@@ -82,3 +82,11 @@ def get(name: str) -> Arch:
     if arch is None:
         raise UserError(f"unknown arch {name!r} (known: {', '.join(ARCHES)})")
     return arch
+
+
+def for_machine(uname_m: str) -> Arch:
+    """The Arch of a machine that says uname_m (`uname -m`)."""
+    for arch in ARCHES.values():
+        if arch.uname_m == uname_m:
+            return arch
+    raise UserError(f"no zpfarm arch for a {uname_m!r} machine (known: {', '.join(ARCHES)})")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from farm.errors import InfraError
 
@@ -146,3 +147,35 @@ def capture(argv: Sequence[str], *, cwd: Path | None = None) -> str:
     if not done.ok:
         raise InfraError(f"{shlex.join(done.argv)} failed ({done.returncode}): {done.tail(3)}")
     return done.output
+
+
+class LocalHost:
+    """This machine, behind the interface of remote.SshHost (run, stage, get)."""
+
+    def __enter__(self) -> LocalHost:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        log: Path | None = None,
+        timeout: float | None = None,
+        on_line: LineSink | None = None,
+    ) -> Completed:
+        return run(argv, log=log, timeout=timeout, on_line=on_line)
+
+    def stage(self, local: Path) -> PurePosixPath:
+        """Where the directory local is on this host: where it already is."""
+        return PurePosixPath(local.resolve())
+
+    def get(self, remote: PurePosixPath, local: Path) -> bool:
+        """Copy a file here; False when it does not exist."""
+        if not Path(remote).is_file():
+            return False
+        if Path(remote).resolve() != local.resolve():
+            shutil.copyfile(remote, local)
+        return True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import shlex
-import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from pathlib import Path
 
 from farm import (
     accel,
-    arches,
     boot,
     build,
     console,
@@ -28,7 +26,6 @@ from farm import (
     git,
     junit,
     ktap,
-    proc,
     rootfs,
     selftests,
     series,
@@ -349,16 +346,3 @@ def _add(
     report.suites.append(suite)
     junit.write(opts.junit, report.suites)
     reporter.suite_done(suite)
-
-
-def host_test(testcases_dir: Path, cache: Cache, out: Path, kernel: str, only: Sequence[str]) -> list[TestResult]:
-    """Run the guest tests on this machine's own kernel, judged as `kernel`."""
-    arch = next(a for a in arches.ARCHES.values() if a.native)
-    built = cache.testcases(arch.name)
-    testcases.build(testcases_dir, arch, built, out / "testcases.log")
-    tests = testcases.guest_tests(testcases_dir, built, 600.0, only)
-    share = out / "share"
-    boot.prepare_share(share, Runtime("host"), tests)
-    proc.run([sys.executable, str(share / "runner.py")], log=out / "runner.log")
-    text = (share / "results.ktap").read_text(encoding="utf-8", errors="replace")
-    return expect.evaluate(ktap.parse(text), kernel, expect.load(testcases_dir / "expectations.toml"))
