@@ -180,13 +180,15 @@ def _build(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> _Built:
         progress,
         build_dir=opts.cache.build(prefix + cell.name) if prefix else None,
     )
-    if not built.ok or not opts.wants_selftests():
-        return built, []
-    reporter.phase(cell.name, "build selftests")
-    out = opts.cache.root / SELFTESTS / f"{prefix}{cell.kernel}-{cell.arch.name}"
-    with opts.cache.build_lock():
-        extra = selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log")
-    return built, opts.wanted(extra)
+    extra: list[boot.GuestTest] = []
+    if built.ok and opts.wants_selftests():
+        reporter.phase(cell.name, "build selftests")
+        out = opts.cache.root / SELFTESTS / f"{prefix}{cell.kernel}-{cell.arch.name}"
+        with opts.cache.build_lock():
+            extra = opts.wanted(selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log"))
+    if built.ok:
+        reporter.phase(cell.name, "built", "boots after the cells above")
+    return built, extra
 
 
 def _run_cell(
