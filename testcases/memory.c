@@ -193,8 +193,8 @@ static int k_pages_test(const struct zp_mode *m, bool read_first, bool use_pwrit
 	ktap_metric("rss_shmem_delta_kb", c1.rss_shmem - c0.rss_shmem);
 	ktap_metric("rss_anon_delta_kb", c1.rss_anon - c0.rss_anon);
 
-	if (m->backing == ZP_TMPFS_HUGE) {
-		/* huge=always: writing k pages allocates up to k huge pages. */
+	if (zp_mode_huge(m)) {
+		/* Huge pages allowed: writing k pages allocates up to k huge pages. */
 		ZP_CHECK(c1.alloc - c0.alloc <= ZP_K_PAGES * zp_hpage_pmd_kb(),
 			 "object grew by %lld kB for %d huge-page writes",
 			 c1.alloc - c0.alloc, ZP_K_PAGES);
