@@ -11,6 +11,8 @@ PACKAGES=(
   # kernel builds (x86_64 native, arm64 cross) and the embedded default source
   make gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross ccache flex bison bc
   libelf-dev libssl-dev cpio kmod xz-utils git linux-source-6.12
+  # the mm selftests' io_uring cases (static liburing.a, x86_64)
+  liburing-dev
   # guests: busybox for vng's init, mmdebstrap for the arm64 root filesystem
   busybox-static mmdebstrap
   # the farm itself
