@@ -75,7 +75,8 @@ class LiveReporter:
     def _table(self) -> Table:
         table = Table(expand=True)
         for col in ("cell", "phase", "time", "now", "results"):
-            table.add_column(col, no_wrap=col != "results", overflow="ellipsis", ratio=3 if col == "now" else None)
+            wide = col in ("now", "results")  # share what is left; results wrap, "now" never vanishes
+            table.add_column(col, no_wrap=col != "results", overflow="ellipsis", ratio=1 if wide else None)
         now = time.monotonic()
         with self.lock:
             for name, row in self.rows.items():
