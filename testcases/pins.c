@@ -256,6 +256,9 @@ static int io_uring_fixed_write_lands(const struct zp_mode *m)
 /*
  * Failure: pages vmspliced from a read-faulted shared mapping do not carry
  * the file's later writes (the pipe holds the zero page, not the file page).
+ * Expected with the series (expectations.toml): vmsplice() takes a plain
+ * page reference, which over a hole is now the zero page, as for anonymous
+ * memory; only long-term pins are promised later writes.
  */
 static int vmsplice_sees_writes(const struct zp_mode *m)
 {
