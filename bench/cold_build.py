@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from farm import boot, build, matrix, source  # noqa: E402
+from farm import boot, build, git, matrix, source  # noqa: E402
 from farm.cache import Cache, default_root  # noqa: E402
 
 
@@ -54,11 +54,13 @@ def main() -> None:
     arch_name = ap.parse_args().arch
     m = matrix.load(ROOT / "matrix.toml")
     cell = next(c for c in m.cells if c.kernel == "base" and c.arch.name == arch_name and c.kconfig.name == "thp-on")
-    tree = Cache(default_root()).worktree(source.repo_name(m.source), "base")
+    cache = Cache(default_root())
+    tree = cache.worktree(source.repo_name(m.source))
     if not (tree / "Makefile").is_file():
-        sys.exit(f"no base worktree at {tree}: run `zpfarm run --cell {cell.name}/default` first")
+        sys.exit(f"no farm worktree at {tree}: run `zpfarm run --cell {cell.name}/default` first")
     env = {**os.environ, **cell.arch.cross_env, "CCACHE_DISABLE": "1"}
-    with tempfile.TemporaryDirectory(prefix="zpfarm-bench-") as tmp:
+    with cache.trees_lock(lambda: print("waiting for a zpfarm run to finish")), tempfile.TemporaryDirectory() as tmp:
+        git.checkout(tree, git.out(tree, ["rev-parse", f"{m.source.base}^{{commit}}"]))
         farm_out, vng_out = Path(tmp) / "farm", Path(tmp) / "vng"
         farm_out.mkdir()
         build.configure(cell, tree, farm_out, env, Path(tmp) / "farm-config.log")

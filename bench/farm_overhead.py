@@ -45,8 +45,9 @@ def main() -> None:
     m = matrix.load(ROOT / "matrix.toml")
     cell = next(c for c in m.cells if c.name == CELL)
     cache = Cache(default_root())
-    tree = cache.worktree(source.repo_name(m.source), "base")
-    commit = git.out(tree, ["rev-parse", "HEAD"])
+    tree = cache.worktree(source.repo_name(m.source))
+    commit = git.out(tree, ["rev-parse", f"{m.source.base}^{{commit}}"])
+    git.checkout(tree, commit)  # the farm's tree may be at a series commit
     out = cache.build(CELL)
     image = out / cell.arch.image
     if not image.is_file():

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import kconfig, proc
+from farm import git, kconfig, proc
 from farm.cache import Cache
 from farm.errors import InfraError
 from farm.matrix import Cell
@@ -61,7 +61,7 @@ def make_argv(cell: Cell, build_dir: Path) -> list[str]:
 def build(
     cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress, *, build_dir: Path | None = None
 ) -> Built:
-    """Configure (if the fragments changed) and build cell's kernel from tree.
+    """Check out commit in tree, configure (if the fragments changed) and build cell's kernel.
 
     build_dir defaults to the cell's own directory in the cache.
     """
@@ -81,6 +81,7 @@ def build(
     config_stamp = build_dir / ".zpfarm-config"
     progress("waiting for the build lock (one kernel build at a time on this host)")
     with cache.build_lock():
+        git.checkout(tree, commit)
         if not (build_dir / ".config").is_file() or not config_stamp.is_file() or config_stamp.read_text() != digest:
             progress("configure")
             configure(cell, tree, build_dir, env, log.with_name("config.log"))

@@ -3,7 +3,11 @@
 Layout under the cache root ($ZPFARM_CACHE, else $XDG_CACHE_HOME/zpfarm,
 else ~/.cache/zpfarm):
     source/<name>/            git repo made from a kernel tarball
-    worktrees/<repo>/<kernel> the farm's own checkouts (never the user's)
+    worktrees/<repo>/base     the farm's checkout every cell builds from, at its
+                              commit in turn (never the user's; named for the
+                              base it starts at): one source path, so ccache
+                              serves the series builds from the base builds
+    worktrees/<repo>/bisect   the bisect's own checkout
     build/<cell>/             O= build directory per kernel x arch x kconfig
     ccache/                   CCACHE_DIR
     testcases/<arch>/         compiled guest tests
@@ -37,8 +41,8 @@ class Cache:
     def source(self, name: str) -> Path:
         return self.root / "source" / name
 
-    def worktree(self, repo: str, kernel: str) -> Path:
-        return self.root / "worktrees" / repo / kernel
+    def worktree(self, repo: str, name: str = "base") -> Path:
+        return self.root / "worktrees" / repo / name
 
     def build(self, cell_name: str) -> Path:
         return self.root / "build" / cell_name

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from farm import proc
+from farm.errors import InfraError
 
 # Commits the farm makes (the tarball import, applied patches) must not depend
 # on the user's git config, so every machine gets the same hashes.
@@ -24,6 +25,17 @@ def run(repo: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -
 def out(repo: Path, args: Sequence[str]) -> str:
     """stdout of a git query that must succeed (raises InfraError otherwise)."""
     return proc.capture(["git", "-C", str(repo), *args]).strip()
+
+
+def checkout(tree: Path, commit: str) -> None:
+    """Put a worktree at commit (detached), dropping anything left over; only files that differ change."""
+    if out(tree, ["rev-parse", "HEAD"]) == commit:
+        return
+    run(tree, ["am", "--abort"])
+    for args in (["checkout", "-q", "--detach", "-f", commit], ["clean", "-fdq"]):
+        done = run(tree, args)
+        if not done.ok:
+            raise InfraError(f"git {args[0]} {commit[:12]} in {tree}: {done.tail(2)}")
 
 
 def resolve(repo: Path, ref: str) -> str | None:

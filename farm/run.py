@@ -131,15 +131,17 @@ def _checkout(path: Path, cells: Sequence[Cell]) -> dict[str, Tree | ZpfarmError
 
 
 def prepare_trees(opts: Options, cells: Sequence[Cell]) -> dict[str, Tree | ZpfarmError]:
-    """A worktree per kernel of cells; a series that does not apply fails only its cells."""
+    """The commit each kernel of cells builds, all in one worktree (builds check out theirs).
+
+    A series that does not apply fails only its cells.
+    """
     src = opts.matrix.source
     repo = source.ensure_repo(src, opts.cache)
     base_commit = git.resolve(repo, src.base)
     assert base_commit is not None
-    name = source.repo_name(src)
+    path = source.worktree(repo, opts.cache.worktree(source.repo_name(src)), base_commit)
     trees: dict[str, Tree | ZpfarmError] = {}
     for kernel in sorted({c.kernel for c in cells}):
-        path = source.worktree(repo, opts.cache.worktree(name, kernel), base_commit)
         if kernel == "base":
             trees[kernel] = Tree(path, base_commit, "")
             continue
@@ -185,6 +187,7 @@ def _build(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> _Built:
         reporter.phase(cell.name, "build selftests")
         out = opts.cache.root / SELFTESTS / f"{prefix}{cell.kernel}-{cell.arch.name}"
         with opts.cache.build_lock():
+            git.checkout(tree.path, tree.commit)
             extra = opts.wanted(selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log"))
     if built.ok:
         reporter.phase(cell.name, "built", "boots after the cells above")

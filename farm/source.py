@@ -94,8 +94,5 @@ def worktree(repo: Path, path: Path, commit: str) -> Path:
         if not done.ok:
             raise InfraError(f"git worktree add {path}: {done.tail(3)}")
         return path
-    if git.out(path, ["rev-parse", "HEAD"]) != commit:
-        # Only files that differ are rewritten, so make rebuilds just those.
-        for args in (["am", "--abort"], ["checkout", "-q", "--detach", "-f", commit], ["clean", "-fdq"]):
-            git.run(path, args)
+    git.checkout(path, commit)
     return path
