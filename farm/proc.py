@@ -26,6 +26,9 @@ LineSink = Callable[[str], None]
 
 # How long a process group gets between SIGTERM and SIGKILL.
 _KILL_GRACE_S = 5.0
+# Every process run() is waiting for, in any thread: stop_all() ends them.
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ def run(
     except FileNotFoundError as e:
         raise InfraError(f"{argv[0]}: command not found (run `zpfarm doctor`)") from e
 
+    with _running_lock:
+        _running.add(proc)
     timed_out = threading.Event()
 
     def expire() -> None:
@@ -123,6 +128,8 @@ def run(
         _kill_group(proc)
         raise
     finally:
+        with _running_lock:
+            _running.discard(proc)
         if timer:
             timer.cancel()
         if logf:
@@ -135,6 +142,14 @@ def run(
         output="".join(chunks),
         log=log,
     )
+
+
+def stop_all() -> None:
+    """Kill every command still running, in every thread (Ctrl-C in the main thread)."""
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        _kill_group(proc)
 
 
 def capture(argv: Sequence[str], *, cwd: Path | None = None) -> str:

@@ -26,6 +26,7 @@ from farm import (
     git,
     junit,
     ktap,
+    proc,
     rootfs,
     selftests,
     series,
@@ -119,9 +120,12 @@ def _run(opts: Options, reporter: Reporter) -> Report:
                     _cell_error(opts, report, reporter, cell, tree)
                     continue
                 _run_cell(opts, cell, tree, futures[cell.name], tests, expectations, reporter, report)
-        finally:
+        except BaseException:
+            # Ctrl-C: the build running in the background thread must not outlive the run.
             for f in futures.values():
                 f.cancel()
+            proc.stop_all()
+            raise
     return report
 
 
