@@ -20,7 +20,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from farm import compare
 from farm import matrix as matrix_mod
@@ -226,7 +228,7 @@ def build_each(
     for suite in report.suites:
         for case in suite.cases:
             mark = "[green]ok[/]" if case.status is Status.PASS else f"[red]{case.status.value}[/]"
-            table.add_row(suite.name.removeprefix("build-each/"), case.name, f"{mark} {case.message}")
+            table.add_row(suite.name.removeprefix("build-each/"), escape(case.name), f"{mark} {escape(case.message)}")
     out.print(table)
     out.print(f"JUnit: {junit_path}")
     raise typer.Exit(report.exit_code)
@@ -279,7 +281,8 @@ def _print_summary(report: pipeline.Report) -> None:
             if c.status in (Status.FAIL, Status.CRASH, Status.INFRA)
         ]
         cells = [summary(pair[k]) if k in pair else "" for k in ("base", "series")]
-        table.add_row(key, *cells, "\n".join(bad[:3]) + (f"\n… {len(bad) - 3} more" if len(bad) > 3 else ""))
+        more = f"\n… {len(bad) - 3} more" if len(bad) > 3 else ""
+        table.add_row(key, *cells, escape("\n".join(bad[:3])) + more)
     out.print(table)
     base, series = compare.split_kernels(compare.from_suites(report.suites))
     changes = compare.diff(base, series)
@@ -293,7 +296,8 @@ def _print_changes(changes: Sequence[compare.Change], before: str, after: str) -
         table.add_column(col, overflow="fold")
     style = {"regression": "bold red", "fix": "green", "metric": "cyan"}
     for c in changes:
-        table.add_row(f"[{style.get(c.kind.value, '')}]{c.kind.value}[/]", c.suite, c.test, c.before, c.after)
+        kind = Text(c.kind.value, style=style.get(c.kind.value, ""))
+        table.add_row(kind, *(escape(text) for text in (c.suite, c.test, c.before, c.after)))
     out.print(table)
 
 
@@ -412,7 +416,9 @@ def bisect(
         table.add_column(col, overflow="fold")
     for st in outcome.steps:
         style = {"good": "green", "bad": "red"}.get(st.verdict, "yellow")
-        table.add_row(st.commit[:12], st.subject, f"[{style}]{st.verdict}[/]", f"{st.elapsed:.0f}s", st.why)
+        table.add_row(
+            st.commit[:12], escape(st.subject), f"[{style}]{st.verdict}[/]", f"{st.elapsed:.0f}s", escape(st.why)
+        )
     out.print(table)
     if outcome.first_bad is None:
         err.print("[red]error:[/] git bisect ended without a first bad commit (see the log)")
@@ -518,7 +524,7 @@ def host_test(
     for col in ("test", "verdict", "message"):
         table.add_column(col, overflow="fold")
     for c in cases:
-        table.add_row(c.name, f"[{STYLE[c.status]}]{c.status.value}[/]", c.message)
+        table.add_row(escape(c.name), f"[{STYLE[c.status]}]{c.status.value}[/]", escape(c.message))
     out.print(table)
     raise typer.Exit(1 if any(c.status in (Status.FAIL, Status.CRASH) for c in cases) else 0)
 

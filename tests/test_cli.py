@@ -89,3 +89,17 @@ def test_kernel_tree_without_the_base_ref_is_exit_2_naming_it(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     assert "no git ref 'v9.9'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_compare_table_shows_new_and_missing_tests_with_brackets_in_names(tmp_path: Path) -> None:
+    """Kinds without a colour and names like [memfd,shared] or [/] must not be read as markup."""
+    now = datetime.now(UTC)
+    cases = {
+        "base": (TestResult("zeropage.gone[memfd,shared]", Status.PASS), TestResult("odd[/]name", Status.PASS)),
+        "series": (TestResult("zeropage.added[memfd,shared]", Status.PASS), TestResult("odd[/]name", Status.FAIL)),
+    }
+    suites = [junit.Suite(f"{k}-x86_64-thp-on/default", v, {}, "", now, 1.0) for k, v in cases.items()]
+    junit.write(tmp_path / "j.xml", suites)
+    result = runner.invoke(app, ["compare", str(tmp_path / "j.xml")])
+    assert result.exit_code == 1, result.output
+    assert "missing" in result.stdout and "new" in result.stdout and "odd[/]name" in result.stdout
