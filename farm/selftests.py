@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ SETUP_TIMEOUT = 120.0
 LONG = 600.0  # cow alone takes about 2 minutes under TCG
 SHORT = 300.0
 ADAPTER_MARGIN = 30.0  # ksft_tap.py's own timeout is this much below the runner's
-_VERSION = "2"  # bump when the build recipe changes: forces a rebuild
+_VERSION = "3"  # bump when the build recipe changes: forces a rebuild
 
 
 UFFD_GROUPS = (
@@ -282,6 +283,7 @@ def build(tree: Path, arch: Arch, out: Path, log: Path) -> list[GuestTest]:
             shutil.rmtree(bins)
         logs.mkdir(parents=True, exist_ok=True)
         notes = _copy_sources(tree, out / "src")
+        notes.append(_local_config(arch, out / "src" / _SELFTEST_DIR / "mm"))
         log.write_text("".join(f"{n}\n" for n in notes))
         headers = proc.run(
             ["make", "-C", str(tree), f"O={out / 'headers'}", f"ARCH={arch.kernel_arch}", "headers"],
@@ -298,6 +300,26 @@ def build(tree: Path, arch: Arch, out: Path, log: Path) -> list[GuestTest]:
                 summary.write(f"{program}: {why}\n")
         stamp.write_text(digest)
     return _guest_tests(tree, out)
+
+
+_LIBURING_PROBE = "#include <liburing.h>\nint main(void) { struct io_uring r; return io_uring_queue_init(1, &r, 0); }\n"
+
+
+def _local_config(arch: Arch, mm: Path) -> str:
+    """Write what mm/check_config.sh would, but probe liburing by linking statically for arch.
+
+    check_config.sh only compiles its probe, and a Debian cross compiler finds
+    the host's liburing.h: it would enable io_uring for arm64, whose link then
+    fails (there is no arm64 liburing.a). Written after the copy, so newer than
+    check_config.sh: make keeps it.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / "probe.c"
+        probe.write_text(_LIBURING_PROBE)
+        linked = proc.run([arch.cc, "-static", str(probe), "-luring", "-o", str(Path(tmp) / "probe")]).ok
+    (mm / "local_config.h").write_text("#define LOCAL_CONFIG_HAVE_LIBURING 1\n" if linked else "// no liburing\n")
+    (mm / "local_config.mk").write_text(f"IOURING_EXTRA_LIBS = {'-luring' if linked else ''}\n")
+    return f"liburing for {arch.name}: {'yes' if linked else 'no (no static liburing links)'}"
 
 
 def _compile(out: Path, arch: Arch, program: str, headers_ok: bool) -> bool:
