@@ -97,8 +97,11 @@ def _fail(e: ZpfarmError) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(path: Path | None, cells: list[str] | None) -> tuple[matrix_mod.Matrix, tuple[matrix_mod.Cell, ...]]:
-    m = matrix_mod.load(path or _default_matrix())
+def _load(
+    path: Path | None, cells: list[str] | None, tree: Path | None = None, base: str | None = None
+) -> tuple[matrix_mod.Matrix, tuple[matrix_mod.Cell, ...]]:
+    """The matrix (its source overridden by --kernel-tree/--base) and the cells --cell selects."""
+    m = matrix_mod.with_tree(matrix_mod.load(path or _default_matrix()), tree, base)
     return m, m.select(cells or [])
 
 
@@ -165,8 +168,7 @@ def run(
     """
     junit_path = junit or results / "junit.xml"
     with _job(junit_path):
-        m, cells = _load(matrix, cell)
-        m = matrix_mod.with_tree(m, kernel_tree, base)
+        m, cells = _load(matrix, cell, kernel_tree, base)
         results.mkdir(parents=True, exist_ok=True)
         opts = pipeline.Options(
             matrix=m,
@@ -213,8 +215,7 @@ def build_each(
 
     junit_path = junit or results / "junit.xml"
     with _job(junit_path):
-        m, cells = _load(matrix, cell)
-        m = matrix_mod.with_tree(m, kernel_tree, base)
+        m, cells = _load(matrix, cell, kernel_tree, base)
         results.mkdir(parents=True, exist_ok=True)
         opts = pipeline.Options(
             matrix=m, cells=cells, cache=Cache(cache or default_root()), out=results, junit=junit_path
