@@ -77,7 +77,7 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
         argv += ["--arch", boot.arch, "--root", str(boot.rootfs)]
     for option in boot.runtime.cmdline:
         argv += ["--append", option]
-    argv += ["--exec", f"{GUEST_PYTHON} {GUEST_SHARE}/runner.py"]
+    argv += ["--exec", f"{GUEST_PYTHON} -S {GUEST_SHARE}/runner.py"]  # -S: see runner.py
     return argv
 
 

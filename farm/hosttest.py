@@ -35,7 +35,7 @@ def run(
         boot.prepare_share(share, Runtime("host"), tests)
         there = host.stage(share)
         timeout = sum(t.timeout for t in tests) + 60
-        host.run(["python3", str(there / "runner.py")], log=out / "runner.log", timeout=timeout)
+        host.run(["python3", "-S", str(there / "runner.py")], log=out / "runner.log", timeout=timeout)
         if not host.get(there / "results.ktap", share / "results.ktap"):
             raise InfraError(f"the runner wrote no results (see {out / 'runner.log'})")
     text = (share / "results.ktap").read_text(encoding="utf-8", errors="replace")

@@ -134,6 +134,6 @@ def test_host_test_over_ssh_runs_the_tests_there(sshd: Sshd, tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "root@127.0.0.1" in done.stdout and "private.private_cow_survives_punch" in done.stdout
     command = (tmp_path / "out" / "runner.log").read_text().splitlines()[0]
-    runner = Path(command.split()[-1])  # $ ssh root@127.0.0.1:PORT python3 /tmp/zpfarm.XXXXXX/share/runner.py
+    runner = Path(command.split()[-1])  # $ ssh root@127.0.0.1:PORT python3 -S /tmp/zpfarm.XXXXXX/share/runner.py
     assert runner.name == "runner.py" and runner.parent.parent.name.startswith("zpfarm.")
     assert not runner.parent.parent.exists(), "the staged copy was not removed"
