@@ -30,6 +30,24 @@ from farm.cache import Cache, default_root  # noqa: E402
 
 CELL = "base-x86_64-thp-on"
 TEST = "zeropage"
+# As farm/guest/runner.py mounts them (without them the test skips its tmpfs-huge mode).
+TMPFS = (
+    ("/run/zpfarm/tmpfs", "size=50%", "ZPFARM_TMPFS"),
+    ("/run/zpfarm/tmpfs-huge", "huge=always,size=50%", "ZPFARM_TMPFS_HUGE"),
+)
+
+
+def bare_script(share: Path) -> str:
+    """The test by hand: the same tmpfs mounts and environment the guest runner gives it."""
+    mounts = " && ".join(f"mkdir -p {path} && mount -t tmpfs -o {options} zpfarm {path}" for path, options, _ in TMPFS)
+    env = " ".join(f"{var}={path}" for path, _, var in TMPFS)
+    return f"sh -c '{mounts} && cd {share} && {env} ./{TEST}'"
+
+
+def results(ktap: str, indent: int = 0) -> list[str]:
+    """The test's own result lines (ok/not ok, names, directives) at this nesting."""
+    lines = (line for line in ktap.splitlines() if line[:indent] == " " * indent)
+    return [line[indent:] for line in lines if line[indent:].startswith(("ok ", "not ok "))]
 
 
 def timed(argv: list[str], **kw: object) -> float:
@@ -86,12 +104,13 @@ def main() -> None:
                 "--force-9p",
                 f"--rwdir={share}",
                 "--exec",
-                f"{share}/{TEST}",
+                bare_script(share),
             ]
             start = time.monotonic()
             done = subprocess.run(argv, env={**os.environ, **boot.vng_env()}, capture_output=True, text=True)
             bare.append(time.monotonic() - start)
-            if "ok " not in done.stdout:  # the test's KTAP comes back on vng's stdout
+            bare_results = results(done.stdout)
+            if not bare_results:  # the test's KTAP comes back on vng's stdout
                 sys.exit(f"bare vng did not run the test (exit {done.returncode}): {done.stderr[-500:]}")
             start = time.monotonic()
             subprocess.run(
@@ -111,6 +130,9 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
             )
             through.append(time.monotonic() - start)
+            ktap = (share / "r" / CELL / "default" / "share" / "results.ktap").read_text()
+            if results(ktap, indent=4) != bare_results:  # the runner nests the test's KTAP
+                sys.exit(f"the farm ran different test cases than bare vng:\n{ktap}\n---\n{done.stdout}")
     b, t = statistics.median(bare), statistics.median(through)
     print(f"(c) boot + {TEST} test: bare vng {b:.1f} s, zpfarm run {t:.1f} s, ratio {t / b:.2f} (goal <= 1.2)")
 

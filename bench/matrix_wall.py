@@ -11,6 +11,8 @@ select), times it, and reads the phases back from its JUnit: `build_seconds`
 per cell and the time of every (cell, runtime) suite (boot + tests).
 Asserts nothing; the numbers go in the README.
     .venv/bin/python bench/matrix_wall.py [--results DIR] [-- --cell 'base-*']
+A run timed elsewhere (`date +%s` before and after) can be read back instead:
+    .venv/bin/python bench/matrix_wall.py --junit results/X/junit.xml --wall SECONDS
 """
 
 from __future__ import annotations
@@ -45,17 +47,24 @@ def minutes(seconds: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=ROOT / "results" / "bench-matrix")
+    ap.add_argument("--junit", type=Path, help="report this finished run instead of starting one (needs --wall)")
+    ap.add_argument("--wall", type=float, help="the finished run's wall time in seconds")
     ap.add_argument("run_args", nargs="*", help="extra `zpfarm run` arguments (after --)")
     args = ap.parse_args()
-    zpfarm = Path(sys.executable).parent / "zpfarm"
-    argv = [str(zpfarm), "run", "-q", "--results", str(args.results), *args.run_args]
-    start = time.monotonic()
-    code = subprocess.run(argv, check=False).returncode
-    wall = time.monotonic() - start
+    if (args.junit is None) != (args.wall is None):
+        ap.error("--junit and --wall go together")
+    if args.junit is not None:
+        junit, wall, what = args.junit, args.wall, f"{args.junit}:"
+    else:
+        zpfarm = Path(sys.executable).parent / "zpfarm"
+        argv = [str(zpfarm), "run", "-q", "--results", str(args.results), *args.run_args]
+        start = time.monotonic()
+        code = subprocess.run(argv, check=False).returncode
+        junit, wall, what = args.results / "junit.xml", time.monotonic() - start, f"zpfarm run exit {code}:"
 
-    builds, guests = phases(args.results / "junit.xml")
+    builds, guests = phases(junit)
     built, tested = sum(builds.values()), sum(guests.values())
-    print(f"\nzpfarm run exit {code}: {len(builds)} cells, {len(guests)} boots")
+    print(f"\n{what} {len(builds)} cells, {len(guests)} boots")
     print(f"  wall time                    {minutes(wall)}")
     print(f"  kernel builds (sum)          {minutes(built)}")
     print(f"  guest boots + tests (sum)    {minutes(tested)}")
