@@ -81,8 +81,12 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
     return argv
 
 
-def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest]) -> None:
-    """A fresh share directory holding the runner, the plan and the tests."""
+def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest], vm: bool = True) -> None:
+    """A fresh share directory holding the runner, the plan and the tests.
+
+    vm=False: the runner runs on a real host, which outlives it: it unmounts its
+    tmpfs instances and saves dmesg (a VM powers off, and its console has dmesg).
+    """
     if share.exists():
         shutil.rmtree(share)
     share.mkdir(parents=True)
@@ -91,6 +95,7 @@ def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest]) -> 
         for f in test.files:
             shutil.copy2(f, share / f.name)
     plan = {
+        "vm": vm,
         "sysfs": [list(kv) for kv in runtime.sysfs],
         "tests": [{"name": t.name, "argv": list(t.argv), "timeout": t.timeout} for t in tests],
     }

@@ -32,7 +32,7 @@ def run(
         testcases.build(testcases_dir, arch, built, out / "testcases.log")
         tests = testcases.guest_tests(testcases_dir, built, 600.0, only)
         share = out / "share"
-        boot.prepare_share(share, Runtime("host"), tests)
+        boot.prepare_share(share, Runtime("host"), tests, vm=False)
         there = host.stage(share)
         timeout = sum(t.timeout for t in tests) + 60
         host.run(["python3", "-S", str(there / "runner.py")], log=out / "runner.log", timeout=timeout)

@@ -26,10 +26,12 @@ def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path
         boot.GuestTest("missing", ("./not-there",), (), 3.0),
     ]
     share = tmp_path / "share"
-    boot.prepare_share(share, Runtime("default"), tests)
+    boot.prepare_share(share, Runtime("default"), tests, vm=False)  # root here: it must unmount
     done = subprocess.run([sys.executable, "-S", str(share / "runner.py")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (share / "done").is_file()
+    assert (share / "dmesg.txt").is_file()
+    assert "/run/zpfarm/" not in Path("/proc/mounts").read_text()  # unmounted again
     root = ktap.parse((share / "results.ktap").read_text())
     top = {n.name: n for n in root.children}
     assert list(top) == ["runtime", "good", "hangs", "crashes", "missing"]

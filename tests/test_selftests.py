@@ -168,11 +168,11 @@ def test_a_selftest_that_does_not_build_is_an_error_naming_it() -> None:
     assert not [r for r in results if r.status is Status.PASS]
 
 
-def test_patch_applies_once_and_not_to_a_fixed_tree() -> None:
-    (patch,) = selftests._PATCHES
-    broken = '#include "vm_util.h"\n#include "thp_settings.h"\n'
+@pytest.mark.parametrize("patch", selftests._PATCHES, ids=lambda p: p.path)
+def test_patch_applies_once_and_not_to_a_fixed_tree(patch: selftests.Patch) -> None:
+    broken = f"before\n{patch.old}after\n"
     fixed = patch.apply(broken)
-    assert '#include "../kselftest.h"' in fixed
+    assert fixed == f"before\n{patch.new}after\n"
     assert patch.apply(fixed) == fixed
     assert patch.apply("something else\n") == "something else\n"
 
@@ -253,7 +253,7 @@ def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
     tests = selftests.build(kernel_tree, arch, out, log)
 
     assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS)]
-    assert "patched mm/khugepaged.c" in log.read_text()
+    assert all(f"patched {p.path}" in log.read_text() for p in selftests._PATCHES)  # each still applies to 6.12
     for test in tests:
         assert isinstance(test, GuestTest) and test.files, f"{test.name}: {shlex.join(test.argv)}"
         assert len({f.name for f in test.files}) == len(test.files)
