@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -183,7 +184,7 @@ def run(
         reporter = _reporter([c.name for c in cells], quiet)
         with reporter.shown():
             report = pipeline.run(opts, reporter)
-    _print_summary(report)
+    _print_summary(report, junit_path)
     for problem in report.user_errors:
         err.print(f"[red]error:[/] {problem}", highlight=False)
     out.print(f"JUnit: {junit_path}")
@@ -265,8 +266,8 @@ def _junit_for_error(path: Path, e: ZpfarmError) -> None:
     junit.write(path, [junit.Suite("zpfarm", (case,), {}, "", now, 0.0)])
 
 
-def _print_summary(report: pipeline.Report) -> None:
-    """Per suite: base and series side by side, then what the series changed."""
+def _print_summary(report: pipeline.Report, junit_path: Path) -> None:
+    """Per suite: base and series side by side, what the series changed (counted), and its regressions."""
     table = Table(title="zpfarm results: base vs series")
     for col in ("arch-kconfig/runtime", "base", "series", "problems"):
         table.add_column(col, overflow="fold")
@@ -287,8 +288,27 @@ def _print_summary(report: pipeline.Report) -> None:
     out.print(table)
     base, series = compare.split_kernels(compare.from_suites(report.suites))
     changes = compare.diff(base, series)
-    if changes:
-        _print_changes(changes, "base", "series")
+    if not changes:
+        return
+    _print_change_counts(changes, "what changed from base to series")
+    out.print(f"Every change: zpfarm compare {junit_path}", soft_wrap=True, highlight=False)
+    regressions = [c for c in changes if c.kind is compare.Kind.REGRESSION]
+    if regressions:
+        _print_changes(regressions, "base", "series")
+
+
+def _print_change_counts(changes: Sequence[compare.Change], title: str) -> None:
+    """One row per suite: how many changes of each kind."""
+    counts: dict[str, Counter[compare.Kind]] = {}
+    for c in changes:
+        counts.setdefault(c.suite, Counter())[c.kind] += 1
+    table = Table(title=title)
+    table.add_column("arch-kconfig/runtime", overflow="fold")
+    for kind in compare.Kind:
+        table.add_column(kind.value, justify="right")
+    for suite, n in counts.items():
+        table.add_row(escape(suite), *(str(n[kind] or "") for kind in compare.Kind))
+    out.print(table)
 
 
 def _print_changes(changes: Sequence[compare.Change], before: str, after: str) -> None:

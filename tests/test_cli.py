@@ -10,9 +10,11 @@ from pathlib import Path
 import junitparser
 from typer.testing import CliRunner
 
+import cli
 from cli import app
 from farm import junit
 from farm.model import Status, TestResult
+from farm.run import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -103,3 +105,23 @@ def test_compare_table_shows_new_and_missing_tests_with_brackets_in_names(tmp_pa
     result = runner.invoke(app, ["compare", str(tmp_path / "j.xml")])
     assert result.exit_code == 1, result.output
     assert "missing" in result.stdout and "new" in result.stdout and "odd[/]name" in result.stdout
+
+
+def test_run_summary_counts_changes_per_suite_and_lists_only_regressions(tmp_path: Path) -> None:
+    def suite(kernel: str, *cases: TestResult) -> junit.Suite:
+        return junit.Suite(f"{kernel}-x86_64-thp-off/default", cases, {}, "", datetime.now(UTC), 1.0)
+
+    report = Report(
+        suites=[
+            suite("base", TestResult("memory.read_hole", Status.XFAIL), TestResult("mremap.preamble", Status.PASS)),
+            suite("series", TestResult("memory.read_hole", Status.PASS), TestResult("mremap.preamble", Status.FAIL)),
+        ]
+    )
+    with cli.out.capture() as captured:
+        cli._print_summary(report, tmp_path / "junit.xml")
+    text = captured.get()
+    assert f"zpfarm compare {tmp_path / 'junit.xml'}" in text  # where the full list is
+    counts = [line.split("│") for line in text.splitlines() if line.count("│") == 7]  # the counts table's rows
+    assert [[c.strip() for c in row[1:-1]] for row in counts] == [["x86_64-thp-off/default", "1", "1", "", "", ""]]
+    assert "mremap.preamble" in text  # the regression, by name
+    assert "memory.read_hole" not in text  # a fix is only counted
