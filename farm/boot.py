@@ -8,8 +8,8 @@ console, with --verbose) is kept as console.log for the console scanner.
 
 from __future__ import annotations
 
-import json
 import os
+import pprint
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -99,7 +99,8 @@ def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest], vm:
         "sysfs": [list(kv) for kv in runtime.sysfs],
         "tests": [{"name": t.name, "argv": list(t.argv), "timeout": t.timeout} for t in tests],
     }
-    (share / "plan.json").write_text(json.dumps(plan, indent=2))
+    # A Python literal the runner imports: json's import costs 0.4 s in a TCG guest (measured).
+    (share / "plan.py").write_text(f"# Written by zpfarm for runner.py.\nPLAN = {pprint.pformat(plan)}\n")
 
 
 def boot(boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_line: Callable[[str], None]) -> Booted:
