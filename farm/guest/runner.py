@@ -13,8 +13,10 @@ Start-up is kept cheap because under TCG every file Python opens is a 9p
 round trip: the host starts it with `python3 -S` (site's imports alone cost
 about a second in the guest) and it imports no more than os, select and
 time: subprocess and pathlib cost another 0.7 s, json 0.4 s (its `re`), so
-the plan is a Python literal (measured in a guest).
+the plan is a Python literal (measured in a guest). Needs Python 3.9 or later.
 """
+
+from __future__ import annotations
 
 import os
 import select
