@@ -290,19 +290,19 @@ def _print_summary(report: pipeline.Report, junit_path: Path) -> None:
     changes = compare.diff(base, series)
     if not changes:
         return
-    _print_change_counts(changes, "what changed from base to series")
+    _print_change_counts(changes)
     out.print(f"Every change: zpfarm compare {junit_path}", soft_wrap=True, highlight=False)
     regressions = [c for c in changes if c.kind is compare.Kind.REGRESSION]
     if regressions:
         _print_changes(regressions, "base", "series")
 
 
-def _print_change_counts(changes: Sequence[compare.Change], title: str) -> None:
-    """One row per suite: how many changes of each kind."""
+def _print_change_counts(changes: Sequence[compare.Change]) -> None:
+    """One row per suite: how many changes of each kind the series made."""
     counts: dict[str, Counter[compare.Kind]] = {}
     for c in changes:
         counts.setdefault(c.suite, Counter())[c.kind] += 1
-    table = Table(title=title)
+    table = Table(title="what changed from base to series")
     table.add_column("arch-kconfig/runtime", overflow="fold")
     for kind in compare.Kind:
         table.add_column(kind.value, justify="right")

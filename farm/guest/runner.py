@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """zpfarm's guest runner: runs inside the VM, standard library only.
 
-It reads its plan (plan.py, written by the host) from its own directory (the host's shared read-write
-directory), applies the runtime variant's sysfs settings, mounts the tmpfs
+It reads its plan (plan.py, written by the host) from its own directory (the
+host's shared read-write directory), applies the runtime variant's sysfs settings, mounts the tmpfs
 instances the tests use, then runs each test program with a timeout and
 appends its KTAP output, nested, to results.ktap as it goes: a crash or a
 hung kernel leaves every earlier result on the host. Around each program it
