@@ -32,7 +32,7 @@ from farm.cache import Cache, default_root  # noqa: E402
 
 CELL = "base-x86_64-thp-on"
 TEST = "zeropage"
-# As farm/guest/runner.py mounts them (without them the test skips its tmpfs-huge mode).
+# As farm/guest/runner.c mounts them (without them the test skips its tmpfs-huge mode).
 TMPFS = (
     ("/run/zpfarm/tmpfs", "size=50%", "ZPFARM_TMPFS"),
     ("/run/zpfarm/tmpfs-huge", "huge=always,size=50%", "ZPFARM_TMPFS_HUGE"),

@@ -9,17 +9,15 @@ console, with --verbose) is kept as console.log for the console scanner.
 from __future__ import annotations
 
 import os
-import pprint
 import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import proc
+from farm import proc, runner
 from farm.matrix import Guest, Runtime
 
-RUNNER = Path(__file__).parent / "guest" / "runner.py"
 GUEST_SHARE = "/run/zpfarm-share"  # where the guest sees the share directory
 GUEST_PYTHON = "/usr/bin/python3"
 
@@ -49,6 +47,7 @@ class GuestTest:
 class Boot:
     image: Path
     arch: str
+    runner: Path  # the guest runner built for arch (farm/runner.py)
     accel: str  # "kvm" or "tcg"
     guest: Guest
     runtime: Runtime
@@ -77,11 +76,13 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
         argv += ["--arch", boot.arch, "--root", str(boot.rootfs)]
     for option in boot.runtime.cmdline:
         argv += ["--append", option]
-    argv += ["--exec", f"{GUEST_PYTHON} -S {GUEST_SHARE}/runner.py"]  # -S: see runner.py
+    argv += ["--exec", f"{GUEST_SHARE}/{runner.NAME}"]
     return argv
 
 
-def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest], vm: bool = True) -> None:
+def prepare_share(
+    share: Path, runner_binary: Path, runtime: Runtime, tests: Sequence[GuestTest], vm: bool = True
+) -> None:
     """A fresh share directory holding the runner, the plan and the tests.
 
     vm=False: the runner runs on a real host, which outlives it: it unmounts its
@@ -90,22 +91,16 @@ def prepare_share(share: Path, runtime: Runtime, tests: Sequence[GuestTest], vm:
     if share.exists():
         shutil.rmtree(share)
     share.mkdir(parents=True)
-    shutil.copy2(RUNNER, share / "runner.py")
+    shutil.copy2(runner_binary, share / runner.NAME)
     for test in tests:
         for f in test.files:
             shutil.copy2(f, share / f.name)
-    plan = {
-        "vm": vm,
-        "sysfs": [list(kv) for kv in runtime.sysfs],
-        "tests": [{"name": t.name, "argv": list(t.argv), "timeout": t.timeout} for t in tests],
-    }
-    # A Python literal the runner imports: json's import costs 0.4 s in a TCG guest (measured).
-    (share / "plan.py").write_text(f"# Written by zpfarm for runner.py.\nPLAN = {pprint.pformat(plan)}\n")
+    (share / "plan.txt").write_text(runner.plan(runtime, tests, vm))
 
 
 def boot(boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_line: Callable[[str], None]) -> Booted:
     """Run the tests in a guest; a hung guest is killed at the overall timeout."""
-    prepare_share(share, boot.runtime, tests)
+    prepare_share(share, boot.runner, boot.runtime, tests)
     timeout = boot.guest.boot_timeout + sum(t.timeout for t in tests)
     done = proc.run(vng_argv(boot, share), env=vng_env(), log=console, timeout=timeout, on_line=on_line)
     results = share / "results.ktap"

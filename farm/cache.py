@@ -54,6 +54,9 @@ class Cache:
     def testcases(self, arch: str) -> Path:
         return self.root / "testcases" / arch
 
+    def runner(self, arch: str) -> Path:
+        return self.root / "runner" / arch
+
     def rootfs(self, arch: str) -> Path:
         return self.root / "rootfs" / arch
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from farm import arches, boot, expect, ktap, proc, testcases
+from farm import arches, boot, expect, ktap, proc, runner, testcases
 from farm.cache import Cache
 from farm.errors import InfraError
 from farm.matrix import Runtime
@@ -29,13 +29,14 @@ def run(
             raise InfraError(f"uname -m failed: {machine.tail(1)}")
         arch = arches.for_machine(machine.output.strip())
         built = cache.testcases(arch.name)
+        guest_runner = runner.build(arch, cache.runner(arch.name), out / "runner-build.log")
         testcases.build(testcases_dir, arch, built, out / "testcases.log")
         tests = testcases.guest_tests(testcases_dir, built, 600.0, only)
         share = out / "share"
-        boot.prepare_share(share, Runtime("host"), tests, vm=False)
+        boot.prepare_share(share, guest_runner, Runtime("host"), tests, vm=False)
         there = host.stage(share)
         timeout = sum(t.timeout for t in tests) + 60
-        host.run(["python3", "-S", str(there / "runner.py")], log=out / "runner.log", timeout=timeout)
+        host.run([str(there / runner.NAME)], log=out / "runner.log", timeout=timeout)
         if not host.get(there / "results.ktap", share / "results.ktap"):
             raise InfraError(f"the runner wrote no results (see {out / 'runner.log'})")
     text = (share / "results.ktap").read_text(encoding="utf-8", errors="replace")

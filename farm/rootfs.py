@@ -20,8 +20,8 @@ from farm.errors import InfraError
 SUITE = "bookworm"
 # On a foreign arch vng runs its bash init (virtme-init) from this root: it needs
 # bash, coreutils, mount, setsid (util-linux), udev (for the virtio-serial
-# script ports) and `poweroff -f` (busybox). python3 runs the farm's runner and
-# the Python tests.
+# script ports) and `poweroff -f` (busybox). python3 runs the Python tests and
+# the selftests' adapter (the runner itself is a static binary).
 PACKAGES = (
     "libc6", "bash", "coreutils", "util-linux", "mount", "udev", "sed", "grep",
     "iproute2", "busybox-static", "python3",

@@ -28,6 +28,7 @@ from farm import (
     ktap,
     proc,
     rootfs,
+    runner,
     selftests,
     series,
     source,
@@ -106,7 +107,7 @@ def _run(opts: Options, reporter: Reporter) -> Report:
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
     trees = prepare_trees(opts, opts.cells) if opts.checkout is None else _checkout(opts.checkout, opts.cells)
-    tests = _build_testcases(opts)
+    programs = _build_guest_programs(opts)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
         futures = {
             cell.name: builder.submit(_build, opts, cell, tree, reporter)
@@ -119,7 +120,7 @@ def _run(opts: Options, reporter: Reporter) -> Report:
                 if isinstance(tree, ZpfarmError):
                     _cell_error(opts, report, reporter, cell, tree)
                     continue
-                _run_cell(opts, cell, tree, futures[cell.name], tests, expectations, reporter, report)
+                _run_cell(opts, cell, tree, futures[cell.name], programs, expectations, reporter, report)
         except BaseException:
             # Ctrl-C: the build running in the background thread must not outlive the run.
             for f in futures.values():
@@ -157,18 +158,29 @@ def prepare_trees(opts: Options, cells: Sequence[Cell]) -> dict[str, Tree | Zpfa
     return trees
 
 
-def _build_testcases(opts: Options) -> dict[str, list[boot.GuestTest]]:
-    """testcases/ built once per arch (the selftests come with each kernel build)."""
-    out: dict[str, list[boot.GuestTest]] = {}
+@dataclass(frozen=True)
+class GuestPrograms:
+    """What every guest of one arch gets: the runner and testcases/ (selftests come per kernel)."""
+
+    runner: Path
+    tests: list[boot.GuestTest]
+
+
+def _build_guest_programs(opts: Options) -> dict[str, GuestPrograms]:
+    """The runner and testcases/, built once per arch."""
+    out: dict[str, GuestPrograms] = {}
     only = [t for t in opts.tests if not t.startswith(SELFTESTS)]
     for arch in {c.arch.name: c.arch for c in opts.cells}.values():
+        guest_runner = runner.build(arch, opts.cache.runner(arch.name), opts.out / f"runner-{arch.name}.log")
         if opts.tests and not only:
-            out[arch.name] = []
+            out[arch.name] = GuestPrograms(guest_runner, [])
             continue
         built = opts.cache.testcases(arch.name)
         testcases.build(opts.matrix.testcases_dir, arch, built, opts.out / f"testcases-{arch.name}.log")
         timeout = opts.matrix.guest.test_timeout
-        out[arch.name] = testcases.guest_tests(opts.matrix.testcases_dir, built, timeout, only)
+        out[arch.name] = GuestPrograms(
+            guest_runner, testcases.guest_tests(opts.matrix.testcases_dir, built, timeout, only)
+        )
     return out
 
 
@@ -203,7 +215,7 @@ def _run_cell(
     cell: Cell,
     tree: Tree,
     future: Future[_Built],
-    tests: dict[str, list[boot.GuestTest]],
+    programs: dict[str, GuestPrograms],
     expectations: Sequence[expect.Expectation],
     reporter: Reporter,
     report: Report,
@@ -243,9 +255,10 @@ def _run_cell(
         reporter.phase(cell.name, f"boot {rt.name}", mode)
         where = opts.out / cell.name / rt.name
         assert built.image is not None
-        chosen = [t for t in tests[cell.arch.name] + extra if not rt.tests or t.name in rt.tests]
+        guest = programs[cell.arch.name]
+        chosen = [t for t in guest.tests + extra if not rt.tests or t.name in rt.tests]
         booted = boot.boot(
-            boot.Boot(built.image, cell.arch.name, mode, opts.matrix.guest, rt, root),
+            boot.Boot(built.image, cell.arch.name, guest.runner, mode, opts.matrix.guest, rt, root),
             chosen,
             where / "share",
             where / "console.log",

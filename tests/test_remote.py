@@ -88,16 +88,16 @@ def test_timeout_kills_the_remote_process_group(sshd: Sshd) -> None:
 def test_put_and_get_a_directory(sshd: Sshd, tmp_path: Path) -> None:
     share = tmp_path / "share"
     share.mkdir()
-    (share / "runner.py").write_text("print('hi')\n")
+    (share / "plan.txt").write_text("hi\n")
     (share / "prog").write_text("#!/bin/sh\necho prog\n")
     (share / "prog").chmod(0o755)
     remote = PurePosixPath(tmp_path / "remote")
     with sshd.host() as host:
         host.put(share, remote)
         assert host.run([str(remote / "prog")]).output == "prog\n"
-        assert host.get(remote / "runner.py", tmp_path / "back.py")
+        assert host.get(remote / "plan.txt", tmp_path / "back.txt")
         assert not host.get(remote / "missing", tmp_path / "missing")
-    assert (tmp_path / "back.py").read_text() == "print('hi')\n"
+    assert (tmp_path / "back.txt").read_text() == "hi\n"
 
 
 def test_an_unknown_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
@@ -134,6 +134,6 @@ def test_host_test_over_ssh_runs_the_tests_there(sshd: Sshd, tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "root@127.0.0.1" in done.stdout and "private.private_cow_survives_punch" in done.stdout
     command = (tmp_path / "out" / "runner.log").read_text().splitlines()[0]
-    runner = Path(command.split()[-1])  # $ ssh root@127.0.0.1:PORT python3 -S /tmp/zpfarm.XXXXXX/share/runner.py
-    assert runner.name == "runner.py" and runner.parent.parent.name.startswith("zpfarm.")
+    runner = Path(command.split()[-1])  # $ ssh root@127.0.0.1:PORT /tmp/zpfarm.XXXXXX/share/runner
+    assert runner.name == "runner" and runner.parent.parent.name.startswith("zpfarm.")
     assert not runner.parent.parent.exists(), "the staged copy was not removed"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from farm import boot, ktap
+from farm import arches, boot, ktap, runner
 from farm.matrix import Runtime
 
 
@@ -14,6 +15,19 @@ def script(tmp_path: Path, name: str, body: str) -> boot.GuestTest:
     path = tmp_path / f"{name}.py"
     path.write_text(body)
     return boot.GuestTest(name, (sys.executable, path.name), (path,), 3.0)
+
+
+def run_runner(tmp_path: Path, tests: list[boot.GuestTest], runtime: Runtime | None = None) -> dict[str, ktap.KtapNode]:
+    """Build the runner for this host, run the tests with it as root, return its top-level results."""
+    share = tmp_path / "share"
+    binary = runner.build(arches.for_machine(os.uname().machine), tmp_path / "runner", tmp_path / "runner.log")
+    boot.prepare_share(share, binary, runtime or Runtime("default"), tests, vm=False)  # root here: it must unmount
+    done = subprocess.run([str(share / runner.NAME)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (share / "done").is_file()
+    assert (share / "dmesg.txt").is_file()
+    assert "/run/zpfarm/" not in Path("/proc/mounts").read_text()  # unmounted again
+    return {n.name: n for n in ktap.parse((share / "results.ktap").read_text()).children}
 
 
 def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path) -> None:
@@ -25,15 +39,7 @@ def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path
         script(tmp_path, "crashes", "import os\nprint('KTAP version 1\\n1..1', flush=True)\nos.abort()"),
         boot.GuestTest("missing", ("./not-there",), (), 3.0),
     ]
-    share = tmp_path / "share"
-    boot.prepare_share(share, Runtime("default"), tests, vm=False)  # root here: it must unmount
-    done = subprocess.run([sys.executable, "-S", str(share / "runner.py")], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert (share / "done").is_file()
-    assert (share / "dmesg.txt").is_file()
-    assert "/run/zpfarm/" not in Path("/proc/mounts").read_text()  # unmounted again
-    root = ktap.parse((share / "results.ktap").read_text())
-    top = {n.name: n for n in root.children}
+    top = run_runner(tmp_path, tests)
     assert list(top) == ["runtime", "good", "hangs", "crashes", "missing"]
     assert top["good"].status is ktap.KtapStatus.OK
     assert [c.status for c in top["good"].children] == [ktap.KtapStatus.OK, ktap.KtapStatus.SKIP]
@@ -45,3 +51,20 @@ def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path
     assert "signal 6" in top["crashes"].directive
     assert top["missing"].status is ktap.KtapStatus.NOT_OK
     assert top["missing"].directive == "ERROR cannot start"
+
+
+def test_runner_passes_arguments_exactly_and_reports_stderr_and_sysfs_failures(tmp_path: Path) -> None:
+    odd = ["a\tb", "", "back\\slash\nnew line", "  spaced  "]
+    check = (
+        "import os, sys\n"
+        f"ok = sys.argv[1:] == {odd!r} and os.environ.get('ZPFARM_TMPFS') == '/run/zpfarm/tmpfs'\n"
+        "print('KTAP version 1\\n1..1\\n' + ('ok' if ok else 'not ok') + ' 1 argv')\n"
+        "print('\\n'.join(f'line {i}' for i in range(9)), file=sys.stderr)"
+    )
+    tests = [boot.GuestTest("args", (sys.executable, "-c", check, *odd), (), 10.0)]
+    top = run_runner(tmp_path, tests, Runtime("bad", sysfs=(("kernel/mm/zpfarm-no-such-knob", "1"),)))
+    assert top["runtime"].status is ktap.KtapStatus.NOT_OK
+    assert any("cannot set /sys/kernel/mm/zpfarm-no-such-knob = 1" in line for line in top["runtime"].log)
+    assert top["args"].children[0].status is ktap.KtapStatus.OK
+    stderr = [line for line in top["args"].log if "stderr:" in line]
+    assert [line.split("stderr: ")[1] for line in stderr] == [f"line {i}" for i in range(4, 9)]
