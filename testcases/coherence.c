@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * coherence: after a mapping read-faulted a hole, data that reaches the file
- * by any path (another process's or thread's mapping, write(2), pwrite(2),
- * fallocate+write, punch+write, fork, mremap, MAP_POPULATE, mlock,
- * userfaultfd UFFDIO_COPY) must be seen through that mapping, and truncation
+ * by any path (another process's or thread's mapping, another thread's store
+ * through the same mapping, write(2), pwrite(2), fallocate+write, punch+write,
+ * fork, mremap, MAP_POPULATE, mlock, userfaultfd UFFDIO_COPY) must be seen through that mapping, and truncation
  * must still raise SIGBUS beyond EOF.  A failure means a stale (zero page)
  * PTE survived a page being added to the file: silent data corruption.
  *
@@ -145,6 +145,42 @@ static int read_then_remote_write_thread(const struct zp_mode *m)
 	pthread_join(t, NULL);
 	ZP_CHECK(!ts.err, "the writer thread could map");
 	ZP_CHECK(probes_read(p, 2, "reader thread"), "reader sees the thread's stores");
+	return ZP_PASS;
+}
+
+struct same_mapping_store {
+	char *p;
+	unsigned long seed;
+};
+
+static void *same_mapping_store_fn(void *arg)
+{
+	struct same_mapping_store *s = arg;
+	unsigned int i;
+
+	for (i = 0; i < NR_PROBES; i++)
+		*(volatile unsigned long *)(s->p + probe_off(i)) = probe_val(i, s->seed);
+	return NULL;
+}
+
+/*
+ * Failure: a thread's stores through the very mapping another thread read are
+ * not seen by that thread.  One VMA, so the write fault replaces the zero-page
+ * PTE itself, without an rmap walk: its TLB flush must reach the reader's CPU.
+ */
+static int read_then_same_mapping_write_thread(const struct zp_mode *m)
+{
+	struct same_mapping_store s = { .seed = 3 };
+	struct zp_region r;
+	pthread_t t;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
+	s.p = p;
+	ZP_SYS(!pthread_create(&t, NULL, same_mapping_store_fn, &s), "pthread_create");
+	pthread_join(t, NULL);
+	ZP_CHECK(probes_read(p, 3, "reader thread"), "reader sees the stores through the same mapping");
+	ZP_CHECK(!m->shared || file_reads(&r, 3, "read(2)"), "the stores reached the file");
 	return ZP_PASS;
 }
 
@@ -605,6 +641,7 @@ static int uffd_zeropage_private_kept(const struct zp_mode *m)
 static const struct zp_test tests[] = {
 	ZP_TEST(read_then_remote_write_process, ZP_ALL),
 	ZP_TEST(read_then_remote_write_thread, ZP_ALL),
+	ZP_TEST(read_then_same_mapping_write_thread, ZP_ALL),
 	ZP_TEST(read_then_write, ZP_FD_ALL),
 	ZP_TEST(read_then_pwrite, ZP_FD_ALL),
 	ZP_TEST(read_then_fallocate, ZP_FD_ALL),
