@@ -7,6 +7,7 @@
  *   read_ns_per_page[memfd]       first-touch read faults of a memfd hole (MAP_SHARED)
  *   read_ns_per_page[anon]        the same on anonymous memory (zero page on every kernel)
  *   read_write_ns_per_page[memfd] read every page of a hole, then write every page
+ *   read_write_ns_per_page[anon]  the same on anonymous memory (zero page, then COW)
  *   fill_ns_per_page[pN]          write(2) into a hole that N processes read-faulted
  *                                 (with the series: zero-page PTEs unmapped in N mappings)
  *
@@ -153,13 +154,15 @@ int main(void)
 	double v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("KTAP version 1\n1..%zu\n", 3 + sizeof(procs) / sizeof(procs[0]));
+	printf("KTAP version 1\n1..%zu\n", 4 + sizeof(procs) / sizeof(procs[0]));
 	v = touch(1, 0);
 	result(v > 0, "read_ns_per_page[memfd]", v);
 	v = touch(0, 0);
 	result(v > 0, "read_ns_per_page[anon]", v);
 	v = touch(1, 1);
 	result(v > 0, "read_write_ns_per_page[memfd]", v);
+	v = touch(0, 1);
+	result(v > 0, "read_write_ns_per_page[anon]", v);
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		snprintf(name, sizeof(name), "fill_ns_per_page[p%d]", procs[i]);
 		v = fill(procs[i]);
