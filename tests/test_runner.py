@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from farm import arches, boot, ktap, runner
@@ -19,15 +20,22 @@ def script(tmp_path: Path, name: str, body: str) -> boot.GuestTest:
 
 def run_runner(tmp_path: Path, tests: list[boot.GuestTest], runtime: Runtime | None = None) -> dict[str, ktap.KtapNode]:
     """Build the runner for this host, run the tests with it as root, return its top-level results."""
+    marker = boot.GuestTest(f"kmsg-{uuid.uuid4().hex}", ("true",), (), 3.0)
+    tests = [*tests, marker]
     share = tmp_path / "share"
     binary = runner.build(arches.for_machine(os.uname().machine), tmp_path / "runner", tmp_path / "runner.log")
     boot.prepare_share(share, binary, runtime or Runtime("default"), tests, vm=False)  # root here: it must unmount
     done = subprocess.run([str(share / runner.NAME)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (share / "done").is_file()
-    assert (share / "dmesg.txt").is_file()
+    # Each program is bracketed in the kernel log, for the console scanner (a fresh name: the
+    # kernel log keeps earlier runs').
+    kernel_log = (share / "dmesg.txt").read_text()
+    assert f"zpfarm: begin {marker.name}\n" in kernel_log and f"zpfarm: end {marker.name}\n" in kernel_log
     assert "/run/zpfarm/" not in Path("/proc/mounts").read_text()  # unmounted again
-    return {n.name: n for n in ktap.parse((share / "results.ktap").read_text()).children}
+    top = {n.name: n for n in ktap.parse((share / "results.ktap").read_text()).children}
+    assert top.pop(marker.name).status is ktap.KtapStatus.OK
+    return top
 
 
 def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path) -> None:
