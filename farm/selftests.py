@@ -162,6 +162,27 @@ _PATCHES: tuple[Patch, ...] = (
         "\twhile (!is_remap_region_valid(addr - c.dest_preamble_size,\n"
         "\t\t\t\t      c.dest_preamble_size + c.region_size) && !c.overlapping) {\n",
     ),
+    Patch(
+        "mm/uffd-common.c",
+        "6.12.y: the shmem areas are mapped at a fixed 1 GiB hint and the test gives up when the kernel "
+        "places them elsewhere; on arm64 a static binary's brk is randomized over 1 GiB, so its heap can lie "
+        "there (seen once: 'poison on shmem', 'mmap of memfd failed at 0x40000000'). Use a free PMD-aligned range",
+        "#define BASE_PMD_ADDR ((void *)(1UL << 30))\n",
+        "/* zpfarm: a free PMD-aligned range for src, dst and their aliases, not a fixed hint. */\n"
+        "static void *base_pmd_addr(size_t bytes, size_t hpage_size)\n"
+        "{\n"
+        "\tsize_t align = hpage_size ? hpage_size : (size_t)getpagesize(); /* 0 without THP */\n"
+        "\tsize_t len = 4 * (bytes + hpage_size) + align;\n"
+        "\tchar *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
+        "\n"
+        "\tif (p == MAP_FAILED)\n"
+        '\t\terr("reserving an area");\n'
+        "\tmunmap(p, len);\n"
+        "\treturn (void *)(((unsigned long)p + align - 1) & ~(align - 1));\n"
+        "}\n"
+        "\n"
+        "#define BASE_PMD_ADDR base_pmd_addr(bytes, hpage_size)\n",
+    ),
 )
 
 # What the selftests read from the tree, relative to its root: copied to out/src.
