@@ -111,6 +111,7 @@ static int read_then_remote_write_process(const struct zp_mode *m)
 
 struct thread_store {
 	struct zp_region *r;
+	char *p;		/* store through this mapping, or NULL: map the region anew */
 	unsigned long seed;
 	int err;
 };
@@ -119,7 +120,7 @@ static void *thread_store_fn(void *arg)
 {
 	struct thread_store *ts = arg;
 	unsigned int i;
-	char *q = zp_map(ts->r, PROT_READ | PROT_WRITE, true);
+	char *q = ts->p ? ts->p : zp_map(ts->r, PROT_READ | PROT_WRITE, true);
 
 	if (!q) {
 		ts->err = 1;
@@ -127,40 +128,33 @@ static void *thread_store_fn(void *arg)
 	}
 	for (i = 0; i < NR_PROBES; i++)
 		*(volatile unsigned long *)(q + probe_off(i)) = probe_val(i, ts->seed);
-	zp_unmap(ts->r, q);
+	if (!ts->p)
+		zp_unmap(ts->r, q);
 	return NULL;
+}
+
+/* Another thread stores every probe, through @p or its own new mapping of @r; 0 if it could. */
+static int store_from_thread(struct zp_region *r, char *p, unsigned long seed)
+{
+	struct thread_store ts = { .r = r, .p = p, .seed = seed };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, thread_store_fn, &ts))
+		return -1;
+	pthread_join(t, NULL);
+	return ts.err ? -1 : 0;
 }
 
 /* Failure: the RFC case across threads: a thread's write via its own mapping is not seen. */
 static int read_then_remote_write_thread(const struct zp_mode *m)
 {
-	struct thread_store ts = { .seed = 2 };
 	struct zp_region r;
-	pthread_t t;
 	char *p;
 
 	ZP_SYS(!setup(&r, m, &p, PROT_READ), "setup");
-	ts.r = &r;
-	ZP_SYS(!pthread_create(&t, NULL, thread_store_fn, &ts), "pthread_create");
-	pthread_join(t, NULL);
-	ZP_CHECK(!ts.err, "the writer thread could map");
+	ZP_SYS(!store_from_thread(&r, NULL, 2), "the writer thread");
 	ZP_CHECK(probes_read(p, 2, "reader thread"), "reader sees the thread's stores");
 	return ZP_PASS;
-}
-
-struct same_mapping_store {
-	char *p;
-	unsigned long seed;
-};
-
-static void *same_mapping_store_fn(void *arg)
-{
-	struct same_mapping_store *s = arg;
-	unsigned int i;
-
-	for (i = 0; i < NR_PROBES; i++)
-		*(volatile unsigned long *)(s->p + probe_off(i)) = probe_val(i, s->seed);
-	return NULL;
 }
 
 /*
@@ -170,15 +164,11 @@ static void *same_mapping_store_fn(void *arg)
  */
 static int read_then_same_mapping_write_thread(const struct zp_mode *m)
 {
-	struct same_mapping_store s = { .seed = 3 };
 	struct zp_region r;
-	pthread_t t;
 	char *p;
 
 	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
-	s.p = p;
-	ZP_SYS(!pthread_create(&t, NULL, same_mapping_store_fn, &s), "pthread_create");
-	pthread_join(t, NULL);
+	ZP_SYS(!store_from_thread(&r, p, 3), "the writer thread");
 	ZP_CHECK(probes_read(p, 3, "reader thread"), "reader sees the stores through the same mapping");
 	ZP_CHECK(!m->shared || file_reads(&r, 3, "read(2)"), "the stores reached the file");
 	return ZP_PASS;
