@@ -66,20 +66,23 @@ def main() -> None:
     def median(kernel: int, name: str) -> float:
         return statistics.median(run[kernel][f"{PROGRAM}.{name}"] for run in runs)
 
-    def ratios(name: str) -> list[float]:
-        return sorted(run[1][f"{PROGRAM}.{name}"] / run[0][f"{PROGRAM}.{name}"] for run in runs)
+    def per_boot(ratio: Callable[[Metrics, Metrics], float]) -> list[float]:
+        return sorted(ratio(b, s) for b, s in runs)
+
+    def series_over_base(key: str) -> Callable[[Metrics, Metrics], float]:
+        return lambda base, series: series[key] / base[key]
 
     print(f"ns per page, median of {args.boots} boots of each kernel")
     print(f"{'':28} {'base':>10} {'series':>10} {'series/base':>12}  series/base per boot")
     for label, name in ROWS:
         b, s = median(0, name), median(1, name)
-        boots = " ".join(f"{r:.2f}" for r in ratios(name))
+        boots = " ".join(f"{r:.2f}" for r in per_boot(series_over_base(f"{PROGRAM}.{name}")))
         print(f"{label:28} {b:10.0f} {s:10.0f} {s / b:12.2f}  {boots}")
 
     # Ratios within one boot cancel that boot's noise; anonymous memory runs the
     # same code in both kernels, so its ratio calibrates a base/series pair.
     def each(ratio: Callable[[Metrics, Metrics], float]) -> str:
-        values = sorted(ratio(b, s) for b, s in runs)
+        values = per_boot(ratio)
         return f"{statistics.median(values):.2f} (per boot: {' '.join(f'{v:.2f}' for v in values)})"
 
     def rw(m: Metrics, kind: str) -> float:

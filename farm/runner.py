@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from farm import proc
 from farm.arches import Arch
-from farm.errors import UserError
+from farm.errors import InfraError
 
 if TYPE_CHECKING:
     from farm.boot import GuestTest
@@ -26,7 +26,11 @@ CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror")
 
 
 def build(arch: Arch, out: Path, log: Path) -> Path:
-    """The runner compiled for arch (cached in out); UserError if it does not build."""
+    """The runner compiled for arch (cached in out).
+
+    InfraError if it does not build: it is the farm's own code, so the
+    machine's toolchain is what failed (`zpfarm doctor`).
+    """
     key = hashlib.sha256(SOURCE.read_bytes() + " ".join((arch.cc, *CFLAGS)).encode()).hexdigest()[:16]
     binary = out / f"{NAME}-{key}"
     if binary.is_file():
@@ -35,7 +39,7 @@ def build(arch: Arch, out: Path, log: Path) -> Path:
     partial = binary.with_suffix(f".{os.getpid()}")
     done = proc.run([arch.cc, *CFLAGS, "-o", str(partial), str(SOURCE)], log=log)
     if not done.ok:
-        raise UserError(f"the guest runner does not build for {arch.name}: {done.tail(3)} (see {log})")
+        raise InfraError(f"the guest runner does not build for {arch.name}: {done.tail(3)} (see {log})")
     partial.rename(binary)
     return binary
 

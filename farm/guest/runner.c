@@ -93,7 +93,9 @@ static double now(void)
 
 /*
  * One record in the kernel log. One write(2): dprintf() cannot be used, it
- * seeks first, which /dev/kmsg refuses to a writer (EBADF), so it writes nothing.
+ * seeks first, which /dev/kmsg refuses, so it writes nothing. Opened per record:
+ * /dev/kmsg rate-limits each open file (10 records in 5 s by default), and a
+ * suite of quick programs writes more than that.
  */
 static void kmsg(const char *what, const char *name)
 {
