@@ -295,6 +295,60 @@ static int truncate_sigbus(const struct zp_mode *m)
 }
 
 /*
+ * Failure: a store next to the one page read is not seen through the mapping.
+ * One read fault may map the zero page over the holes around it (shmem
+ * fault-around): stores by another process, by write(2) (or another SysV
+ * attach) and, when shared, through this very mapping must replace those too.
+ */
+static int read_one_then_neighbour_stores(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size(), mid = region_size() / 2 + 8 * ps;
+	unsigned long peer = 0x1111, syscall = 0x2222, own = 0x3333, got = 0;
+	struct zp_region r;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "mmap");
+	ZP_CHECK(peek(p, mid) == 0, "a hole reads %#lx", peek(p, mid));
+	ZP_SYS(!zp_peer_store(&r, mid - ps, peer), "peer store");
+	ZP_SYS(!zp_region_write(&r, mid + ps, &syscall, sizeof(syscall)), "region write");
+	if (m->shared)
+		*(volatile unsigned long *)(p + mid + 2 * ps) = own;
+	ZP_CHECK(peek(p, mid - ps) == peer, "the page before reads %#lx after another process's store",
+		 peek(p, mid - ps));
+	ZP_CHECK(peek(p, mid + ps) == syscall, "the page after reads %#lx after a write to the file",
+		 peek(p, mid + ps));
+	ZP_CHECK(peek(p, mid + 3 * ps) == 0, "an untouched neighbour reads %#lx", peek(p, mid + 3 * ps));
+	if (m->shared) {
+		ZP_SYS(!zp_region_read(&r, mid + 2 * ps, &got, sizeof(got)), "region read");
+		ZP_CHECK(got == own, "the file holds %#lx where the mapping stored %#lx", got, own);
+	}
+	return ZP_PASS;
+}
+
+/*
+ * Failure: a read fault just below EOF made the pages beyond it accessible
+ * (shmem fault-around must stop at i_size, as a read fault there does).
+ */
+static int read_below_eof_then_beyond_sigbus(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size(), eof = region_size() / 2 + 100;
+	struct zp_region r;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = zp_map_mode(&r, PROT_READ);
+	ZP_SYS(p, "mmap");
+	ZP_SYS(!ftruncate(r.fd, (off_t)eof), "ftruncate");
+	ZP_CHECK(peek(p, eof - 100) == 0, "the last page reads %#lx", peek(p, eof - 100));
+	ZP_CHECK(zp_access_sigbus(p + eof - 100 + ps, false), "no SIGBUS reading the page after EOF %#zx", eof);
+	ZP_CHECK(zp_access_sigbus(p + eof - 100 + 7 * ps, false), "no SIGBUS reading 7 pages after EOF %#zx",
+		 eof);
+	return ZP_PASS;
+}
+
+/*
  * Failure: after fork, a child's store through the inherited mapping is
  * (shared) not seen by the parent, or (private) leaks to the parent/file.
  */
@@ -637,6 +691,8 @@ static const struct zp_test tests[] = {
 	ZP_TEST(read_then_fallocate, ZP_FD_ALL),
 	ZP_TEST(read_then_punch, ZP_FD_ALL),
 	ZP_TEST(truncate_sigbus, ZP_FD_ALL),
+	ZP_TEST(read_one_then_neighbour_stores, ZP_ALL),
+	ZP_TEST(read_below_eof_then_beyond_sigbus, ZP_FD_ALL),
 	ZP_TEST(fork_child_write, ZP_ALL),
 	ZP_TEST(fork_then_remote_write, ZP_ALL),
 	ZP_TEST(mremap_then_remote_write, ZP_ALL),

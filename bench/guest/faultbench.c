@@ -8,6 +8,9 @@
  *   read_ns_per_page[anon]        the same on anonymous memory (zero page on every kernel)
  *   read_write_ns_per_page[memfd] read every page of a hole, then write every page
  *   read_write_ns_per_page[anon]  the same on anonymous memory (zero page, then COW)
+ *   read_ns_per_fault[memfd]      read one page in every 64 KiB of a memfd hole: one fault
+ *                                 per read, as fault-around (64 KiB) maps the rest unread
+ *   read_ns_per_fault[anon]       the same on anonymous memory
  *   fill_ns_per_page[pN]          write(2) into a hole that N processes read-faulted
  *                                 (with the series: zero-page PTEs unmapped in N mappings)
  *
@@ -27,6 +30,7 @@
 #define PAGE 4096UL
 #define PAGES 8192UL /* 32 MiB */
 #define FILL_PAGES 256UL
+#define SPARSE 16UL /* pages: one read per fault_around_bytes (64 KiB) */
 #define REPS 5
 
 static int tests, failed;
@@ -65,17 +69,20 @@ static int hole(size_t len)
 	return fd;
 }
 
-static unsigned long read_pages(const volatile char *p, size_t pages)
+static unsigned long read_pages(const volatile char *p, size_t pages, size_t stride)
 {
 	unsigned long sum = 0;
 
-	for (size_t i = 0; i < pages; i++)
+	for (size_t i = 0; i < pages; i += stride)
 		sum += p[i * PAGE];
 	return sum;
 }
 
-/* ns per page to read-fault (and with write, then write-fault) a fresh region; -1 on error. */
-static double touch(int use_memfd, int write)
+/*
+ * ns per page read to read-fault every stride-th page of a fresh region (and
+ * with write, then write-fault every page); -1 on error.
+ */
+static double touch(int use_memfd, int write, size_t stride)
 {
 	double best = -1;
 
@@ -87,11 +94,11 @@ static double touch(int use_memfd, int write)
 		if (!p)
 			return -1;
 		t0 = now_ns();
-		if (read_pages(p, PAGES))
+		if (read_pages(p, PAGES, stride))
 			return -1; /* a hole must read as zeros */
 		for (size_t i = 0; write && i < PAGES; i++)
 			p[i * PAGE] = 1;
-		ns = (now_ns() - t0) / PAGES;
+		ns = (now_ns() - t0) / (PAGES / stride);
 		best = (best < 0 || ns < best) ? ns : best;
 		munmap(p, PAGES * PAGE);
 		if (fd >= 0)
@@ -121,7 +128,7 @@ static double fill(int nproc)
 				char *p = map(fd, FILL_PAGES * PAGE, PROT_READ);
 
 				if (p)
-					read_pages(p, FILL_PAGES);
+					read_pages(p, FILL_PAGES, 1);
 				if (write(ready[1], "x", 1) != 1)
 					_exit(1);
 				pause();
@@ -154,15 +161,19 @@ int main(void)
 	double v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("KTAP version 1\n1..%zu\n", 4 + sizeof(procs) / sizeof(procs[0]));
-	v = touch(1, 0);
+	printf("KTAP version 1\n1..%zu\n", 6 + sizeof(procs) / sizeof(procs[0]));
+	v = touch(1, 0, 1);
 	result(v > 0, "read_ns_per_page[memfd]", v);
-	v = touch(0, 0);
+	v = touch(0, 0, 1);
 	result(v > 0, "read_ns_per_page[anon]", v);
-	v = touch(1, 1);
+	v = touch(1, 1, 1);
 	result(v > 0, "read_write_ns_per_page[memfd]", v);
-	v = touch(0, 1);
+	v = touch(0, 1, 1);
 	result(v > 0, "read_write_ns_per_page[anon]", v);
+	v = touch(1, 0, SPARSE);
+	result(v > 0, "read_ns_per_fault[memfd]", v);
+	v = touch(0, 0, SPARSE);
+	result(v > 0, "read_ns_per_fault[anon]", v);
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		snprintf(name, sizeof(name), "fill_ns_per_page[p%d]", procs[i]);
 		v = fill(procs[i]);
