@@ -40,6 +40,8 @@ ROWS = (
     ("anon read, then write", "read_write_ns_per_page[anon]"),
     ("shmem read, 1 per 64 KiB", "read_ns_per_fault[memfd]"),
     ("anon read, 1 per 64 KiB", "read_ns_per_fault[anon]"),
+    ("shmem 1 read per 64 KiB, write all", "sparse_read_write_ns_per_page[memfd]"),
+    ("anon 1 read per 64 KiB, write all", "sparse_read_write_ns_per_page[anon]"),
     *((f"fill a hole read by {n}", f"fill_ns_per_page[p{n}]") for n in (1, 4, 16, 64)),
 )
 
@@ -58,7 +60,7 @@ def boot_once(results: Path) -> tuple[Metrics, Metrics]:
         return {c.name: c.metrics["ns_per_page"] for c in cases if "ns_per_page" in c.metrics}
 
     metrics = ns(base), ns(series)
-    for kernel, m in zip(("base", "series"), metrics):
+    for kernel, m in zip(("base", "series"), metrics, strict=True):
         missing = [name for _, name in ROWS if f"{PROGRAM}.{name}" not in m]
         if missing:
             sys.exit(f"{kernel}: no {', '.join(missing)} in {results / 'junit.xml'}: did a build or boot fail?")
@@ -94,8 +96,8 @@ def main() -> None:
         values = per_boot(ratio)
         return f"{statistics.median(values):.2f} (per boot: {' '.join(f'{v:.2f}' for v in values)})"
 
-    def rw(m: Metrics, kind: str) -> float:
-        return m[f"{PROGRAM}.read_write_ns_per_page[{kind}]"]
+    def rw(m: Metrics, kind: str, sparse: str = "") -> float:
+        return m[f"{PROGRAM}.{sparse}read_write_ns_per_page[{kind}]"]
 
     def rd(m: Metrics, kind: str, per: str = "page") -> float:
         return m[f"{PROGRAM}.read_ns_per_{per}[{kind}]"]
@@ -112,6 +114,15 @@ def main() -> None:
     print(
         "  the same, each kernel's shmem over its anon:",
         each(lambda b, s: (rw(s, "memfd") / rw(s, "anon")) / (rw(b, "memfd") / rw(b, "anon"))),
+    )
+    print(
+        "  one read per 64 KiB, then write every page, normalized the same way:",
+        each(
+            lambda b, s: (
+                (rw(s, "memfd", "sparse_") / rw(s, "anon", "sparse_"))
+                / (rw(b, "memfd", "sparse_") / rw(b, "anon", "sparse_"))
+            )
+        ),
     )
     fill = f"{PROGRAM}.fill_ns_per_page"
     print("filling a hole, 64 mappings / 1, series:", each(lambda b, s: s[f"{fill}[p64]"] / s[f"{fill}[p1]"]))

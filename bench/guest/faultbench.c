@@ -11,6 +11,10 @@
  *   read_ns_per_fault[memfd]      read one page in every 64 KiB of a memfd hole: one fault
  *                                 per read, as fault-around (64 KiB) maps the rest unread
  *   read_ns_per_fault[anon]       the same on anonymous memory
+ *   sparse_read_write_ns_per_page[memfd]  read one page per 64 KiB, then write every page:
+ *                                 the writes next to a read find the zero page that
+ *                                 fault-around mapped there (per page written)
+ *   sparse_read_write_ns_per_page[anon]   the same on anonymous memory
  *   fill_ns_per_page[pN]          write(2) into a hole that N processes read-faulted
  *                                 (with the series: zero-page PTEs unmapped in N mappings)
  *
@@ -79,8 +83,9 @@ static unsigned long read_pages(const volatile char *p, size_t pages, size_t str
 }
 
 /*
- * ns per page read to read-fault every stride-th page of a fresh region (and
- * with write, then write-fault every page); -1 on error.
+ * Read-fault every stride-th page of a fresh region and, with write, then
+ * write every page: ns per page read, or with write per page written; -1 on
+ * error.
  */
 static double touch(int use_memfd, int write, size_t stride)
 {
@@ -98,7 +103,7 @@ static double touch(int use_memfd, int write, size_t stride)
 			return -1; /* a hole must read as zeros */
 		for (size_t i = 0; write && i < PAGES; i++)
 			p[i * PAGE] = 1;
-		ns = (now_ns() - t0) / (PAGES / stride);
+		ns = (now_ns() - t0) / (write ? PAGES : PAGES / stride);
 		best = (best < 0 || ns < best) ? ns : best;
 		munmap(p, PAGES * PAGE);
 		if (fd >= 0)
@@ -161,7 +166,7 @@ int main(void)
 	double v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("KTAP version 1\n1..%zu\n", 6 + sizeof(procs) / sizeof(procs[0]));
+	printf("KTAP version 1\n1..%zu\n", 8 + sizeof(procs) / sizeof(procs[0]));
 	v = touch(1, 0, 1);
 	result(v > 0, "read_ns_per_page[memfd]", v);
 	v = touch(0, 0, 1);
@@ -174,6 +179,10 @@ int main(void)
 	result(v > 0, "read_ns_per_fault[memfd]", v);
 	v = touch(0, 0, SPARSE);
 	result(v > 0, "read_ns_per_fault[anon]", v);
+	v = touch(1, 1, SPARSE);
+	result(v > 0, "sparse_read_write_ns_per_page[memfd]", v);
+	v = touch(0, 1, SPARSE);
+	result(v > 0, "sparse_read_write_ns_per_page[anon]", v);
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		snprintf(name, sizeof(name), "fill_ns_per_page[p%d]", procs[i]);
 		v = fill(procs[i]);
