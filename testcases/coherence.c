@@ -335,7 +335,7 @@ static int read_one_then_neighbour_stores(const struct zp_mode *m)
  */
 static int read_below_eof_then_beyond_sigbus(const struct zp_mode *m)
 {
-	size_t ps = zp_page_size(), eof = region_size() / 2 + 100;
+	size_t ps = zp_page_size(), last = region_size() / 2, eof = last + 100;
 	struct zp_region r;
 	char *p;
 
@@ -345,10 +345,9 @@ static int read_below_eof_then_beyond_sigbus(const struct zp_mode *m)
 	p = zp_map_mode(&r, PROT_READ);
 	ZP_SYS(p, "mmap");
 	ZP_SYS(!ftruncate(r.fd, (off_t)eof), "ftruncate");
-	ZP_CHECK(peek(p, eof - 100) == 0, "the last page reads %#lx", peek(p, eof - 100));
-	ZP_CHECK(zp_access_sigbus(p + eof - 100 + ps, false), "no SIGBUS reading the page after EOF %#zx", eof);
-	ZP_CHECK(zp_access_sigbus(p + eof - 100 + 7 * ps, false), "no SIGBUS reading 7 pages after EOF %#zx",
-		 eof);
+	ZP_CHECK(peek(p, last) == 0, "the last page reads %#lx", peek(p, last));
+	ZP_CHECK(zp_access_sigbus(p + last + ps, false), "no SIGBUS reading the page after EOF %#zx", eof);
+	ZP_CHECK(zp_access_sigbus(p + last + 7 * ps, false), "no SIGBUS reading 7 pages after EOF %#zx", eof);
 	return ZP_PASS;
 }
 
