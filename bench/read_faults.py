@@ -10,9 +10,12 @@ prints the medians and series/base ratios against the goals:
   fault-around maps);
   read-then-write: no worse than 1.2x base;
   filling a hole read-faulted by N processes: how the cost grows with N.
+Also reported: one read per 64 KiB then a write to every page, where the
+writes meet the zero page that fault-around mapped next to each read.
 Asserts nothing. Under TCG the absolute numbers are emulation times, and
 they move by up to 2x from one boot to the next (faultbench already takes
-the best of 5 repetitions within a boot): hence several boots and medians.
+the best of 5 repetitions within a boot, and the guest has one vCPU: see
+bench/matrix.toml): hence several boots and medians.
     .venv/bin/python bench/read_faults.py [--boots 3] [--results results/bench-faults]
 """
 
