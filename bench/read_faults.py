@@ -17,6 +17,8 @@ they move by up to 2x from one boot to the next (faultbench already takes
 the best of 5 repetitions within a boot, and the guest has one vCPU: see
 bench/matrix.toml): hence several boots and medians.
     .venv/bin/python bench/read_faults.py [--boots 3] [--results results/bench-faults]
+Print again from the boots of earlier runs, pooled, without booting:
+    .venv/bin/python bench/read_faults.py --saved results/bench-faults results/bench-faults-2
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ def boot_once(results: Path) -> tuple[Metrics, Metrics]:
     zpfarm = Path(sys.executable).parent / "zpfarm"
     argv = [str(zpfarm), "run", "--matrix", str(ROOT / "bench" / "matrix.toml"), "--no-selftests", "-q"]
     subprocess.run([*argv, "--results", str(results)], check=False, stdout=subprocess.DEVNULL)
+    return read_boot(results)
+
+
+def read_boot(results: Path) -> tuple[Metrics, Metrics]:
+    """ns per page by metric, for base and for series, from one boot's JUnit."""
     base, series = compare.split_kernels(compare.from_junit(results / "junit.xml"))
 
     def ns(cases: list[compare.Case]) -> Metrics:
@@ -74,8 +81,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=ROOT / "results" / "bench-faults")
     ap.add_argument("--boots", type=int, default=3, help="boot each kernel this many times; medians are printed")
+    ap.add_argument("--saved", type=Path, nargs="+", help="no boots: read the boot-* results under these directories")
     args = ap.parse_args()
-    runs = [boot_once(args.results / f"boot-{i}") for i in range(1, args.boots + 1)]
+    if args.saved:
+        runs = [read_boot(boot) for d in args.saved for boot in sorted(d.glob("boot-*"))]
+        if not runs:
+            sys.exit(f"no boot-* results under {' '.join(map(str, args.saved))}")
+    else:
+        runs = [boot_once(args.results / f"boot-{i}") for i in range(1, args.boots + 1)]
 
     def median(kernel: int, name: str) -> float:
         return statistics.median(run[kernel][f"{PROGRAM}.{name}"] for run in runs)
@@ -86,12 +99,12 @@ def main() -> None:
     def series_over_base(key: str) -> Callable[[Metrics, Metrics], float]:
         return lambda base, series: series[key] / base[key]
 
-    print(f"ns per page, median of {args.boots} boots of each kernel")
-    print(f"{'':28} {'base':>10} {'series':>10} {'series/base':>12}  series/base per boot")
+    print(f"ns per page, median of {len(runs)} boots of each kernel")
+    print(f"{'':36} {'base':>10} {'series':>10} {'series/base':>12}  series/base per boot")
     for label, name in ROWS:
         b, s = median(0, name), median(1, name)
         boots = " ".join(f"{r:.2f}" for r in per_boot(series_over_base(f"{PROGRAM}.{name}")))
-        print(f"{label:28} {b:10.0f} {s:10.0f} {s / b:12.2f}  {boots}")
+        print(f"{label:36} {b:10.0f} {s:10.0f} {s / b:12.2f}  {boots}")
 
     # Ratios within one boot cancel that boot's noise; anonymous memory runs the
     # same code in both kernels, so its ratio calibrates a base/series pair.
@@ -99,34 +112,31 @@ def main() -> None:
         values = per_boot(ratio)
         return f"{statistics.median(values):.2f} (per boot: {' '.join(f'{v:.2f}' for v in values)})"
 
-    def rw(m: Metrics, kind: str, sparse: str = "") -> float:
-        return m[f"{PROGRAM}.{sparse}read_write_ns_per_page[{kind}]"]
+    def shmem_over_anon(m: Metrics, test: str) -> float:
+        return m[f"{PROGRAM}.{test}[memfd]"] / m[f"{PROGRAM}.{test}[anon]"]
 
-    def rd(m: Metrics, kind: str, per: str = "page") -> float:
-        return m[f"{PROGRAM}.read_ns_per_{per}[{kind}]"]
+    def normalized(test: str) -> Callable[[Metrics, Metrics], float]:
+        return lambda b, s: shmem_over_anon(s, test) / shmem_over_anon(b, test)
 
-    print("shmem read faults, base/series:", each(lambda b, s: rd(b, "memfd") / rd(s, "memfd")), "goal >= 2")
+    read = f"{PROGRAM}.read_ns_per_page[memfd]"
+    print("shmem read faults, base/series:", each(lambda b, s: b[read] / s[read]), "goal >= 2")
     print(
-        "shmem/anon read fault, series, same boot:", each(lambda b, s: rd(s, "memfd") / rd(s, "anon")), "goal <= 1.10"
+        "shmem/anon read fault, series, same boot:",
+        each(lambda b, s: shmem_over_anon(s, "read_ns_per_page")),
+        "goal <= 1.10",
     )
+    print("  the same, one read per 64 KiB (a fault each):", each(lambda b, s: shmem_over_anon(s, "read_ns_per_fault")))
     print(
-        "  the same, one read per 64 KiB (a fault each):",
-        each(lambda b, s: rd(s, "memfd", "fault") / rd(s, "anon", "fault")),
+        "read-then-write, series/base:",
+        each(series_over_base(f"{PROGRAM}.read_write_ns_per_page[memfd]")),
+        "goal <= 1.2",
     )
-    print("read-then-write, series/base:", each(lambda b, s: rw(s, "memfd") / rw(b, "memfd")), "goal <= 1.2")
+    print("  the same, each kernel's shmem over its anon:", each(normalized("read_write_ns_per_page")))
     print(
-        "  the same, each kernel's shmem over its anon:",
-        each(lambda b, s: (rw(s, "memfd") / rw(s, "anon")) / (rw(b, "memfd") / rw(b, "anon"))),
+        "one read per 64 KiB, then write every page, series/base:",
+        each(series_over_base(f"{PROGRAM}.sparse_read_write_ns_per_page[memfd]")),
     )
-    print(
-        "  one read per 64 KiB, then write every page, normalized the same way:",
-        each(
-            lambda b, s: (
-                (rw(s, "memfd", "sparse_") / rw(s, "anon", "sparse_"))
-                / (rw(b, "memfd", "sparse_") / rw(b, "anon", "sparse_"))
-            )
-        ),
-    )
+    print("  the same, each kernel's shmem over its anon:", each(normalized("sparse_read_write_ns_per_page")))
     fill = f"{PROGRAM}.fill_ns_per_page"
     print("filling a hole, 64 mappings / 1, series:", each(lambda b, s: s[f"{fill}[p64]"] / s[f"{fill}[p1]"]))
 
