@@ -25,14 +25,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from farm import compare
-from farm import matrix as matrix_mod
-from farm import run as pipeline
-from farm.cache import Cache, default_root
-from farm.errors import UserError, ZpfarmError
-from farm.junit import Suite
-from farm.model import Status
-from farm.progress import STYLE, LiveReporter, PlainReporter, summary
+from farm import pipeline
+from farm.host.cache import Cache, default_root
+from farm.model import matrix as matrix_mod
+from farm.model.errors import UserError, ZpfarmError
+from farm.model.results import Status
+from farm.report import compare
+from farm.report.junit import Suite
+from farm.report.progress import STYLE, LiveReporter, PlainReporter, summary
 
 HERE = Path(__file__).resolve().parent
 EXIT_CODES = """Exit codes: 0 all passed · 1 a test failed or crashed · 2 bad input · 3 infrastructure failure."""
@@ -192,7 +192,7 @@ def run(
 
 
 @app.command("build-each")
-def build_each(
+def build_each_cmd(
     matrix: MatrixOpt = None,  # type: ignore[assignment]
     cell: CellOpt = None,
     junit: Annotated[Path | None, typer.Option(help="JUnit XML output \\[default: RESULTS/junit.xml].")] = None,
@@ -212,7 +212,7 @@ def build_each(
       zpfarm build-each                              every series cell of the matrix
       zpfarm build-each --cell 'series-arm64-*'
     """
-    from farm import each
+    from farm import build_each
 
     junit_path = junit or results / "junit.xml"
     with _job(junit_path):
@@ -223,7 +223,7 @@ def build_each(
         )
         reporter = _reporter([c.name for c in cells if c.kernel == "series"], quiet)
         with reporter.shown():
-            report = each.check(opts, reporter)
+            report = build_each.check(opts, reporter)
     table = Table(title="build-each: one build per patch")
     for col in ("cell", "step", "verdict"):
         table.add_column(col, overflow="fold")
@@ -258,8 +258,8 @@ def _job(junit_path: Path) -> Iterator[None]:
 
 def _junit_for_error(path: Path, e: ZpfarmError) -> None:
     """Even a run that could not start leaves a valid JUnit file saying why."""
-    from farm import junit
-    from farm.model import Status, TestResult
+    from farm.model.results import Status, TestResult
+    from farm.report import junit
 
     now = datetime.now(UTC)
     case = TestResult("setup", Status.INFRA, str(e))
@@ -381,7 +381,7 @@ def bisect(
     runs the test in CELL. A step whose build or boot fails is skipped (125), not bad.
     """
     from farm import bisect as bisecting
-    from farm import git, series, source
+    from farm.kernel import git, series, source
 
     state_file = results / "bisect.json"
     try:
@@ -475,7 +475,7 @@ def bisect_step(
     import time
 
     from farm import bisect as bisecting
-    from farm import git
+    from farm.kernel import git
 
     started = time.monotonic()
     try:
@@ -528,7 +528,7 @@ def host_test(
       zpfarm host-test --ssh root@arm-board --kernel series
     """
     from farm import hosttest
-    from farm.remote import Target
+    from farm.host.remote import Target
 
     where = "this host's kernel"
     try:

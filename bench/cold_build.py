@@ -25,8 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from farm import boot, build, git, matrix, source  # noqa: E402
-from farm.cache import Cache, default_root  # noqa: E402
+from farm.guest import boot  # noqa: E402
+from farm.host.cache import Cache, default_root  # noqa: E402
+from farm.kernel import build, git, source  # noqa: E402
+from farm.model import matrix  # noqa: E402
 
 
 def options(config: Path) -> int:

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from farm import compare  # noqa: E402
+from farm.report import compare  # noqa: E402
 
 PROGRAM = "faultbench"
 

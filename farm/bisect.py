@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import git, proc
-from farm.errors import InfraError, UserError
-from farm.model import Status
-from farm.run import Report
+from farm.host import proc
+from farm.kernel import git
+from farm.model.errors import InfraError, UserError
+from farm.model.results import Status
+from farm.pipeline import Report
 
 GOOD, BAD, SKIP = 0, 1, 125
 BAD_STATUSES = (Status.FAIL, Status.CRASH, Status.XFAIL)  # XFAIL: it did fail

@@ -8,10 +8,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import arches
-from farm.boot import vng
-from farm.cache import Cache
-from farm.matrix import DEFAULT_TARBALL
+from farm.guest.boot import vng
+from farm.host.cache import Cache
+from farm.model import arches
+from farm.model.matrix import DEFAULT_TARBALL
 
 MIN_FREE_GB = 20
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from farm import arches, boot, expect, ktap, proc, runner, testcases
-from farm.cache import Cache
-from farm.errors import InfraError
-from farm.matrix import Runtime
-from farm.model import TestResult
-from farm.remote import SshHost, Target
+from farm.guest import boot, runner, testcases
+from farm.host import proc
+from farm.host.cache import Cache
+from farm.host.remote import SshHost, Target
+from farm.judge import expect, ktap
+from farm.model import arches
+from farm.model.errors import InfraError
+from farm.model.matrix import Runtime
+from farm.model.results import TestResult
 
 
 def run(

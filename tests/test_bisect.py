@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from farm import bisect, junit
-from farm.cache import default_root
-from farm.model import Status, TestResult
-from farm.run import Report
+from farm import bisect
+from farm.host.cache import default_root
+from farm.model.results import Status, TestResult
+from farm.pipeline import Report
+from farm.report import junit
 
 ROOT = Path(__file__).resolve().parent.parent
 

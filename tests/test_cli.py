@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import cli
 from cli import app
-from farm import junit
-from farm.model import Status, TestResult
-from farm.run import Report
+from farm.model.results import Status, TestResult
+from farm.pipeline import Report
+from farm.report import junit
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from farm.console import MAX_LINES, Splat, message, scan
+from farm.judge.console import MAX_LINES, Splat, message, scan
 
 DATA = Path(__file__).parent / "data" / "console"
 

@@ -19,7 +19,7 @@ import junitparser
 import pytest
 import xmlschema
 
-from farm.cache import default_root
+from farm.host.cache import default_root
 
 ROOT = Path(__file__).resolve().parent.parent
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"

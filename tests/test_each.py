@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from farm import build, each
-from farm.model import Status
+from farm import build_each
+from farm.kernel import build
+from farm.model.results import Status
 
 # What make prints for a warning in an incremental O= build (gcc 12, 6.12 tree).
 WARNING_LOG = """\
@@ -28,17 +29,17 @@ def _built(tmp_path: Path, text: str, ok: bool = True) -> build.Built:
 
 
 def test_a_patch_that_warns_fails_naming_the_warning(tmp_path: Path) -> None:
-    case = each.verdict("0005 shmem: map the zeropage", _built(tmp_path, WARNING_LOG), is_patch=True)
+    case = build_each.verdict("0005 shmem: map the zeropage", _built(tmp_path, WARNING_LOG), is_patch=True)
     assert case.status is Status.FAIL
     assert "1 new compiler warning" in case.message and "unused variable 'zero'" in case.message
 
 
 def test_the_base_may_warn_and_still_pass(tmp_path: Path) -> None:
-    case = each.verdict("base v6.12.117", _built(tmp_path, WARNING_LOG), is_patch=False)
+    case = build_each.verdict("base v6.12.117", _built(tmp_path, WARNING_LOG), is_patch=False)
     assert case.status is Status.PASS and "1 warning(s) in the base" in case.message
 
 
 def test_a_clean_patch_passes_and_a_broken_one_fails(tmp_path: Path) -> None:
-    assert each.verdict("0001", _built(tmp_path, CLEAN_LOG), is_patch=True).status is Status.PASS
-    broken = each.verdict("0002", _built(tmp_path, CLEAN_LOG + "make: *** Error 2\n", ok=False), is_patch=True)
+    assert build_each.verdict("0001", _built(tmp_path, CLEAN_LOG), is_patch=True).status is Status.PASS
+    broken = build_each.verdict("0002", _built(tmp_path, CLEAN_LOG + "make: *** Error 2\n", ok=False), is_patch=True)
     assert broken.status is Status.FAIL and "error: oops" in broken.message

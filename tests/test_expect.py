@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from farm import ktap
-from farm.errors import UserError
-from farm.expect import CRASH_MESSAGE, Expectation, Outcome, evaluate, find, load
-from farm.model import Status
+from farm.judge import ktap
+from farm.judge.expect import CRASH_MESSAGE, Expectation, Outcome, evaluate, find, load
+from farm.model.errors import UserError
+from farm.model.results import Status
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"

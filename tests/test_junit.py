@@ -11,10 +11,10 @@ import junitparser
 import pytest
 import xmlschema
 
-from farm import expect, ktap
-from farm.junit import REPORT_NAME, Suite, render, scrub, write
-from farm.model import Status
-from farm.model import TestResult as Result  # not "Test*": pytest would try to collect it
+from farm.judge import expect, ktap
+from farm.model.results import Status
+from farm.model.results import TestResult as Result  # not "Test*": pytest would try to collect it
+from farm.report.junit import REPORT_NAME, Suite, render, scrub, write
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from farm import kconfig
-from farm.errors import UserError
+from farm.kernel import kconfig
+from farm.model.errors import UserError
 
 
 def test_parse_set_and_unset() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farm.ktap import MAX_DEPTH, KtapNode, KtapStatus, leaves, parse, strip_prefix, walk
+from farm.judge.ktap import MAX_DEPTH, KtapNode, KtapStatus, leaves, parse, strip_prefix, walk
 
 DATA = Path(__file__).parent / "data" / "ktap"
 CORPUS = sorted(DATA.glob("*.log"))

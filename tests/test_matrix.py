@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from farm import matrix
-from farm.errors import UserError
+from farm.model import matrix
+from farm.model.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from farm import proc
+from farm.host import proc
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:

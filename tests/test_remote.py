@@ -12,8 +12,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from farm.errors import InfraError, UserError
-from farm.remote import SshHost, Target
+from farm.host.remote import SshHost, Target
+from farm.model.errors import InfraError, UserError
 
 SSHD = Path("/usr/sbin/sshd")  # Debian's openssh-server, installed by install.sh
 

@@ -8,8 +8,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from farm import arches, boot, ktap, runner
-from farm.matrix import Runtime
+from farm.guest import boot, runner
+from farm.judge import ktap
+from farm.model import arches
+from farm.model.matrix import Runtime
 
 
 def script(tmp_path: Path, name: str, body: str) -> boot.GuestTest:

@@ -18,10 +18,13 @@ from types import ModuleType
 
 import pytest
 
-from farm import arches, expect, ktap, proc, selftests
-from farm.boot import GuestTest
-from farm.cache import default_root
-from farm.model import Status
+from farm.guest import selftests
+from farm.guest.boot import GuestTest
+from farm.host import proc
+from farm.host.cache import default_root
+from farm.judge import expect, ktap
+from farm.model import arches
+from farm.model.results import Status
 
 DATA = Path(__file__).parent / "data" / "selftests"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from farm import series
-from farm.errors import UserError
+from farm.kernel import series
+from farm.model.errors import UserError
 
 
 def git(repo: Path, *args: str) -> str:

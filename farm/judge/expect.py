@@ -15,9 +15,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from farm.errors import UserError
-from farm.ktap import KtapNode, KtapStatus, leaves, walk
-from farm.model import Status, TestResult
+from farm.judge.ktap import KtapNode, KtapStatus, leaves, walk
+from farm.model.errors import UserError
+from farm.model.results import Status, TestResult
 
 KERNELS = ("base", "series")
 CRASH_MESSAGE = "no result: the test or the kernel crashed"

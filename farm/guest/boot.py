@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import proc, runner
-from farm.matrix import Guest, Runtime
+from farm.guest import runner
+from farm.host import proc
+from farm.model.matrix import Guest, Runtime
 
 GUEST_SHARE = "/run/zpfarm-share"  # where the guest sees the share directory
 GUEST_PYTHON = "/usr/bin/python3"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from farm.errors import InfraError
+from farm.model.errors import InfraError
 
 LineSink = Callable[[str], None]
 

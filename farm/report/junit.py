@@ -19,7 +19,7 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from farm.model import Status, TestResult
+from farm.model.results import Status, TestResult
 
 REPORT_NAME = "zpfarm"
 XFAIL_TYPE = "xfail"

@@ -17,28 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm import (
-    accel,
-    boot,
-    build,
-    console,
-    expect,
-    git,
-    junit,
-    ktap,
-    proc,
-    rootfs,
-    runner,
-    selftests,
-    series,
-    source,
-    testcases,
-)
-from farm.cache import Cache
-from farm.errors import UserError, ZpfarmError
-from farm.matrix import Cell, Matrix, Runtime
-from farm.model import Status, TestResult
-from farm.progress import Reporter
+from farm.guest import accel, boot, rootfs, runner, selftests, testcases
+from farm.host import proc
+from farm.host.cache import Cache
+from farm.judge import console, expect, ktap
+from farm.kernel import build, git, series, source
+from farm.model.errors import UserError, ZpfarmError
+from farm.model.matrix import Cell, Matrix, Runtime
+from farm.model.results import Status, TestResult
+from farm.report import junit
+from farm.report.progress import Reporter
 
 SELFTESTS = "selftests"
 _Built = tuple[build.Built, list[boot.GuestTest]]

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import git
-from farm.errors import UserError
+from farm.kernel import git
+from farm.model.errors import UserError
 
 
 @dataclass(frozen=True)

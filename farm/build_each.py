@@ -13,12 +13,13 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from farm import build, git, junit
-from farm.errors import UserError
-from farm.matrix import Cell
-from farm.model import Status, TestResult
-from farm.progress import Reporter
-from farm.run import Options, Report, Tree, prepare_trees
+from farm.kernel import build, git
+from farm.model.errors import UserError
+from farm.model.matrix import Cell
+from farm.model.results import Status, TestResult
+from farm.pipeline import Options, Report, Tree, prepare_trees
+from farm.report import junit
+from farm.report.progress import Reporter
 
 
 def check(opts: Options, reporter: Reporter) -> Report:

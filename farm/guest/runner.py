@@ -12,15 +12,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from farm import proc
-from farm.arches import Arch
-from farm.errors import InfraError
+from farm.host import proc
+from farm.model.arches import Arch
+from farm.model.errors import InfraError
 
 if TYPE_CHECKING:
-    from farm.boot import GuestTest
-    from farm.matrix import Runtime
+    from farm.guest.boot import GuestTest
+    from farm.model.matrix import Runtime
 
-SOURCE = Path(__file__).parent / "guest" / "runner.c"
+SOURCE = Path(__file__).parent / "files" / "runner.c"
 NAME = "runner"  # in the share directory
 CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from farm import proc
-from farm.errors import InfraError
+from farm.host import proc
+from farm.model.errors import InfraError
 
 # Commits the farm makes (the tarball import, applied patches) must not depend
 # on the user's git config, so every machine gets the same hashes.

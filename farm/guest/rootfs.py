@@ -12,10 +12,10 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from farm import proc
-from farm.arches import Arch
-from farm.cache import Cache
-from farm.errors import InfraError
+from farm.host import proc
+from farm.host.cache import Cache
+from farm.model.arches import Arch
+from farm.model.errors import InfraError
 
 SUITE = "bookworm"
 # On a foreign arch vng runs its bash init (virtme-init) from this root: it needs

@@ -6,9 +6,9 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm.errors import UserError
+from farm.model.errors import UserError
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 @dataclass(frozen=True)

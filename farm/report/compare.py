@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from farm.errors import UserError
-from farm.junit import Suite
-from farm.model import Status
+from farm.model.errors import UserError
+from farm.model.results import Status
+from farm.report.junit import Suite
 
 GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")

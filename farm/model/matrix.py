@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from farm import arches
-from farm.arches import Arch
-from farm.errors import UserError
+from farm.model import arches
+from farm.model.arches import Arch
+from farm.model.errors import UserError
 
 KERNELS = ("base", "series")
 DEFAULT_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")

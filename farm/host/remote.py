@@ -20,8 +20,8 @@ from pathlib import Path, PurePosixPath
 
 import paramiko
 
-from farm.errors import InfraError, UserError
-from farm.proc import Completed, LineSink
+from farm.host.proc import Completed, LineSink
+from farm.model.errors import InfraError, UserError
 
 _PGID = "zpfarm-pgid"
 LOGIN_TIMEOUT_S = 120.0

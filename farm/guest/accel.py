@@ -14,10 +14,10 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from farm import proc
-from farm.arches import Arch
-from farm.boot import vng, vng_env
-from farm.errors import UserError
+from farm.guest.boot import vng, vng_env
+from farm.host import proc
+from farm.model.arches import Arch
+from farm.model.errors import UserError
 
 CHOICES = ("auto", "kvm", "tcg")
 PROBE_TIMEOUT_S = 45.0

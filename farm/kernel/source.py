@@ -14,10 +14,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from farm import git, proc
-from farm.cache import Cache
-from farm.errors import InfraError, UserError
-from farm.matrix import Source
+from farm.host import proc
+from farm.host.cache import Cache
+from farm.kernel import git
+from farm.model.errors import InfraError, UserError
+from farm.model.matrix import Source
 
 _IMPORT_DATE = "2000-01-01T00:00:00Z"
 

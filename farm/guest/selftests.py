@@ -38,10 +38,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import proc
-from farm.arches import Arch
-from farm.boot import GUEST_PYTHON, GuestTest
-from farm.errors import InfraError
+from farm.guest.boot import GUEST_PYTHON, GuestTest
+from farm.host import proc
+from farm.model.arches import Arch
+from farm.model.errors import InfraError
 
 # Programs built from tools/testing/selftests/<target>/<name>.c. Chosen for the
 # paths the shmem zero-page series touches: COW and GUP pins of (shared) zero
@@ -62,7 +62,7 @@ SELECTED: tuple[str, ...] = (
 # A new mm selftest of the series: any mm program whose name contains this.
 NEW_TEST_MARK = "zeropage"
 
-GUEST = Path(__file__).parent / "guest"
+GUEST = Path(__file__).parent / "files"
 TAP_ADAPTER = GUEST / "ksft_tap.py"
 SETUP = GUEST / "ksft_setup.py"
 SETUP_TIMEOUT = 120.0

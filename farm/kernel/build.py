@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import git, kconfig, proc
-from farm.cache import Cache
-from farm.errors import InfraError
-from farm.matrix import Cell
+from farm.host import proc
+from farm.host.cache import Cache
+from farm.kernel import git, kconfig
+from farm.model.errors import InfraError
+from farm.model.matrix import Cell
 
 Progress = Callable[[str], None]
 # A cold build of the farm's configs takes minutes; virtme-ng's default ~18 min on 2 cores.

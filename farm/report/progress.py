@@ -18,8 +18,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from farm.junit import Suite
-from farm.model import Status
+from farm.model.results import Status
+from farm.report.junit import Suite
 
 STYLE = {
     Status.PASS: "green",
