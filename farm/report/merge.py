@@ -1,0 +1,143 @@
+"""Merge per-job JUnit files into one report (what a CI's report job does).
+
+Every <testsuite> of every input is kept with its properties, in input
+order. The same suite (same name) in two inputs is kept once when both
+copies are identical (a re-uploaded artifact) and is an error when they
+differ (two different runs claim one suite). A suite the plan expects but no
+input holds becomes a <testsuite> with one <error> testcase, so a lost job
+never looks like a pass. An input that is truncated, not XML or not JUnit is
+a one-line error naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from farm.host import files
+from farm.model.errors import UserError
+from farm.report.junit import REPORT_NAME
+
+LOST_CASE = "job"  # the testcase a lost suite carries
+LOST_TYPE = "infra"  # its <error type=...>: the farm's machinery lost it, not a test verdict
+_COUNTS = ("tests", "failures", "errors", "skipped")
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What a merge wrote."""
+
+    suites: tuple[str, ...]  # every suite in the output, in order
+    lost: tuple[str, ...]  # expected suites no input held: written as <error> suites
+    repeated: tuple[str, ...]  # suites found twice with the same content, kept once
+
+
+def lost_message(suite: str) -> str:
+    return f"job lost: no JUnit for {suite}"
+
+
+def merge(inputs: Sequence[Path], output: Path, expected: Sequence[str] = (), *, now: datetime | None = None) -> Merged:
+    """Merge inputs into output (written atomically); expected: the suites the plan runs."""
+    suites: dict[str, ET.Element] = {}
+    origin: dict[str, Path] = {}
+    canonical: dict[str, str] = {}
+    repeated: list[str] = []
+    for path in inputs:
+        for element in _suites(path):
+            name = element.get("name", "")
+            text = ET.canonicalize(ET.tostring(element, encoding="unicode"), strip_text=True)
+            if name not in suites:
+                suites[name], origin[name], canonical[name] = element, path, text
+            elif canonical[name] == text:
+                repeated.append(name)
+            else:
+                raise UserError(f"suite {name!r} differs between {origin[name]} and {path}: two runs of one suite")
+    lost = tuple(name for name in dict.fromkeys(expected) if name not in suites)
+    when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    for name in lost:
+        suites[name] = _lost_suite(name, when)
+    root = ET.Element("testsuites", {"name": REPORT_NAME})
+    root.extend(suites.values())
+    _total(root)
+    ET.indent(root)
+    files.atomic_write(output, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
+    return Merged(tuple(suites), lost, tuple(repeated))
+
+
+def expected_suites(plan: Path) -> tuple[str, ...]:
+    """The suite names a plan file's test rows run (a whole plan or its test stage)."""
+    try:
+        data = json.loads(plan.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{plan}: no such plan file") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"{plan}: not a JSON plan: {e}") from None
+    stage = data.get("test", data) if isinstance(data, dict) else None
+    rows = stage.get("include") if isinstance(stage, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("suite"), str) for r in rows):
+        raise UserError(f"{plan}: not a zpfarm plan (no test rows with a 'suite')")
+    return tuple(r["suite"] for r in rows)
+
+
+def _suites(path: Path) -> list[ET.Element]:
+    """The top-level <testsuite> elements of one JUnit file; UserError if it is not one."""
+    try:
+        root = ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such JUnit file") from None
+    except ET.ParseError as e:
+        raise UserError(f"{path}: not a whole XML file (truncated?): {e}") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+    if root.tag == "testsuite":
+        found = [root]
+    elif root.tag == "testsuites":
+        found = root.findall("testsuite")
+    else:
+        raise UserError(f"{path}: not a JUnit file (root element <{root.tag}>, expected <testsuites>)")
+    for element in found:
+        if not element.get("name"):
+            raise UserError(f"{path}: a <testsuite> without a name")
+        if element.find("testsuite") is not None:
+            raise UserError(f"{path}: suite {element.get('name')!r} nests suites (one level expected)")
+    return found
+
+
+def _lost_suite(name: str, when: str) -> ET.Element:
+    suite = ET.Element(
+        "testsuite",
+        {"name": name, "tests": "1", "failures": "0", "errors": "1", "skipped": "0", "time": "0.000"},
+    )
+    suite.set("timestamp", when)
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", {"name": "lost", "value": "true"})
+    case = ET.SubElement(suite, "testcase", {"classname": name, "name": LOST_CASE, "time": "0.000"})
+    error = ET.SubElement(case, "error", {"type": LOST_TYPE, "message": lost_message(name)})
+    error.text = f"{lost_message(name)}: its job failed before writing results, or its artifact was not collected"
+    return suite
+
+
+def _total(root: ET.Element) -> None:
+    """The root's counts and time: the sums of its suites' (kept as each job wrote them)."""
+    totals = dict.fromkeys(_COUNTS, 0)
+    seconds = 0.0
+    for suite in root.findall("testsuite"):
+        for key in _COUNTS:
+            totals[key] += int(_number(suite, key))
+        seconds += _number(suite, "time")
+    for key, value in totals.items():
+        if key != "skipped":  # not a <testsuites> attribute in junit-10.xsd
+            root.set(key, str(value))
+    root.set("time", f"{seconds:.3f}")
+
+
+def _number(suite: ET.Element, key: str) -> float:
+    raw = suite.get(key, "0" if key in ("skipped", "time") else None)
+    try:
+        return float(raw or "")
+    except ValueError:
+        raise UserError(f"suite {suite.get('name')!r}: {key}={raw!r} is not a number") from None

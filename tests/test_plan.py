@@ -1,0 +1,185 @@
+"""farm.plan: build keys, rows, limits, JSON for the CI engines (no compiler needed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from farm import plan as plan_mod
+from farm.model import matrix
+from farm.model.arches import Arch
+from farm.model.errors import UserError
+from farm.plan import Runner, Stage, Toolchain
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BODY = """
+[source]
+tarball = "linux-source-6.12.tar.xz"
+base = "v6.12.117"
+[axes]
+kernel = ["base", "series"]
+arch = ["x86_64", "arm64"]
+kconfig = ["on", "off"]
+[kconfig.on]
+fragments = ["on.config"]
+[kconfig.off]
+fragments = ["off.config"]
+[runtime.default]
+[runtime.always]
+kconfigs = ["on"]
+tests = ["memory", "coherence"]
+sysfs = { "kernel/mm/transparent_hugepage/shmem_enabled" = "always" }
+[guest]
+boot_timeout = 300
+test_timeout = 600
+"""
+
+
+def write(tmp_path: Path, body: str = BODY) -> Path:
+    (tmp_path / "kernel-series").mkdir(exist_ok=True)
+    (tmp_path / "kernel-series" / "series").write_text("0001-a.patch\n")
+    (tmp_path / "kernel-series" / "0001-a.patch").write_text("patch one\n")
+    (tmp_path / "testcases").mkdir(exist_ok=True)
+    (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
+    (tmp_path / "off.config").write_text("# CONFIG_TRANSPARENT_HUGEPAGE is not set\n")
+    path = tmp_path / "matrix.toml"
+    path.write_text(body)
+    return path
+
+
+def fake_gcc(version: str = "gcc (Debian 12.2.0-14) 12.2.0") -> plan_mod.ToolchainProbe:
+    def probe(arch: Arch) -> Toolchain:
+        return Toolchain(f"{arch.cross_compile}gcc", version)
+
+    return probe
+
+
+def make(m: matrix.Matrix, **kw: object) -> plan_mod.Plan:
+    return plan_mod.make(m, m.cells, toolchain=fake_gcc(), **kw)  # type: ignore[arg-type]
+
+
+def test_rows_one_build_per_cell_one_test_per_runtime(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path))
+    p = make(m)
+    assert [b.cell for b in p.builds] == [c.name for c in m.cells]  # 8 cells, 8 kernels
+    assert len({b.key for b in p.builds}) == 8
+    assert all(len(b.key) == plan_mod.KEY_LENGTH for b in p.builds)
+    suites = [t.suite for t in p.tests]
+    assert "base-x86_64-on/always" in suites and "base-x86_64-off/default" in suites
+    assert "base-x86_64-off/always" not in suites
+    assert len(suites) == 12  # 4 thp-on cells x 2 runtimes + 4 thp-off cells x 1
+    on = {t.runtime: t for t in p.tests if t.cell == "series-x86_64-on"}
+    assert on["default"].key == on["always"].key  # runtime variants share their cell's build
+    keys = {b.cell: b.key for b in p.builds}
+    assert keys["base-x86_64-on"] != keys["base-x86_64-off"]  # thp-on and thp-off are different builds
+    assert keys["base-x86_64-on"] != keys["series-x86_64-on"]
+    assert keys["base-x86_64-on"] != keys["base-arm64-on"]
+    assert p.test("base-arm64-on/always").arch == "arm64"
+
+
+def test_kvm_and_timeouts_by_runner(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path))
+    p = make(m)
+    x86, arm = p.test("base-x86_64-on/default"), p.test("base-arm64-on/default")
+    assert x86.wants_kvm and not arm.wants_kvm  # hosted runners are x86_64: arm64 runs under TCG
+    assert x86.timeout == 45  # (300 + 3 x 600 + 600 setup) / 60
+    assert arm.timeout == 98  # (300 + 3 x 600) x 2.5 + 600, rounded up
+    assert p.test("base-x86_64-on/always").timeout == 35  # two programs: 300 + 2 x 600 + 600
+    assert x86.runs_on == arm.runs_on == ("ubuntu-latest",)
+    own = {"arm64": Runner(("self-hosted", "arm64", "kvm"), "aarch64")}
+    p2 = make(m, runners=own)
+    arm2 = p2.test("base-arm64-on/default")
+    assert arm2.wants_kvm and arm2.timeout == 45 and arm2.runs_on == ("self-hosted", "arm64", "kvm")
+    assert [b.key for b in p2.builds] == [b.key for b in p.builds]  # where tests run is not the kernel
+    slow = replace(m, guest=replace(m.guest, test_timeout=100_000.0))
+    assert make(slow).test("base-arm64-on/default").timeout == plan_mod.MAX_TIMEOUT_MIN
+
+
+def test_key_follows_every_input(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path))
+    cell = next(c for c in m.cells if c.name == "series-x86_64-on")
+    gcc = Toolchain("gcc", "gcc (Debian 12.2.0-14) 12.2.0")
+    key = plan_mod.build_key(cell, m.source, gcc, "abc")
+    assert key == plan_mod.build_key(cell, m.source, gcc, "abc")  # stable
+    assert key != plan_mod.build_key(cell, m.source, Toolchain("gcc", "gcc 13.1"), "abc")
+    assert key != plan_mod.build_key(cell, m.source, Toolchain("x86_64-linux-gnu-gcc", gcc.version), "abc")
+    assert key != plan_mod.build_key(cell, m.source, gcc, "abd")  # another series
+    assert key != plan_mod.build_key(cell, replace(m.source, base="v6.12.118"), gcc, "abc")
+    other_tar = replace(m.source, tarball=Path("/elsewhere/linux-source-6.13.tar.xz"))
+    assert key != plan_mod.build_key(cell, other_tar, gcc, "abc")
+    same_name = replace(m.source, tarball=Path("/elsewhere/linux-source-6.12.tar.xz"))
+    assert key == plan_mod.build_key(cell, same_name, gcc, "abc")  # where the tarball lies is not the kernel
+    (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_X=y\n")
+    assert key != plan_mod.build_key(cell, m.source, gcc, "abc")  # fragment contents count
+    base = next(c for c in m.cells if c.name == "base-x86_64-on")
+    with pytest.raises(ValueError, match="series hash"):
+        plan_mod.build_key(base, m.source, gcc, "abc")
+
+
+def test_series_hash_comes_from_the_series(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path))
+    before = {b.cell: b.key for b in make(m).builds}
+    (tmp_path / "kernel-series" / "0001-a.patch").write_text("patch one, version two\n")
+    after = {b.cell: b.key for b in make(m).builds}
+    assert before["base-x86_64-on"] == after["base-x86_64-on"]
+    assert before["series-x86_64-on"] != after["series-x86_64-on"]
+
+
+def test_the_default_matrix_plans_with_the_base_config_in_the_key() -> None:
+    m = matrix.load(ROOT / "matrix.toml")
+    p = plan_mod.make(m, m.cells, toolchain=fake_gcc(), series_hash="0" * 64)
+    assert len(p.builds) == len(m.cells) == 9
+    assert len(p.tests) == sum(len(c.runtimes) for c in m.cells) == 21
+    assert len(p.to_json().encode()) < 20_000
+
+
+def test_json_round_trip_and_stages(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path))
+    p = make(m)
+    whole = json.loads(p.to_json())
+    assert set(whole) == {"build", "test"}
+    assert json.loads(p.to_json(Stage.BUILD)) == whole["build"]
+    row = json.loads(p.to_json(Stage.TEST))["include"][0]
+    assert set(row) == {"suite", "cell", "runtime", "key", "arch", "wants_kvm", "timeout", "runs_on"}
+    assert row["runs_on"] == ["ubuntu-latest"]
+    path = tmp_path / "plan.json"
+    path.write_text(p.to_json())
+    assert plan_mod.load(path) == p
+    path.write_text('{"build": {"include": [{"key": 1}]}}')
+    with pytest.raises(UserError, match="not a zpfarm plan"):
+        plan_mod.load(path)
+    with pytest.raises(UserError, match="no build 'nope'"):
+        p.build("nope")
+
+
+def test_over_the_engine_limit_says_how_to_shard(tmp_path: Path) -> None:
+    runtimes = "".join(f"[runtime.r{i}]\n" for i in range(30))
+    m = matrix.load(write(tmp_path, BODY.replace("[runtime.default]\n", runtimes)))
+    with pytest.raises(UserError, match=r"244 test rows, over the 200 .* --cell") as e:
+        make(m)
+    assert "\n" not in str(e.value)
+    plan_mod.make(m, m.select(["base-*"]), toolchain=fake_gcc())  # a shard fits
+
+
+def test_parse_runner() -> None:
+    assert plan_mod.parse_runner("arm64=self-hosted,arm64") == ("arm64", Runner(("self-hosted", "arm64"), "aarch64"))
+    assert plan_mod.parse_runner("aarch64=big@x86_64") == ("arm64", Runner(("big",), "x86_64"))
+    for bad in ("arm64", "arm64=", "sparc=x"):
+        with pytest.raises(UserError):
+            plan_mod.parse_runner(bad)
+
+
+def test_probe_toolchain_reads_the_version_line() -> None:
+    arch = next(a for a in plan_mod.arches.ARCHES.values() if a.native) if _native() else None
+    if arch is None:
+        pytest.skip("no native arch")
+    tc = plan_mod.probe_toolchain(arch)
+    assert tc.cc == "gcc" and "gcc" in tc.version and "\n" not in tc.version
+
+
+def _native() -> bool:
+    return any(a.native for a in plan_mod.arches.ARCHES.values())
