@@ -1,0 +1,138 @@
+"""farm.kernel.artifact: pack a build into KEY.tar.zst, unpack it only when it is whole and the right one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from farm.kernel import artifact
+from farm.kernel.artifact import Manifest
+from farm.model.errors import UserError
+
+pytestmark = pytest.mark.skipif(shutil.which("zstd") is None, reason="needs zstd (apt-get install zstd)")
+
+MANIFEST = Manifest(
+    key="0123456789abcdef",
+    arch="x86_64",
+    cell="series-x86_64-thp-on",
+    commit="c0ffee" * 6 + "c0ff",
+    series_hash="5e" * 32,
+    fragments=("base-x86_64.config", "thp-on.config"),
+    toolchain="gcc (Debian 12.2.0-14) 12.2.0",
+    warnings=2,
+    build_seconds=412.5,
+    image="bzImage",
+    release="6.12.117-zp",
+    epoch=946684800,
+)
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> dict[str, Path]:
+    b = tmp_path / "build"
+    (b / "testcases").mkdir(parents=True)
+    (b / "bzImage").write_bytes(b"\x7fkernel image" * 1000)
+    (b / ".config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
+    (b / "testcases" / "memory").write_bytes(b"\x7fELF memory")
+    (b / "testcases" / "expectations.toml").write_text("[x]\n")
+    (b / "runner").write_bytes(b"\x7fELF runner")
+    (b / "runner").chmod(0o755)
+    return {"image": b / "bzImage", "config": b / ".config", "dir": b / "testcases", "runner": b / "runner"}
+
+
+def _pack(tmp_path: Path, build: dict[str, Path], manifest: Manifest = MANIFEST) -> Path:
+    return artifact.pack(tmp_path / "out", manifest, build["image"], build["config"], [build["dir"], build["runner"]])
+
+
+def test_pack_and_unpack_round_trip(tmp_path: Path, build: dict[str, Path]) -> None:
+    path = _pack(tmp_path, build)
+    assert path == tmp_path / "out" / "0123456789abcdef.tar.zst"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file or stage left
+    listing = subprocess.run(["tar", "--zstd", "-tf", str(path)], capture_output=True, text=True, check=True)
+    assert listing.stdout.splitlines()[0] == "manifest.json"  # first: cheap to read
+    got = artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")
+    assert got.manifest == MANIFEST
+    assert got.image.read_bytes() == build["image"].read_bytes()
+    assert got.config.read_text() == "CONFIG_TRANSPARENT_HUGEPAGE=y\n"
+    assert (got.programs / "testcases" / "memory").read_bytes() == b"\x7fELF memory"
+    assert (got.programs / "runner").stat().st_mode & 0o111  # still executable
+    assert got.root == tmp_path / "dest" / MANIFEST.key
+    assert [p.name for p in (tmp_path / "dest").iterdir()] == [MANIFEST.key]
+    again = artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")  # over an earlier unpack
+    assert again.image.is_file()
+
+
+def test_packing_twice_gives_the_same_bytes(tmp_path: Path, build: dict[str, Path]) -> None:
+    first = _pack(tmp_path, build).read_bytes()
+    build["runner"].touch()  # a new mtime on the host does not change the archive
+    assert _pack(tmp_path, build).read_bytes() == first
+
+
+def test_manifest_json_has_what_a_reader_needs(tmp_path: Path, build: dict[str, Path]) -> None:
+    path = _pack(tmp_path, build)
+    subprocess.run(["tar", "--zstd", "-xf", str(path), "-C", str(tmp_path), "manifest.json"], check=True)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    for key in ("key", "arch", "cell", "commit", "series_hash", "fragments", "toolchain", "warnings", "build_seconds"):
+        assert key in data
+    assert data["format"] == artifact.FORMAT_VERSION
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_truncated_artifact_is_one_clear_line(tmp_path: Path, build: dict[str, Path], keep: float) -> None:
+    path = _pack(tmp_path, build)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(UserError, match="not a whole kernel artifact") as e:
+        artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")
+    assert "\n" not in str(e.value) and str(path) in str(e.value)
+    assert list((tmp_path / "dest").iterdir()) == []  # nothing half-unpacked left
+
+
+def test_corrupt_and_foreign_files(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar.zst"
+    junk.write_bytes(b"<html>502</html>")
+    with pytest.raises(UserError, match="not a whole kernel artifact"):
+        artifact.unpack(junk, "k", "x86_64", tmp_path / "dest")
+    with pytest.raises(UserError, match="no such kernel artifact"):
+        artifact.unpack(tmp_path / "nope.tar.zst", "k", "x86_64", tmp_path / "dest")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "README").write_text("hi")
+    plain = tmp_path / "plain.tar.zst"
+    subprocess.run(["tar", "--zstd", "-cf", str(plain), "-C", str(tmp_path / "other"), "README"], check=True)
+    with pytest.raises(UserError, match=r"no manifest\.json: not a zpfarm kernel artifact"):
+        artifact.unpack(plain, "k", "x86_64", tmp_path / "dest")
+
+
+def test_another_arch_or_key_is_refused(tmp_path: Path, build: dict[str, Path]) -> None:
+    path = _pack(tmp_path, build)
+    with pytest.raises(UserError, match="holds an x86_64 kernel, not arm64"):
+        artifact.unpack(path, MANIFEST.key, "arm64", tmp_path / "dest")
+    with pytest.raises(UserError, match=f"holds build {MANIFEST.key}, not fedcba9876543210"):
+        artifact.unpack(path, "fedcba9876543210", "x86_64", tmp_path / "dest")
+    future = _pack(tmp_path, build, replace(MANIFEST, format=99))
+    with pytest.raises(UserError, match="artifact format 99"):
+        artifact.unpack(future, MANIFEST.key, "x86_64", tmp_path / "dest")
+
+
+def test_reproducible_env() -> None:
+    assert artifact.reproducible_env(946684800) == {
+        "KBUILD_BUILD_TIMESTAMP": "@946684800",
+        "KBUILD_BUILD_USER": "zpfarm",
+        "KBUILD_BUILD_HOST": "zpfarm",
+    }
+
+
+def test_commit_epoch(tmp_path: Path) -> None:
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z", "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z"}
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    ident = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    commit = ["git", *ident, "-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "x"]
+    subprocess.run(commit, check=True, env=env)
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert artifact.commit_epoch(tmp_path, head.strip()) == 946684800
