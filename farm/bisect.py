@@ -9,6 +9,7 @@ boot failed for reasons that say nothing about the test).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -17,11 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm import pipeline
 from farm.host import proc
-from farm.kernel import git
+from farm.host.cache import Cache
+from farm.kernel import git, series, source
 from farm.model.errors import InfraError, UserError
-from farm.model.results import Status
-from farm.pipeline import Report
+from farm.model.matrix import Matrix
+from farm.model.results import Report, Status
+from farm.report.progress import Reporter
+from farm.stages import Options
 
 GOOD, BAD, SKIP = 0, 1, 125
 BAD_STATUSES = (Status.FAIL, Status.CRASH, Status.XFAIL)  # XFAIL: it did fail
@@ -52,9 +57,10 @@ def matches(case_name: str, test: str) -> bool:
 def judge_run(report: Report, test: str) -> tuple[int, str]:
     """One run's answer for git bisect, and why."""
     cases = [c for s in report.suites for c in s.cases]
-    infra = [c for c in cases if c.status is Status.INFRA]
-    if infra:
-        return SKIP, f"{infra[0].name}: {infra[0].message}"
+    # A kernel that does not build, bad input or a broken machine says nothing about the test.
+    untestable = [c for c in cases if c.status in (Status.BUILD, Status.INPUT, Status.INFRA)]
+    if untestable:
+        return SKIP, f"{untestable[0].name}: {untestable[0].message}"
     hits = [c for c in cases if matches(c.name, test)]
     if not hits:
         return SKIP, f"no test named {test!r} at this commit"
@@ -116,3 +122,65 @@ def run(worktree: Path, step_argv: Sequence[str], steps_file: Path, log: Path) -
 
 def reset(worktree: Path) -> None:
     git.run(worktree, ["bisect", "reset", "--quiet"])
+
+
+@dataclass(frozen=True)
+class State:
+    """A bisect in progress: what each step runs, and the range (saved as JSON beside the results)."""
+
+    step: tuple[str, ...]  # the `zpfarm bisect-step` command git bisect runs
+    cell: str  # CELL/RUNTIME
+    test: str
+    good: str
+    bad: str
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        try:
+            data = json.loads(path.read_text())
+            return cls(**{**data, "step": tuple(data["step"])})
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            raise UserError(f"{path}: no readable bisect state ({e}); start again without --resume") from None
+
+
+def worktree(matrix: Matrix, cache: Cache) -> Path:
+    """The bisect's own checkout (never the user's, never the runs')."""
+    return cache.worktree(source.repo_name(matrix.source), "bisect")
+
+
+def begin(
+    matrix: Matrix, cache: Cache, cell: str, test: str, good: str | None, bad: str | None, step: list[str]
+) -> State:
+    """Start a bisect of test in the one cell cell selects: good defaults to the base, bad to the series tip.
+
+    step is the bisect-step command without its per-bisect options.
+    """
+    picked = matrix.select_one(cell)
+    repo = source.ensure_repo(matrix.source, cache)
+    base = source.base_commit(repo, matrix.source)
+    tree = worktree(matrix, cache)
+    source.worktree(repo, tree, base)
+    reset(tree)
+    if bad is None:  # the series' tip, applied in the bisect's own worktree
+        bad = series.apply(series.load(matrix.series_dir), tree, matrix.source.base)
+    good_commit, bad_commit = git.resolve(repo, good or base), git.resolve(repo, bad)
+    if good_commit is None or bad_commit is None:
+        raise UserError(f"unknown ref: {good if good_commit is None else bad}")
+    start(tree, good_commit, bad_commit)
+    argv = (*step, "--cell", picked, "--test", test, "--checkout", str(tree))
+    return State(argv, picked, test, good_commit, bad_commit)
+
+
+def step(opts: Options, reporter: Reporter, test: str, runs: int, threshold: int) -> tuple[int, str]:
+    """One git bisect step: runs of the test in opts' one cell at its checkout, and the verdict."""
+    assert opts.checkout is not None
+    verdicts = []
+    for i in range(runs):
+        where = opts.out / f"run{i + 1}"
+        one = dataclasses.replace(opts, out=where, junit=where / "junit.xml")
+        verdicts.append(judge_run(pipeline.run(one, reporter), test))
+    return combine(verdicts, threshold)

@@ -15,40 +15,37 @@ from datetime import UTC, datetime
 
 from farm.kernel import build, git
 from farm.model.errors import UserError
-from farm.model.matrix import Cell
-from farm.model.results import Status, TestResult
-from farm.pipeline import Options, Report, Tree, prepare_trees
+from farm.model.matrix import Cell, Kernel
+from farm.model.results import Report, Status, Suite, TestResult
+from farm.pipeline import LOG_TAIL, stage_error
 from farm.report import junit
 from farm.report.progress import Reporter
+from farm.stages import Options, Tree, prepare_trees
 
 
-def check(opts: Options, reporter: Reporter) -> Report:
-    """One JUnit suite per series cell, one case per patch (and one for the base)."""
-    report = Report()
-    cells = [c for c in opts.cells if c.kernel == "series"]
+def check(opts: Options, reporter: Reporter, report: Report) -> None:
+    """One JUnit suite per series cell, one case per patch (and one for the base), added to report."""
+    cells = [c for c in opts.cells if c.kernel is Kernel.SERIES]
     if not cells:
         raise UserError("no series cell selected: build-each builds the patches of the series cells")
     with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
         reporter.notice("preparing kernel trees")
-        tree = prepare_trees(opts, cells)["series"]
+        tree = prepare_trees(opts.matrix, opts.cache, {Kernel.SERIES})[Kernel.SERIES]
         for cell in cells:
             started = datetime.now(UTC)
-            if isinstance(tree, Tree):
-                cases = _steps(opts, cell, tree, reporter)
-            else:
-                cases = [TestResult("series", Status.INFRA, str(tree))]
-            suite = junit.Suite(
+            cases = _steps(opts, cell, tree, reporter) if isinstance(tree, Tree) else [stage_error("series", tree)]
+            suite = Suite(
                 f"build-each/{cell.name}",
                 tuple(cases),
-                {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel},
+                {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel.value},
                 "",
                 started,
                 (datetime.now(UTC) - started).total_seconds(),
             )
             report.suites.append(suite)
             junit.write(opts.junit, report.suites)
+            report.junit = opts.junit
             reporter.suite_done(suite)
-    return report
 
 
 def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> list[TestResult]:
@@ -69,7 +66,7 @@ def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> list[Te
 def verdict(name: str, built: build.Built, *, is_patch: bool) -> TestResult:
     """A patch passes when it builds without a warning; the base only has to build."""
     if not built.ok:
-        return TestResult(name, Status.FAIL, built.message, _tail(built))
+        return TestResult(name, Status.BUILD, built.message, _tail(built))
     lines = build.warning_lines(built.log)
     if lines and is_patch:
         return TestResult(name, Status.FAIL, f"{len(lines)} new compiler warning(s): {lines[0]}", "\n".join(lines))
@@ -78,4 +75,4 @@ def verdict(name: str, built: build.Built, *, is_patch: bool) -> TestResult:
 
 
 def _tail(built: build.Built) -> str:
-    return built.log.read_text(errors="replace")[-20000:] if built.log.is_file() else ""
+    return built.log.read_text(errors="replace")[-LOG_TAIL:] if built.log.is_file() else ""

@@ -15,15 +15,15 @@ from farm.guest import boot, runner, testcases
 from farm.host import proc
 from farm.host.cache import Cache
 from farm.host.remote import SshHost, Target
-from farm.judge import expect, ktap
+from farm.judge import expect, verdict
 from farm.model import arches
 from farm.model.errors import InfraError
-from farm.model.matrix import Runtime
-from farm.model.results import TestResult
+from farm.model.matrix import Kernel, Matrix, Runtime
+from farm.model.results import Booted, TestResult
 
 
 def run(
-    testcases_dir: Path, cache: Cache, out: Path, kernel: str, only: Sequence[str], ssh: Target | None = None
+    matrix: Matrix, cache: Cache, out: Path, kernel: Kernel, only: Sequence[str], ssh: Target | None = None
 ) -> list[TestResult]:
     """Run the guest tests on this machine's kernel (or, over SSH, another's), judged as `kernel`."""
     with SshHost(ssh) if ssh else proc.LocalHost() as host:
@@ -33,14 +33,20 @@ def run(
         arch = arches.for_machine(machine.output.strip())
         built = cache.testcases(arch.name)
         guest_runner = runner.build(arch, cache.runner(arch.name), out / "runner-build.log")
-        testcases.build(testcases_dir, arch, built, out / "testcases.log")
-        tests = testcases.guest_tests(testcases_dir, built, 600.0, only)
+        testcases.build(matrix.testcases_dir, arch, built, out / "testcases.log")
+        tests = testcases.guest_tests(matrix.testcases_dir, built, matrix.guest.test_timeout, only)
         share = out / "share"
         boot.prepare_share(share, guest_runner, Runtime("host"), tests, vm=False)
         there = host.stage(share)
         timeout = sum(t.timeout for t in tests) + 60
-        host.run([str(there / runner.NAME)], log=out / "runner.log", timeout=timeout)
+        done = host.run([str(there / runner.NAME)], log=out / "runner.log", timeout=timeout)
         if not host.get(there / "results.ktap", share / "results.ktap"):
             raise InfraError(f"the runner wrote no results (see {out / 'runner.log'})")
+        finished = host.get(there / "done", share / "done")
+        host.get(there / "dmesg.txt", share / "dmesg.txt")
+    dmesg = share / "dmesg.txt"
     text = (share / "results.ktap").read_text(encoding="utf-8", errors="replace")
-    return expect.evaluate(ktap.parse(text), kernel, expect.load(testcases_dir / "expectations.toml"))
+    booted = Booted(done.returncode, done.elapsed, done.timed_out, finished, text, dmesg, "host")
+    kernel_log = dmesg.read_text(encoding="utf-8", errors="replace") if dmesg.is_file() else ""
+    expectations = expect.load(matrix.testcases_dir / "expectations.toml")
+    return verdict.judge(booted, kernel_log, kernel, [t.name for t in tests], expectations)

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 import cli
 from cli import app
-from farm.model.results import Status, TestResult
-from farm.pipeline import Report
+from farm import ui
+from farm.model.results import Report, Status, TestResult
 from farm.report import junit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def test_run_summary_counts_changes_per_suite_and_lists_only_regressions(tmp_pat
         ]
     )
     with cli.out.capture() as captured:
-        cli._print_summary(report, tmp_path / "junit.xml")
+        ui.print_summary(cli.out, report, tmp_path / "junit.xml")
     text = captured.get()
     assert f"zpfarm compare {tmp_path / 'junit.xml'}" in text  # where the full list is
     counts = [line.split("│") for line in text.splitlines() if line.count("│") == 7]  # the counts table's rows

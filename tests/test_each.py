@@ -42,4 +42,4 @@ def test_the_base_may_warn_and_still_pass(tmp_path: Path) -> None:
 def test_a_clean_patch_passes_and_a_broken_one_fails(tmp_path: Path) -> None:
     assert build_each.verdict("0001", _built(tmp_path, CLEAN_LOG), is_patch=True).status is Status.PASS
     broken = build_each.verdict("0002", _built(tmp_path, CLEAN_LOG + "make: *** Error 2\n", ok=False), is_patch=True)
-    assert broken.status is Status.FAIL and "error: oops" in broken.message
+    assert broken.status is Status.BUILD and "error: oops" in broken.message

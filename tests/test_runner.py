@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -12,17 +13,18 @@ from farm.guest import boot, runner
 from farm.judge import ktap
 from farm.model import arches
 from farm.model.matrix import Runtime
+from farm.model.programs import GuestTest
 
 
-def script(tmp_path: Path, name: str, body: str) -> boot.GuestTest:
+def script(tmp_path: Path, name: str, body: str) -> GuestTest:
     path = tmp_path / f"{name}.py"
     path.write_text(body)
-    return boot.GuestTest(name, (sys.executable, path.name), (path,), 3.0)
+    return GuestTest(name, (sys.executable, path.name), (path,), 3.0)
 
 
-def run_runner(tmp_path: Path, tests: list[boot.GuestTest], runtime: Runtime | None = None) -> dict[str, ktap.KtapNode]:
+def run_runner(tmp_path: Path, tests: list[GuestTest], runtime: Runtime | None = None) -> dict[str, ktap.KtapNode]:
     """Build the runner for this host, run the tests with it as root, return its top-level results."""
-    marker = boot.GuestTest(f"kmsg-{uuid.uuid4().hex}", ("true",), (), 3.0)
+    marker = GuestTest(f"kmsg-{uuid.uuid4().hex}", ("true",), (), 3.0)
     tests = [*tests, marker]
     share = tmp_path / "share"
     binary = runner.build(arches.for_machine(os.uname().machine), tmp_path / "runner", tmp_path / "runner.log")
@@ -47,7 +49,7 @@ def test_runner_nests_output_kills_hung_tests_and_reports_crashes(tmp_path: Path
             tmp_path, "hangs", "import time\nprint('KTAP version 1\\n1..2\\nok 1 first', flush=True)\ntime.sleep(60)"
         ),
         script(tmp_path, "crashes", "import os\nprint('KTAP version 1\\n1..1', flush=True)\nos.abort()"),
-        boot.GuestTest("missing", ("./not-there",), (), 3.0),
+        GuestTest("missing", ("./not-there",), (), 3.0),
     ]
     top = run_runner(tmp_path, tests)
     assert list(top) == ["runtime", "good", "hangs", "crashes", "missing"]
@@ -71,10 +73,42 @@ def test_runner_passes_arguments_exactly_and_reports_stderr_and_sysfs_failures(t
         "print('KTAP version 1\\n1..1\\n' + ('ok' if ok else 'not ok') + ' 1 argv')\n"
         "print('\\n'.join(f'line {i}' for i in range(9)), file=sys.stderr)"
     )
-    tests = [boot.GuestTest("args", (sys.executable, "-c", check, *odd), (), 10.0)]
+    tests = [GuestTest("args", (sys.executable, "-c", check, *odd), (), 10.0)]
     top = run_runner(tmp_path, tests, Runtime("bad", sysfs=(("kernel/mm/zpfarm-no-such-knob", "1"),)))
     assert top["runtime"].status is ktap.KtapStatus.NOT_OK
     assert any("cannot set /sys/kernel/mm/zpfarm-no-such-knob = 1" in line for line in top["runtime"].log)
     assert top["args"].children[0].status is ktap.KtapStatus.OK
     stderr = [line for line in top["args"].log if "stderr:" in line]
     assert [line.split("stderr: ")[1] for line in stderr] == [f"line {i}" for i in range(4, 9)]
+
+
+def test_runner_does_not_wait_for_orphans_and_kills_them_before_the_next_program(tmp_path: Path) -> None:
+    pidfile = tmp_path / "orphan.pid"
+    leaves_orphan = (
+        "import os, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"  # inherits stdout
+        f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
+        "print('KTAP version 1\\n1..1\\nok 1 parent', flush=True)\n"
+    )
+    tests = [GuestTest("orphan", (sys.executable, "-c", leaves_orphan), (), 60.0)]
+    started = time.monotonic()
+    top = run_runner(tmp_path, tests)
+    assert time.monotonic() - started < 20  # not the program's 60 s timeout
+    assert top["orphan"].status is ktap.KtapStatus.OK
+    assert top["orphan"].children[0].name == "parent"
+    orphan = int(pidfile.read_text())
+    assert not Path(f"/proc/{orphan}").exists() or "Z" in Path(f"/proc/{orphan}/stat").read_text().split()[2]
+
+
+def test_each_program_starts_on_an_empty_tmpfs(tmp_path: Path) -> None:
+    fills = "import os\nopen(os.environ['ZPFARM_TMPFS'] + '/left-behind', 'w').write('x')\nprint('1..0 # SKIP')"
+    looks = (
+        "import os\nleft = os.listdir(os.environ['ZPFARM_TMPFS'])\n"
+        "print('KTAP version 1\\n1..1\\n' + ('not ok' if left else 'ok') + ' 1 empty')"
+    )
+    tests = [
+        GuestTest("fills", (sys.executable, "-c", fills), (), 10.0),
+        GuestTest("looks", (sys.executable, "-c", looks), (), 10.0),
+    ]
+    top = run_runner(tmp_path, tests)
+    assert top["looks"].children[0].status is ktap.KtapStatus.OK

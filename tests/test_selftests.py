@@ -19,11 +19,11 @@ from types import ModuleType
 import pytest
 
 from farm.guest import selftests
-from farm.guest.boot import GuestTest
 from farm.host import proc
 from farm.host.cache import default_root
 from farm.judge import expect, ktap
 from farm.model import arches
+from farm.model.programs import GuestTest
 from farm.model.results import Status
 
 DATA = Path(__file__).parent / "data" / "selftests"

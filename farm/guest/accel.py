@@ -16,10 +16,8 @@ from pathlib import Path
 
 from farm.guest.boot import vng, vng_env
 from farm.host import proc
-from farm.model.arches import Arch
-from farm.model.errors import UserError
+from farm.model.arches import Accel, Arch
 
-CHOICES = ("auto", "kvm", "tcg")
 PROBE_TIMEOUT_S = 45.0
 
 
@@ -27,23 +25,21 @@ def _host_key() -> str:
     return f"{platform.release()} {os.path.exists('/dev/kvm')}"
 
 
-def resolve(choice: str, arch: Arch, image: Path, facts: Path, notice: Callable[[str], None]) -> str:
-    """ "kvm" or "tcg" for booting image; probes (and caches) when choice is auto."""
-    if choice not in CHOICES:
-        raise UserError(f"--accel {choice!r}: expected one of {', '.join(CHOICES)}")
-    if choice != "auto":
+def resolve(choice: Accel, arch: Arch, image: Path, facts: Path, notice: Callable[[str], None]) -> Accel:
+    """KVM or TCG for booting image; probes (and caches) when choice is auto."""
+    if choice is not Accel.AUTO:
         return choice
     if not arch.native or not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "tcg"
+        return Accel.TCG
     known = _load(facts)
     if known.get("key") == _host_key() and known.get("kvm") in (True, False):
-        return "kvm" if known["kvm"] else "tcg"
+        return Accel.KVM if known["kvm"] else Accel.TCG
     works = probe(image)
     facts.parent.mkdir(parents=True, exist_ok=True)
     facts.write_text(json.dumps({"key": _host_key(), "kvm": works}) + "\n")
     if not works:
         notice(f"KVM did not boot a kernel within {PROBE_TIMEOUT_S:.0f} s: using TCG (emulation, slower)")
-    return "kvm" if works else "tcg"
+    return Accel.KVM if works else Accel.TCG
 
 
 def probe(image: Path) -> bool:

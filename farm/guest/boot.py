@@ -17,10 +17,12 @@ from pathlib import Path
 
 from farm.guest import runner
 from farm.host import proc
+from farm.model.arches import Accel
 from farm.model.matrix import Guest, Runtime
+from farm.model.programs import GuestTest
+from farm.model.results import Booted
 
 GUEST_SHARE = "/run/zpfarm-share"  # where the guest sees the share directory
-GUEST_PYTHON = "/usr/bin/python3"
 
 
 def vng() -> str:
@@ -35,34 +37,14 @@ def vng_env() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class GuestTest:
-    """One program the runner executes, with the files it needs."""
-
-    name: str
-    argv: tuple[str, ...]  # relative to the share directory, as the guest runs it
-    files: tuple[Path, ...]  # host files copied into the share directory
-    timeout: float
-
-
-@dataclass(frozen=True)
 class Boot:
     image: Path
     arch: str
     runner: Path  # the guest runner built for arch (farm/runner.py)
-    accel: str  # "kvm" or "tcg"
+    accel: Accel  # KVM or TCG
     guest: Guest
     runtime: Runtime
     rootfs: Path | None = None  # foreign arch: the guest's root filesystem
-
-
-@dataclass(frozen=True)
-class Booted:
-    returncode: int
-    elapsed: float
-    timed_out: bool
-    finished: bool  # the runner got to its end
-    ktap: str  # results.ktap as far as the guest wrote it
-    console: Path
 
 
 def vng_argv(boot: Boot, share: Path) -> list[str]:
@@ -71,7 +53,7 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
     argv += ["--memory", boot.guest.memory, "--cpus", str(boot.guest.cpus)]
     # 9p only: the farm's configs have no virtiofs, and vng's virtiofsd probe costs seconds.
     argv += ["--force-9p", f"--rwdir={GUEST_SHARE}={share}"]
-    if boot.accel == "tcg":
+    if boot.accel is Accel.TCG:
         argv.append("--disable-kvm")
     if boot.rootfs is not None:
         argv += ["--arch", boot.arch, "--root", str(boot.rootfs)]
@@ -112,4 +94,5 @@ def boot(boot: Boot, tests: Sequence[GuestTest], share: Path, console: Path, on_
         finished=(share / "done").is_file(),
         ktap=results.read_text(encoding="utf-8", errors="replace") if results.is_file() else "",
         console=console,
+        accel=boot.accel.value,
     )

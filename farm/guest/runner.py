@@ -10,15 +10,12 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from farm.host import proc
 from farm.model.arches import Arch
 from farm.model.errors import InfraError
-
-if TYPE_CHECKING:
-    from farm.guest.boot import GuestTest
-    from farm.model.matrix import Runtime
+from farm.model.matrix import Runtime
+from farm.model.programs import GuestTest
 
 SOURCE = Path(__file__).parent / "files" / "runner.c"
 NAME = "runner"  # in the share directory

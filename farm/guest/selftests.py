@@ -38,10 +38,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm.guest.boot import GUEST_PYTHON, GuestTest
 from farm.host import proc
 from farm.model.arches import Arch
 from farm.model.errors import InfraError
+from farm.model.programs import GUEST_PYTHON, GuestTest
 
 # Programs built from tools/testing/selftests/<target>/<name>.c. Chosen for the
 # paths the shmem zero-page series touches: COW and GUP pins of (shared) zero
@@ -65,6 +65,7 @@ NEW_TEST_MARK = "zeropage"
 GUEST = Path(__file__).parent / "files"
 TAP_ADAPTER = GUEST / "ksft_tap.py"
 SETUP = GUEST / "ksft_setup.py"
+SETUP_NAME = "selftests-setup"
 SETUP_TIMEOUT = 120.0
 LONG = 600.0  # cow alone takes about 2 minutes under TCG
 SHORT = 300.0
@@ -383,7 +384,7 @@ def binary(out: Path, program: str) -> Path:
 
 def _guest_tests(tree: Path, out: Path) -> list[GuestTest]:
     liburing = "yes" if "HAVE_LIBURING" in _read(out / "src" / _SELFTEST_DIR / "mm" / "local_config.h") else "no"
-    tests = [GuestTest("selftests-setup", (GUEST_PYTHON, SETUP.name, f"liburing={liburing}"), (SETUP,), SETUP_TIMEOUT)]
+    tests = [GuestTest(SETUP_NAME, (GUEST_PYTHON, SETUP.name, f"liburing={liburing}"), (SETUP,), SETUP_TIMEOUT)]
     share = out / "share"
     share.mkdir(exist_ok=True)
     for run in runs(tree):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from farm.guest.boot import GUEST_PYTHON, GuestTest
 from farm.host import proc
 from farm.model.arches import Arch
 from farm.model.errors import UserError
+from farm.model.programs import GUEST_PYTHON, GuestTest
 
 PY_HELPER = "zpktap.py"
 

@@ -41,7 +41,10 @@ class Target:
         m = _TARGET.match(text)
         if not m:
             raise UserError(f"--ssh {text!r}: expected [USER@]HOST[:PORT]")
-        return cls(m["host"], m["user"] or "root", int(m["port"] or 22))
+        port = int(m["port"] or 22)
+        if not 1 <= port <= 65535:
+            raise UserError(f"--ssh {text!r}: port {port} is not in 1..65535")
+        return cls(m["host"], m["user"] or "root", port)
 
     def __str__(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"

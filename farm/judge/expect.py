@@ -17,9 +17,9 @@ from typing import Any
 
 from farm.judge.ktap import KtapNode, KtapStatus, leaves, walk
 from farm.model.errors import UserError
+from farm.model.matrix import KERNELS
 from farm.model.results import Status, TestResult
 
-KERNELS = ("base", "series")
 CRASH_MESSAGE = "no result: the test or the kernel crashed"
 _KEYS = frozenset({"match", "base", "series", "why"})
 _MESSAGE_LINES = 1  # diagnostics quoted in a failure message

@@ -40,11 +40,20 @@ def ensure_repo(source: Source, cache: Cache) -> Path:
     repo = cache.source(repo_name(source))
     if repo.is_dir() and git.resolve(repo, f"refs/tags/{source.base}") is not None:
         return repo
-    assert source.tarball is not None
-    if not source.tarball.is_file():
-        raise InfraError(f"{source.tarball}: not found (apt-get install linux-source-6.12)")
+    if source.tarball is None or not source.tarball.is_file():
+        raise InfraError(f"{source.tarball}: kernel source tarball not found (./install.sh installs it)")
     _import_tarball(source.tarball, source.base, repo)
     return repo
+
+
+def base_commit(repo: Path, source: Source) -> str:
+    """The commit source.base names in repo (InfraError if it went missing)."""
+    commit = git.resolve(repo, source.base)
+    if commit is None:
+        raise InfraError(
+            f"{repo}: the base {source.base!r} is gone from the farm's repository (remove it to re-import)"
+        )
+    return commit
 
 
 def _import_tarball(tarball: Path, tag: str, repo: Path) -> None:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from farm.model.errors import UserError
 
 CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+class Accel(StrEnum):
+    """How a guest's CPU runs: KVM, TCG (emulation), or auto (KVM if it really boots a kernel here)."""
+
+    AUTO = "auto"
+    KVM = "kvm"
+    TCG = "tcg"
 
 
 @dataclass(frozen=True)

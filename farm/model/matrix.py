@@ -13,6 +13,7 @@ import itertools
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,15 @@ from farm.model import arches
 from farm.model.arches import Arch
 from farm.model.errors import UserError
 
-KERNELS = ("base", "series")
+
+class Kernel(StrEnum):
+    """Which kernel a cell builds: the base alone, or the base with the series applied."""
+
+    BASE = "base"
+    SERIES = "series"
+
+
+KERNELS = tuple(k.value for k in Kernel)
 DEFAULT_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 
 
@@ -58,7 +67,7 @@ class Guest:
 
 @dataclass(frozen=True)
 class Cell:
-    kernel: str  # "base" or "series"
+    kernel: Kernel
     arch: Arch
     kconfig: Kconfig
     runtimes: tuple[Runtime, ...]
@@ -97,6 +106,13 @@ class Matrix:
             names = ", ".join(c.name for c in self.cells)
             raise UserError(f"--cell {unused[0]!r} matches no cell (cells: {names})")
         return tuple(picked)
+
+    def select_one(self, glob: str) -> str:
+        """CELL/RUNTIME for a glob that must pick one cell (its first runtime unless named)."""
+        cells = self.select([glob])
+        if len(cells) != 1:
+            raise UserError(f"--cell {glob!r} matches {len(cells)} cells; this command needs exactly one")
+        return f"{cells[0].name}/{cells[0].runtimes[0].name}"
 
 
 def with_tree(m: Matrix, tree: Path | None, base: str | None) -> Matrix:
@@ -297,7 +313,7 @@ def _cells(
     seen: set[str] = set()
     for kernel, arch_name, kconfig_name in combos:
         rts = tuple(rt for rt, only in runtimes.values() if not only or kconfig_name in only)
-        cell = Cell(kernel, arches.get(arch_name), kconfigs[kconfig_name], rts)
+        cell = Cell(Kernel(kernel), arches.get(arch_name), kconfigs[kconfig_name], rts)
         if cell.name in seen:
             raise UserError(f"{top.where}: duplicate cell {cell.name!r}")
         seen.add(cell.name)

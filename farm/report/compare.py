@@ -15,8 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from farm.model.errors import UserError
-from farm.model.results import Status
-from farm.report.junit import Suite
+from farm.model.results import Status, Suite
 
 GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
@@ -81,9 +80,10 @@ def _status(tc: object) -> tuple[Status, str]:
     text = f"{r.message or ''}\n{r.text or ''}"
     if isinstance(r, junitparser.Skipped):
         return (Status.XFAIL if r.type == "xfail" else Status.SKIP), text
+    known = {s.value: s for s in Status}
     if isinstance(r, junitparser.Failure):
-        return Status.FAIL, text
-    return Status.CRASH, text
+        return (known[r.type] if r.type in known and known[r.type].is_failure else Status.FAIL), text
+    return (known[r.type] if r.type in known and known[r.type].is_error else Status.CRASH), text
 
 
 def split_kernels(cases: Sequence[Case]) -> tuple[list[Case], list[Case]]:

@@ -8,7 +8,10 @@
  * sysfs settings, mounts the tmpfs instances the tests use, then runs each
  * test program with a timeout and appends its KTAP output, nested, to
  * results.ktap as it goes: a crash or a hung kernel leaves every earlier
- * result on the host. Around each program it writes "zpfarm: begin/end
+ * result on the host. Each program starts on fresh tmpfs instances, its
+ * output ends when it exits (a child it left holding stdout is not waited
+ * for), and its whole process group is killed before the next one starts.
+ * Around each program it writes "zpfarm: begin/end
  * <name>" to /dev/kmsg so the host can tell which test was running when the
  * kernel complained.
  *
@@ -203,6 +206,17 @@ static int mount_tmpfs(const char *path, const char *options)
 	return mount("zpfarm", path, "tmpfs", 0, options);
 }
 
+static int have_tmpfs, have_tmpfs_huge;
+
+/* Every program starts on empty tmpfs instances: what one left there cannot fail the next. */
+static void fresh_tmpfs(void)
+{
+	if (have_tmpfs && umount2(TMPFS, MNT_DETACH) == 0)
+		mount_tmpfs(TMPFS, "size=50%");
+	if (have_tmpfs_huge && umount2(TMPFS_HUGE, MNT_DETACH) == 0)
+		mount_tmpfs(TMPFS_HUGE, "huge=always,size=50%");
+}
+
 /* Apply the runtime variant; its failure is a test result, not a crash. */
 static void setup(const struct plan *plan)
 {
@@ -225,11 +239,13 @@ static void setup(const struct plan *plan)
 		if (err && asprintf(&diags[n], "cannot set %s = %s: %s", path, value, strerror(err)) >= 0)
 			n++;
 	}
-	if (mount_tmpfs(TMPFS, "size=50%") == 0)
+	have_tmpfs = mount_tmpfs(TMPFS, "size=50%") == 0;
+	if (have_tmpfs)
 		setenv("ZPFARM_TMPFS", TMPFS, 1);
 	else
 		diags[n++] = "cannot mount tmpfs on " TMPFS;
-	if (stat(THP, &st) == 0 && mount_tmpfs(TMPFS_HUGE, "huge=always,size=50%") == 0)
+	have_tmpfs_huge = stat(THP, &st) == 0 && mount_tmpfs(TMPFS_HUGE, "huge=always,size=50%") == 0;
+	if (have_tmpfs_huge)
 		setenv("ZPFARM_TMPFS_HUGE", TMPFS_HUGE, 1);
 	problems = n;
 	uname(&u);
@@ -238,45 +254,54 @@ static void setup(const struct plan *plan)
 	result(!problems, "runtime", "", diags, n);
 }
 
-/* Copy a program's stdout, indented one level, until it closes it or the deadline. */
-static void copy_output(int fd, double deadline)
+/* Append what a program printed to results.ktap, indented one level. */
+static void copy_chunk(const char *buf, ssize_t len, int *at_line_start)
+{
+	for (ssize_t i = 0; i < len; i++) {
+		if (*at_line_start)
+			fputs("    ", ktap);
+		fputc(buf[i], ktap);
+		*at_line_start = buf[i] == '\n';
+	}
+}
+
+/*
+ * Copy a program's stdout until it exits or the deadline, whichever comes
+ * first; return its wait status, or -1 if it is still running. Its exit ends
+ * the copy even when a child it left behind still holds the pipe open (what
+ * is already in the pipe is kept): the runner never waits for orphans.
+ */
+static int copy_until_exit(int fd, pid_t pid, double deadline)
 {
 	char buf[65536];
-	int at_line_start = 1;
-	double left;
+	int at_line_start = 1, open_pipe = 1, status = -1;
 
-	while ((left = deadline - now()) > 0) {
+	while (now() < deadline) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t len;
 
-		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			while (open_pipe && poll(&p, 1, 0) > 0 && (len = read(fd, buf, sizeof(buf))) > 0 &&
+			       now() < deadline)
+				copy_chunk(buf, len, &at_line_start);
+			break;
+		}
+		status = -1;
+		if (!open_pipe) {
+			usleep(10000);
+			continue;
+		}
+		if (poll(&p, 1, 50) <= 0)
 			continue;
 		len = read(fd, buf, sizeof(buf));
 		if (len <= 0)
-			break;
-		for (ssize_t i = 0; i < len; i++) {
-			if (at_line_start)
-				fputs("    ", ktap);
-			fputc(buf[i], ktap);
-			at_line_start = buf[i] == '\n';
-		}
+			open_pipe = 0;
+		else
+			copy_chunk(buf, len, &at_line_start);
 	}
 	if (!at_line_start)
 		fputc('\n', ktap);
-}
-
-/* The wait status of pid, or -1 if it is still running at the deadline. */
-static int wait_until(pid_t pid, double deadline)
-{
-	int status;
-
-	for (;;) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		if (now() >= deadline)
-			return -1;
-		usleep(10000);
-	}
+	return status;
 }
 
 /* The last lines of a program's stderr, each as a "stderr: " diagnostic. */
@@ -321,6 +346,7 @@ static void run_one(const struct test *t)
 	err_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (err_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
 		die(path);
+	fresh_tmpfs();
 	kmsg("begin", t->name);
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
@@ -340,11 +366,12 @@ static void run_one(const struct test *t)
 		close(err_fd);
 		return;
 	}
-	copy_output(pipefd[0], start + t->timeout);
+	fprintf(ktap, "    # Subtest: %s\n", t->name);
+	status = copy_until_exit(pipefd[0], pid, start + t->timeout);
 	close(pipefd[0]);
-	status = wait_until(pid, start + t->timeout);
+	/* Its whole process group goes before the next program starts: no orphan runs on. */
+	kill(-pid, SIGKILL);
 	if (status == -1) {
-		kill(-pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		code = -SIGKILL;
 		snprintf(directive, sizeof(directive), "TIMEOUT after %.0f s", t->timeout);

@@ -1,0 +1,187 @@
+"""The pipeline's stages behind one small Protocol, so a run can be driven by fakes.
+
+kunit.py takes its kernel tree as an argument (``main(argv, linux=None)``);
+zpfarm's pipeline takes a Stages object. LocalStages is the real one: it
+prepares the kernel trees, builds kernels and the selftests with this host's
+toolchains, makes root filesystems and boots guests with virtme-ng. Tests pass
+a fake and check the pipeline's decisions (what fails, what is reported,
+what is written, what is stopped) in milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from farm.guest import accel, boot, rootfs, runner, selftests, testcases
+from farm.guest.selection import Selection
+from farm.host import proc
+from farm.host.cache import Cache
+from farm.kernel import build, git, series, source
+from farm.model.arches import Accel, Arch
+from farm.model.errors import ZpfarmError
+from farm.model.matrix import Cell, Kernel, Matrix, Runtime
+from farm.model.programs import GuestTest
+from farm.model.results import Booted
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a run was asked to do (validated before it starts: pipeline.options)."""
+
+    matrix: Matrix
+    cells: tuple[Cell, ...]
+    cache: Cache
+    out: Path  # this run's results directory
+    junit: Path
+    accel: Accel = Accel.AUTO
+    selection: Selection = field(default_factory=Selection)
+    # Bisect: build this checkout as it is (in build dirs of its own) instead of base/series.
+    checkout: Path | None = None
+    selftests: bool = True  # the kernel's own mm/memfd selftests, built from each tree
+
+    def wants_selftests(self) -> bool:
+        return self.selftests and self.selection.wants_selftests()
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The commit a kernel of the matrix builds, in the farm's worktree."""
+
+    path: Path
+    commit: str
+    series_hash: str  # "" for base
+
+
+@dataclass(frozen=True)
+class GuestPrograms:
+    """What every guest of one arch gets: the runner and testcases/ (selftests come per kernel)."""
+
+    runner: Path
+    tests: tuple[GuestTest, ...]
+
+
+@dataclass(frozen=True)
+class Guest:
+    """What one cell's guests boot: its kernel image, the arch's runner and root filesystem."""
+
+    image: Path
+    runner: Path
+    rootfs: Path | None
+
+
+@dataclass(frozen=True)
+class CellBuild:
+    """A cell's build: the kernel and, when wanted, the selftests of its tree."""
+
+    built: build.Built
+    selftests: tuple[GuestTest, ...] = ()
+
+
+class Stages(Protocol):
+    """The side effects of a run; every method may raise ZpfarmError (UserError: bad input)."""
+
+    def prepare_trees(self, kernels: Collection[Kernel]) -> Mapping[Kernel, Tree | ZpfarmError]:
+        """The tree of each kernel; a series that does not apply fails only its kernel."""
+        ...
+
+    def guest_programs(self, arch: Arch) -> GuestPrograms: ...
+
+    def build(self, cell: Cell, tree: Tree, progress: Progress) -> CellBuild:
+        """Runs in the builder thread, one cell at a time."""
+        ...
+
+    def rootfs(self, arch: Arch) -> Path | None:
+        """The guest's root filesystem: None for the host's own arch (vng shares /)."""
+        ...
+
+    def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+        """Boot once, run tests, and say how it went (a crash is data, not an exception)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop everything still running, in every thread (Ctrl-C, SIGTERM)."""
+        ...
+
+
+class LocalStages:
+    """The real stages on this host."""
+
+    def __init__(self, opts: Options, notice: Callable[[str], None], line: Callable[[str, str], None]) -> None:
+        self.opts = opts
+        self.notice = notice
+        self.line = line
+
+    def prepare_trees(self, kernels: Collection[Kernel]) -> dict[Kernel, Tree | ZpfarmError]:
+        if self.opts.checkout is not None:
+            tree = Tree(self.opts.checkout, git.out(self.opts.checkout, ["rev-parse", "HEAD"]), "")
+            return dict.fromkeys(kernels, tree)
+        return prepare_trees(self.opts.matrix, self.opts.cache, kernels)
+
+    def guest_programs(self, arch: Arch) -> GuestPrograms:
+        opts = self.opts
+        guest_runner = runner.build(arch, opts.cache.runner(arch.name), opts.out / f"runner-{arch.name}.log")
+        if not opts.selection.wants_testcases():
+            return GuestPrograms(guest_runner, ())
+        built = opts.cache.testcases(arch.name)
+        testcases.build(opts.matrix.testcases_dir, arch, built, opts.out / f"testcases-{arch.name}.log")
+        timeout = opts.matrix.guest.test_timeout
+        tests = testcases.guest_tests(opts.matrix.testcases_dir, built, timeout, opts.selection.testcases())
+        return GuestPrograms(guest_runner, tuple(tests))
+
+    def build(self, cell: Cell, tree: Tree, progress: Progress) -> CellBuild:
+        opts = self.opts
+        prefix = "bisect-" if opts.checkout else ""
+        log = opts.out / cell.name / "build.log"
+        build_dir = opts.cache.build(prefix + cell.name) if prefix else None
+        built = build.build(cell, tree.path, tree.commit, opts.cache, log, progress, build_dir=build_dir)
+        if not built.ok or not opts.wants_selftests():
+            return CellBuild(built)
+        progress("build selftests")
+        out = opts.cache.root / "selftests" / f"{prefix}{cell.kernel}-{cell.arch.name}"
+        with opts.cache.build_lock():
+            git.checkout(tree.path, tree.commit)
+            tests = selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log")
+        return CellBuild(built, tuple(t for t in tests if opts.selection.wants(t.name)))
+
+    def rootfs(self, arch: Arch) -> Path | None:
+        if arch.native:
+            return None
+        return rootfs.ensure(arch, self.opts.cache, self.opts.out / f"rootfs-{arch.name}.log")
+
+    def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+        opts = self.opts
+        mode = accel.resolve(opts.accel, cell.arch, guest.image, opts.cache.host_facts, self.notice)
+        request = boot.Boot(guest.image, cell.arch.name, guest.runner, mode, opts.matrix.guest, runtime, guest.rootfs)
+        on_line = functools.partial(self.line, cell.name)
+        return boot.boot(request, tests, where / "share", where / "console.log", on_line)
+
+    def stop(self) -> None:
+        proc.stop_all()
+
+
+def prepare_trees(matrix: Matrix, cache: Cache, kernels: Collection[Kernel]) -> dict[Kernel, Tree | ZpfarmError]:
+    """The commit each kernel builds, all in one worktree (builds check out theirs).
+
+    A series that does not apply fails only its kernel.
+    """
+    src = matrix.source
+    repo = source.ensure_repo(src, cache)
+    base_commit = source.base_commit(repo, src)
+    path = source.worktree(repo, cache.worktree(source.repo_name(src)), base_commit)
+    trees: dict[Kernel, Tree | ZpfarmError] = {}
+    for kernel in sorted(set(kernels)):
+        if kernel is Kernel.BASE:
+            trees[kernel] = Tree(path, base_commit, "")
+            continue
+        try:
+            patches = series.load(matrix.series_dir)
+            trees[kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash)
+        except ZpfarmError as e:
+            trees[kernel] = e
+    return trees
