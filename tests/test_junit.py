@@ -14,7 +14,18 @@ import xmlschema
 from farm.judge import expect, ktap
 from farm.model.results import Status
 from farm.model.results import TestResult as Result  # not "Test*": pytest would try to collect it
-from farm.report.junit import REPORT_NAME, Suite, render, scrub, write
+from farm.report.junit import (
+    CASE_OUTPUT_LIMIT,
+    LOG_PROPERTY,
+    REPORT_NAME,
+    SUITE_OUTPUT_LIMIT,
+    Suite,
+    cap,
+    render,
+    scrub,
+    unique_names,
+    write,
+)
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -196,3 +207,41 @@ def test_real_results_end_to_end(tmp_path: Path, schema: xmlschema.XMLSchema) ->
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (45, 0, 0, 42)
     xfails = [c for c in suite if c.result and c.result[0].type == "xfail"]
     assert len(xfails) == 29
+
+
+def test_repeated_names_become_unique_in_order(schema: xmlschema.XMLSchema) -> None:
+    cases = tuple(Result(n, Status.PASS, elapsed=0.1) for n in ("t", "t", "t #2", "u", "t"))
+    data = render([Suite("a/b", cases, {}, "", WHEN, 1.0)])
+    schema.validate(data.decode())
+    names = [c.get("name") for c in ET.fromstring(data).iter("testcase")]
+    assert names == ["t", "t #3", "t #2", "u", "t #4"]
+    assert unique_names(["x", "y"]) == ["x", "y"]
+    pairs = [(c.get("classname"), c.get("name")) for c in ET.fromstring(data).iter("testcase")]
+    assert len(set(pairs)) == len(pairs)
+
+
+def test_every_timed_case_has_a_time() -> None:
+    cases = (Result("timed", Status.FAIL, elapsed=2.0), Result("untimed", Status.PASS))
+    root = ET.fromstring(render([Suite("a/b", cases, {}, "", WHEN, 1.0)]))
+    times = {c.get("name"): c.get("time") for c in root.iter("testcase")}
+    assert times["timed"] == "2.000"
+
+
+def test_long_output_is_capped_and_names_the_log(schema: xmlschema.XMLSchema) -> None:
+    console = "boot line\n" * 50_000  # 500 kB of console
+    output = "# metric: early_kb=5\n" + "x" * 100_000 + "\n# last line"
+    case = Result("prog.big", Status.FAIL, "failed", output, {"early_kb": 5.0, "late_kb": 7.0})
+    props = {LOG_PROPERTY: "results/a/console.log"}
+    data = render([Suite("a/b", (case,), props, console, WHEN, 1.0)])
+    schema.validate(data.decode())
+    root = ET.fromstring(data)
+    out = root.findtext("testsuite/system-out") or ""
+    assert len(out) < SUITE_OUTPUT_LIMIT + 200
+    assert out.startswith("boot line") and out.endswith("boot line\n")
+    assert "characters cut; the whole log: results/a/console.log" in out
+    assert {p.get("name"): p.get("value") for p in root.iter("property")} == props
+    text = root.findtext("testsuite/testcase/failure") or ""
+    assert len(text) < CASE_OUTPUT_LIMIT + 200
+    assert text.startswith("# metric: early_kb=5") and "# last line" in text
+    assert "# metric: late_kb=7" in text  # a metric only in result.metrics comes back
+    assert cap("short", 10) == "short"

@@ -4,47 +4,47 @@ One <testsuite> per Suite ("<cell>/<runtime>").  PASS is a plain testcase,
 FAIL a <failure>, CRASH and INFRA an <error>, SKIP a <skipped>, XFAIL a
 <skipped type="xfail">.  The file is replaced atomically, so a reader never
 sees a half-written report.  Output validates against pytest's junit-10.xsd.
+
+The dialect CI consumers need (GitLab's test tab, the GitHub publishers):
+one level of <testsuite>, every testcase's classname is its suite, the
+(classname, name) pairs are unique (GitLab drops duplicates: a repeated
+name gets " #2", " #3"... in order), a time on every testcase that was
+timed, and system-out kept small: texts over a cap keep their head and
+tail, and the full log is named in the suite's "log" property (the caller
+puts it in Suite.properties).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from farm.model.results import Status, TestResult
+from farm.host import files
+from farm.model.results import Status, Suite, TestResult
 
 REPORT_NAME = "zpfarm"
 XFAIL_TYPE = "xfail"
+LOG_PROPERTY = "log"  # property naming the suite's full console log (an artifact)
+# Caps on text kept in the XML (characters): GitLab refuses reports over 30 MB,
+# dorny's check-run text stops at 64 KiB, and logs are artifacts anyway.
+SUITE_OUTPUT_LIMIT = 64 * 1024
+CASE_OUTPUT_LIMIT = 16 * 1024
 
 # Characters XML 1.0 cannot carry (console logs have BEL, ESC, NUL...).
 _ILLEGAL_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DEFAULT_MESSAGE = {
     Status.FAIL: "failed",
+    Status.BUILD: "the kernel does not build",
     Status.CRASH: "crashed",
     Status.INFRA: "infrastructure failure",
+    Status.INPUT: "bad input",
     Status.SKIP: "skipped",
     Status.XFAIL: "known failure",
 }
-
-
-@dataclass(frozen=True)
-class Suite:
-    """One <testsuite>: the results of one runtime in one matrix cell."""
-
-    name: str  # "<cell>/<runtime>", e.g. "series-x86_64-thp-on/shmem-never"
-    cases: tuple[TestResult, ...]
-    properties: Mapping[str, str]  # arch, kconfig, runtime, kernel, kernel_release, ...
-    system_out: str  # console log path or excerpt
-    timestamp: datetime  # timezone-aware UTC
-    elapsed: float
 
 
 def scrub(text: str) -> str:
@@ -52,18 +52,45 @@ def scrub(text: str) -> str:
     return _ILLEGAL_XML.sub(lambda m: f"#x{ord(m.group()):02X}", text)
 
 
-def _case(suite: Suite, result: TestResult) -> TestCase:
+def unique_names(names: Sequence[str]) -> list[str]:
+    """names with repeats made unique in order: "t", "t #2", "t #3" (never another given name)."""
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        unique, n = name, 1
+        while unique in seen:
+            n += 1
+            unique = f"{name} #{n}"
+            if unique in taken:  # "t #2" is a real test's name: keep counting
+                unique = name
+        seen.add(unique)
+        out.append(unique)
+    return out
+
+
+def cap(text: str, limit: int, log: str = "") -> str:
+    """text, or its head and tail around a note saying how much was cut and where it all is."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    where = f"; the whole log: {log}" if log else ""
+    note = f"\n[... {len(text) - 2 * keep} characters cut{where} ...]\n"
+    return text[:keep] + note + text[-keep:]
+
+
+def _case(suite: Suite, result: TestResult, name: str) -> TestCase:
     case = TestCase(
-        name=scrub(result.name),
+        name=scrub(name),
         classname=scrub(suite.name),
         elapsed_sec=result.elapsed,
     )
     message = scrub(result.message or _DEFAULT_MESSAGE.get(result.status, ""))
-    output = scrub(result.output)
-    if result.status is Status.FAIL:
-        case.add_failure_info(message=message, output=output)
+    output = scrub(_case_output(result))
+    if result.status.is_failure:
+        case.add_failure_info(message=message, output=output, failure_type=result.status.value)
     elif result.status.is_error:
-        case.add_error_info(message=message, output=output)
+        case.add_error_info(message=message, output=output, error_type=result.status.value)
     elif result.status in (Status.SKIP, Status.XFAIL):
         case.add_skipped_info(message=message, output=output)
     elif output:
@@ -71,15 +98,25 @@ def _case(suite: Suite, result: TestResult) -> TestCase:
     return case
 
 
+def _case_output(result: TestResult) -> str:
+    """The test's output, capped; metric lines cut from the middle come back at the end."""
+    kept = cap(result.output, CASE_OUTPUT_LIMIT)
+    if kept == result.output:
+        return kept
+    lost = [f"# metric: {k}={v:g}" for k, v in sorted(result.metrics.items()) if f"metric: {k}=" not in kept]
+    return "\n".join([kept, *lost]) if lost else kept
+
+
 def _suite(suite: Suite) -> TestSuite:
     if suite.timestamp.tzinfo is None:
         raise ValueError(f"suite {suite.name!r}: timestamp must be timezone-aware")
+    names = unique_names([result.name for result in suite.cases])
     return TestSuite(
         name=scrub(suite.name),
-        test_cases=[_case(suite, result) for result in suite.cases],
+        test_cases=[_case(suite, result, name) for result, name in zip(suite.cases, names, strict=True)],
         timestamp=suite.timestamp.isoformat(timespec="seconds"),
         properties={scrub(k): scrub(v) for k, v in suite.properties.items()},
-        stdout=scrub(suite.system_out) or None,
+        stdout=scrub(cap(suite.system_out, SUITE_OUTPUT_LIMIT, suite.properties.get(LOG_PROPERTY, ""))) or None,
     )
 
 
@@ -111,30 +148,4 @@ def _seconds(value: float) -> str:
 
 def write(path: Path, suites: Sequence[Suite]) -> None:
     """Atomically write the report: temp file in the same directory, fsync, rename."""
-    data = render(suites)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    files.atomic_write(path, render(suites))
