@@ -51,7 +51,7 @@ def _entry(lead: str, value: Value, depth: int) -> list[str]:
         return [f"{lead} {{}}\n"] if not value else [f"{lead}\n", *_mapping(value, depth + 1)]
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [f"{lead} []\n"] if not value else [f"{lead}\n", *_sequence(value, depth + 1)]
-    if isinstance(value, str) and "\n" in value.rstrip("\n") and not value.startswith((" ", "\n")):
+    if isinstance(value, str) and "\n" in value and not value.startswith((" ", "\n")):
         return [f"{lead} {_block_indicator(value)}\n", *_block(value, depth + 1)]
     return [f"{lead} {scalar(value)}\n"]
 
