@@ -242,3 +242,32 @@ def load(path: Path) -> Plan:
 def _row(kind: type[_R], raw: Mapping[str, Any]) -> _R:
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     return kind(**values)
+
+
+def critical_path(plan: Plan, build_s: Mapping[str, float], test_s: Mapping[str, float]) -> float:
+    """Seconds from start to the last result with a runner for every job: max(build + its test row)."""
+    return max((build_s[row.key] + test_s[row.suite] for row in plan.tests), default=0.0)
+
+
+def wall_time(plan: Plan, build_s: Mapping[str, float], test_s: Mapping[str, float], runners: int) -> float:
+    """Seconds the plan takes on `runners` identical runners, list-scheduled.
+
+    Longest jobs first; a test row becomes ready when its build ends; builds
+    before tests when both are ready (they unlock more work). A model for
+    sizing a fleet from measured job times, not a prediction of queueing.
+    """
+    if runners < 1:
+        raise ValueError("runners must be >= 1")
+    free = [0.0] * runners  # when each runner is next free
+    done: dict[str, float] = {}
+    builds = sorted(plan.builds, key=lambda b: -build_s[b.key])
+    for build in builds:
+        start = min(free)
+        free[free.index(start)] = done[build.key] = start + build_s[build.key]
+    tests = sorted(plan.tests, key=lambda t: (done[t.key], -test_s[t.suite]))
+    end = max(done.values(), default=0.0)
+    for row in tests:
+        i = min(range(runners), key=lambda r: max(free[r], done[row.key]))
+        free[i] = max(free[i], done[row.key]) + test_s[row.suite]
+        end = max(end, free[i])
+    return end

@@ -183,3 +183,18 @@ def test_probe_toolchain_reads_the_version_line() -> None:
 
 def _native() -> bool:
     return any(a.native for a in plan_mod.arches.ARCHES.values())
+
+
+def test_critical_path_and_wall_time_on_a_fleet(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path))
+    p = make(m)
+    build_s = {b.key: 600.0 for b in p.builds}  # 8 builds of 10 min
+    test_s = {t.suite: (300.0 if t.runtime == "default" else 60.0) for t in p.tests}  # 12 rows
+    assert plan_mod.critical_path(p, build_s, test_s) == 900.0  # one build plus the longest row
+    assert plan_mod.wall_time(p, build_s, test_s, runners=20) == 900.0  # enough runners: the critical path
+    one = plan_mod.wall_time(p, build_s, test_s, runners=1)
+    assert one == sum(build_s.values()) + sum(test_s.values())  # one runner: everything in a row
+    four = plan_mod.wall_time(p, build_s, test_s, runners=4)
+    assert 900.0 < four < one and four >= one / 4
+    with pytest.raises(ValueError):
+        plan_mod.wall_time(p, build_s, test_s, runners=0)
