@@ -142,13 +142,13 @@ JunitOpt = Annotated[
 AccelOpt = Annotated[
     Accel, typer.Option("--accel", help="kvm, tcg, or auto (probe KVM once, fall back to TCG).", case_sensitive=False)
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Plain progress lines, no live view.")]
 
 
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", metavar="", help="Show tracebacks for errors.")] = False,
 ) -> None:
     ctx.obj = Settings(debug=debug)
 
@@ -183,16 +183,22 @@ def _job(ctx: typer.Context, junit_path: Path, report: Report) -> Iterator[None]
     try:
         yield
     except ZpfarmError as e:
-        if not report.suites:
-            where = pipeline.early_junit(junit_path)
-            junit.write(where, [Suite("zpfarm", (pipeline.stage_error("setup", e),), {}, "", datetime.now(UTC), 0.0)])
-            e = type(e)(f"{e} (JUnit: {where})")
-        fail(ctx, e)
+        fail(ctx, e if report.suites else type(e)(f"{e}{_error_junit(junit_path, e)}"))
     except KeyboardInterrupt as e:
         code = 128 + (e.signum if isinstance(e, Interrupted) else signal.SIGINT)
         written = f"; JUnit: {report.junit} (unfinished suites marked interrupted)" if report.junit else ""
         err.print(Text.assemble(("interrupted: ", "yellow"), f"{len(report.suites)} suites finished{written}"))
         raise typer.Exit(code) from None
+
+
+def _error_junit(junit_path: Path, e: ZpfarmError) -> str:
+    """A JUnit file saying why a run could not start, beside any earlier one; where it went."""
+    where = pipeline.early_junit(junit_path)
+    try:
+        junit.write(where, [Suite("zpfarm", (pipeline.stage_error("setup", e),), {}, "", datetime.now(UTC), 0.0)])
+    except OSError as problem:
+        return f" (no JUnit written: {where}: {problem.strerror or problem})"
+    return f" (JUnit: {where})"
 
 
 def _cache(path: Path | None) -> Cache:
@@ -236,7 +242,9 @@ def show_matrix(
     ctx: typer.Context,
     matrix: MatrixOpt = None,
     cell: CellOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print JSON to stdout instead of a table.")
+    ] = False,
 ) -> None:
     """List the cells a run would build and boot."""
     with _errors(ctx):
@@ -263,7 +271,10 @@ def run(
     cache: CacheOpt = None,
     quiet: QuietOpt = False,
     with_selftests: Annotated[
-        bool, typer.Option("--selftests/--no-selftests", help="Also build and run the kernel's mm/memfd selftests.")
+        bool,
+        typer.Option(
+            "--selftests/--no-selftests", metavar="", help="Also build and run the kernel's mm/memfd selftests."
+        ),
     ] = True,
 ) -> None:
     """Build every selected cell, boot it once per runtime variant, run the tests, write JUnit.
@@ -393,8 +404,8 @@ def bisect(
     bad: Annotated[str | None, typer.Option(metavar="REF", help="Known-bad ref \\[default: the series tip].")] = None,
     runs: Annotated[int, typer.Option(min=1, help="Runs per step, for flaky tests.")] = 1,
     threshold: Annotated[int, typer.Option(min=1, help="A step is bad when this many runs fail.")] = 1,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted bisect.")] = False,
-    reset: Annotated[bool, typer.Option(help="Abandon the bisect and clean up.")] = False,
+    resume: Annotated[bool, typer.Option(metavar="", help="Continue an interrupted bisect.")] = False,
+    reset: Annotated[bool, typer.Option(metavar="", help="Abandon the bisect and clean up.")] = False,
     matrix: MatrixOpt = None,
     results: Annotated[Path, typer.Option(metavar="DIR", help="Step logs and JUnit.")] = Path("results/bisect"),
     accel: AccelOpt = Accel.AUTO,
@@ -540,7 +551,20 @@ def main() -> None:
     # SIGTERM (what CI sends on cancel or timeout) and SIGHUP stop a run as Ctrl-C does.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as e:  # Click's usage errors: one line too (its box wraps at 80 columns in CI logs)
+        context, show = getattr(e, "ctx", None), getattr(e, "show", None)
+        if context is not None and type(e).__name__ != "NoArgsIsHelpError":
+            _error(f"{e.format_message()} (see {context.command_path} --help)")
+        elif show is not None:
+            show()  # help for a bare `zpfarm`
+        else:
+            _error(e.format_message())
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(128 + signal.SIGINT)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

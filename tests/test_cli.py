@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import junitparser
+import pytest
 from typer.testing import CliRunner
 
 import cli
@@ -125,3 +128,74 @@ def test_run_summary_counts_changes_per_suite_and_lists_only_regressions(tmp_pat
     assert [[c.strip() for c in row[1:-1]] for row in counts] == [["x86_64-thp-off/default", "1", "1", "", "", ""]]
     assert "mremap.preamble" in text  # the regression, by name
     assert "memory.read_hole" not in text  # a fix is only counted
+
+
+ZPFARM = Path(sys.executable).parent / "zpfarm"
+
+
+def zpfarm(*args: str | Path, cwd: Path | None = None, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a CI job or a user's shell calls it (main(): signals, usage errors)."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([str(ZPFARM), *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def one_error_line(done: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    """The command exited with code and printed exactly one error line holding words, no traceback."""
+    assert done.returncode == code, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def test_a_bad_choice_is_one_unwrapped_line_exit_2_before_any_lock(tmp_path: Path) -> None:
+    done = zpfarm("run", "--accel", "kmv", "--cache", tmp_path / "cache", "--results", tmp_path / "r", columns=40)
+    one_error_line(done, 2, "'kmv' is not one of 'auto', 'kvm', 'tcg'", "zpfarm run --help")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_test_name_that_selects_nothing_is_exit_2_before_any_lock(tmp_path: Path) -> None:
+    for name in ("memroy", "selftests-mm-cwo"):
+        done = zpfarm("run", "-t", name, "-c", "base-x86_64-thp-off", "--cache", tmp_path / "c", "--results", tmp_path)
+        one_error_line(done, 2, f"--test {name!r}: selects no test program")
+        assert not (tmp_path / "c" / "trees.lock").exists()
+
+
+def test_an_early_error_never_overwrites_the_last_runs_junit(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text("<testsuites name='earlier'/>\n")
+    done = zpfarm("run", "--cell", "nope", "--results", tmp_path)
+    one_error_line(done, 2, "matches no cell", str(tmp_path / "junit.error.xml"))
+    assert (tmp_path / "junit.xml").read_text() == "<testsuites name='earlier'/>\n"
+    (suite,) = list(junitparser.JUnitXml.fromfile(str(tmp_path / "junit.error.xml")))
+    assert suite.errors == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["run", "--results", "{file}"], ["--results", "not a writable directory"]),
+        (["run", "--junit", "{dir}", "-c", "base-x86_64-thp-off"], ["--junit", "is a directory"]),
+        (["run", "--cache", "{file}", "-c", "base-x86_64-thp-off"], ["--cache", "not a writable directory"]),
+        (["host-test", "--ssh", ""], ["--ssh ''", "expected [USER@]HOST[:PORT]"]),
+        (["host-test", "--ssh", "host:99999"], ["port 99999 is not in 1..65535"]),
+        (["bisect", "-c", "base-x86_64-thp-off", "-t", "memory", "--runs", "1", "--threshold", "2"], ["--threshold"]),
+        (["matrix", "--cell", "[/]odd[bold]"], ["--cell '[/]odd[bold]' matches no cell"]),
+        (["compare", "{xml}"], ["not a readable JUnit file"]),
+        (["compare", "{series_only}"], ["no base suites to compare"]),
+    ],
+)
+def test_hostile_input_is_one_line_exit_2(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "not-junit.xml").write_text("<html><body/></html>")
+    _junit(tmp_path / "series.xml", {"series": Status.PASS}, 0)
+    where = {"file": tmp_path / "a-file", "dir": tmp_path, "xml": tmp_path / "not-junit.xml"}
+    where["series_only"] = tmp_path / "series.xml"
+    done = zpfarm(*(a.format(**where) for a in args), cwd=tmp_path)
+    one_error_line(done, 2, *words)
+
+
+def test_debug_shows_the_traceback_for_any_command() -> None:
+    done = zpfarm("--debug", "matrix", "--cell", "nope")
+    assert done.returncode == 1 and "Traceback" in done.stderr and "UserError" in done.stderr

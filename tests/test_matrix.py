@@ -77,6 +77,19 @@ def test_include_and_exclude(tmp_path: Path) -> None:
         (("[axes]", '[[include]]\nkernel = "base"\narch = "x86_64"\nkconfig = "on"\n[axes]'), "duplicate cell"),
         (("[axes]", "[guest]\ncpus = 'two'\n[axes]"), "'cpus' must be a int"),
         (("kernel = [", "kernel = "), "not valid TOML"),
+        (("[axes]", "exclude = [1]\n[axes]"), "[[exclude]] #1: must be a table, not 1"),
+        (("[axes]", '[guest]\nmemory = "lots"\n[axes]'), "'memory' must be a size like"),
+        (("[axes]", "[guest]\ncpus = 0\n[axes]"), "'cpus' must be a number above 0, not 0"),
+        (("[axes]", "[guest]\ncpus = -3\n[axes]"), "'cpus' must be a number above 0, not -3"),
+        (("[axes]", "[guest]\ntest_timeout = 0\n[axes]"), "'test_timeout' must be a number above 0"),
+        (("[axes]", "[guest]\nboot_timeout = -1.5\n[axes]"), "'boot_timeout' must be a number above 0"),
+        (("[axes]", "[guest]\nboot_timeout = inf\n[axes]"), "'boot_timeout' must be a number above 0, not inf"),
+        (("[axes]", "[guest]\ntest_timeout = nan\n[axes]"), "'test_timeout' must be a number above 0, not nan"),
+        (('fragments = ["on.config"]', "fragments = []"), "list at least one config fragment"),
+        (('arch = ["x86_64"]', "arch = []"), "arch: list at least one value"),
+        (("[runtime.always]", '[runtime."../up"]'), "runtime '../up': use letters"),
+        (("shmem_enabled", "../../../tmp/x"), "must be a path under /sys without '..'"),
+        (('"kernel/mm/', '"/etc/'), "must be a path under /sys without '..'"),
     ],
 )
 def test_bad_matrix_names_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -100,3 +113,14 @@ def test_kernel_tree_overrides_the_source(tmp_path: Path) -> None:
     assert matrix.with_tree(m, None, None) is m
     with pytest.raises(UserError, match="needs --base"):
         matrix.with_tree(m, tmp_path, None)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe[axes]\n", None])
+def test_a_matrix_that_is_not_utf8_or_is_a_directory_is_one_line(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "matrix.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=r"not UTF-8|cannot read the matrix file"):
+        matrix.load(path)

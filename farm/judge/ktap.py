@@ -43,13 +43,15 @@ class KtapNode:
 
 _DMESG_PREFIX = re.compile(r"^(?:<\d+>)?\[\s*\d+\.\d+\](?:\[\s*[A-Z]?\d+\])? ?")
 _VERSION = re.compile(r"^(K?TAP) version (\d+)\s*$")
-_HEADER = re.compile(r"^# Subtest: (.*?)\s*$")
-_PLAN = re.compile(r"^1\.\.(\d+)\s*(?:#\s*(.*?)\s*)?$")
+# Linear in the line's length, whatever it holds (a guest may print anything): no lazy
+# group before optional blanks; possessive groups never give back; callers strip().
+_HEADER = re.compile(r"^# Subtest: (.*)$")
+_PLAN = re.compile(r"^1\.\.(\d+)\s*+(?:#\s*+(.*))?$")
 _RESULT = re.compile(
-    r"^(?P<status>ok|not ok)\b(?:\s+(?P<num>\d+))?(?:\s+-)?"
-    r"(?:\s+(?P<name>(?:[^#\\]|\\.)*?))?\s*(?:#\s*(?P<directive>.*?)\s*)?$"
+    r"^(?P<status>ok|not ok)\b(?:\s++(?P<num>\d++))?(?:\s+-)?"
+    r"(?:\s++(?P<name>(?:[^#\\]|\\.|\\$)*+))?(?:#\s*+(?P<directive>.*))?$"
 )
-_BAIL = re.compile(r"^Bail out!\s*(.*?)\s*$")
+_BAIL = re.compile(r"^Bail out!\s*+(.*)$")
 _NEST = re.compile(r"^(?P<indent>[ \t]+|# )(?P<rest>.*)$")
 _METRIC_LINE = re.compile(r"^#.*?\bmetric:\s*(.*)$")
 _METRIC_PAIR = re.compile(r"^([^=\s]+)=(\S+)$")
@@ -140,7 +142,7 @@ def _metrics(log: Iterable[str], errors: list[str]) -> dict[str, float]:
 def _result_node(content: str, number: int, log: list[str], block: _Block | None) -> KtapNode:
     match = _RESULT.match(content)
     assert match is not None
-    directive = match["directive"] or ""
+    directive = (match["directive"] or "").strip()
     keyword = directive.split(maxsplit=1)[0].upper() if directive else ""
     if keyword == "SKIP":
         status = KtapStatus.SKIP
@@ -218,7 +220,7 @@ def _parse_block(stream: LineStream, prefix: str, outer: tuple[str, ...]) -> _Bl
         elif (header := _HEADER.match(content)) is not None:
             if seen_result and not is_root:
                 break
-            block.name = header[1]
+            block.name = header[1].strip()
         elif (plan := _PLAN.match(content)) is not None:
             if block.plan is not None:
                 block.errors.append(f"line {lineno}: second plan {content!r}")
@@ -234,7 +236,7 @@ def _parse_block(stream: LineStream, prefix: str, outer: tuple[str, ...]) -> _Bl
             pending = []
             seen_result = True
         elif (bail := _BAIL.match(content)) is not None:
-            block.errors.append(f"line {lineno}: bail out: {bail[1] or 'no reason'}")
+            block.errors.append(f"line {lineno}: bail out: {bail[1].strip() or 'no reason'}")
             pending.append(content)
             bailed = True
         else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +32,9 @@ class Kernel(StrEnum):
 
 
 KERNELS = tuple(k.value for k in Kernel)
+# A name that becomes a path component (cells, results directories): no separators, no "..".
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_MEMORY = re.compile(r"^[1-9][0-9]*[KMGT]?$")  # what qemu -m (and vng --memory) takes
 DEFAULT_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 
 
@@ -164,6 +169,28 @@ class _Table:
     def sub(self, key: str) -> _Table:
         return _Table(self.get(key, dict, {}), f"{self.where} [{key}]")
 
+    def tables(self, key: str) -> list[_Table]:
+        """An array of tables ([[key]]), each one checked to be a table."""
+        out = []
+        for i, raw in enumerate(self.get(key, list, []), 1):
+            if not isinstance(raw, dict):
+                raise UserError(f"{self.where} [[{key}]] #{i}: must be a table, not {raw!r}")
+            out.append(_Table(raw, f"{self.where} [[{key}]] #{i}"))
+        return out
+
+    def positive(self, key: str, kind: type, default: float) -> Any:
+        """A finite number > 0 (a count, a timeout)."""
+        value = self.get(key, kind, default)
+        if not math.isfinite(value) or value <= 0:
+            raise UserError(f"{self.where}: {key!r} must be a number above 0, not {value!r}")
+        return value
+
+
+def _check_name(where: str, what: str, name: str) -> str:
+    if not _NAME.match(name) or ".." in name:
+        raise UserError(f"{where}: {what} {name!r}: use letters, digits, '_', '.', '+', '-' (it names files)")
+    return name
+
 
 def load(path: Path) -> Matrix:
     """Read and validate a matrix file; UserError names the offending key."""
@@ -172,6 +199,10 @@ def load(path: Path) -> Matrix:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: no such matrix file") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the matrix file: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML: {e}") from None
     return parse(data, path)
@@ -213,20 +244,25 @@ def _source(t: _Table, here: Path) -> Source:
 def _guest(t: _Table) -> Guest:
     t.check_keys(["memory", "cpus", "boot_timeout", "test_timeout"])
     d = Guest()
+    memory = t.get("memory", str, d.memory)
+    if not _MEMORY.match(memory):
+        raise UserError(f'{t.where}: \'memory\' must be a size like "2G" or "512M", not {memory!r}')
     return Guest(
-        memory=t.get("memory", str, d.memory),
-        cpus=t.get("cpus", int, d.cpus),
-        boot_timeout=t.get("boot_timeout", float, d.boot_timeout),
-        test_timeout=t.get("test_timeout", float, d.test_timeout),
+        memory=memory,
+        cpus=t.positive("cpus", int, d.cpus),
+        boot_timeout=t.positive("boot_timeout", float, d.boot_timeout),
+        test_timeout=t.positive("test_timeout", float, d.test_timeout),
     )
 
 
 def _kconfigs(t: _Table, here: Path) -> dict[str, Kconfig]:
     out = {}
     for name in t.data:
-        sub = t.sub(name)
+        sub = t.sub(_check_name(t.where, "kconfig variant", name))
         sub.check_keys(["fragments"])
         fragments = tuple(here / f for f in sub.strings("fragments", required=True))
+        if not fragments:
+            raise UserError(f"{sub.where}: fragments: list at least one config fragment")
         for frag in fragments:
             if not frag.is_file():
                 raise UserError(f"{sub.where}: fragments: no such file {frag}")
@@ -240,12 +276,14 @@ def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Run
     """Runtime variants with the kconfig variants they apply to (empty: all)."""
     out = {}
     for name in t.data:
-        sub = t.sub(name)
+        sub = t.sub(_check_name(t.where, "runtime", name))
         sub.check_keys(["sysfs", "cmdline", "kconfigs", "description", "tests"])
         sysfs = sub.sub("sysfs")
         for key, value in sysfs.data.items():
             if not isinstance(value, str):
                 raise UserError(f"{sysfs.where}: {key!r} must be a string, not {value!r}")
+            if key.startswith("/") or ".." in key.split("/") or not key.strip("/"):
+                raise UserError(f"{sysfs.where}: {key!r} must be a path under /sys without '..'")
         only = tuple(sub.strings("kconfigs"))
         for k in only:
             if k not in kconfigs:
@@ -265,6 +303,8 @@ def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Run
 
 def _axis_values(t: _Table, key: str, known: Iterable[str]) -> list[str]:
     values = t.strings(key, required=True)
+    if not values:
+        raise UserError(f"{t.where}: {key}: list at least one value")
     known = list(known)
     for v in values:
         if v not in known:
@@ -290,16 +330,14 @@ def _cells(
         )
     ]
     excludes = []
-    for i, raw in enumerate(top.get("exclude", list, [])):
-        t = _Table(raw, f"{top.where} [[exclude]] #{i + 1}")
+    for t in top.tables("exclude"):
         t.check_keys(known)
         for key, value in t.data.items():
             if value not in known[key]:
                 raise UserError(f"{t.where}: {key}: unknown value {value!r}")
         excludes.append(t.data)
     combos = [c for c in combos if not any(_excluded(c, e) for e in excludes)]
-    for i, raw in enumerate(top.get("include", list, [])):
-        t = _Table(raw, f"{top.where} [[include]] #{i + 1}")
+    for t in top.tables("include"):
         t.check_keys(known)
         entry = []
         for key in ("kernel", "arch", "kconfig"):

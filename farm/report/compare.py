@@ -53,21 +53,38 @@ def from_suites(suites: Iterable[Suite]) -> list[Case]:
 
 
 def from_junit(path: Path) -> list[Case]:
-    """Cases from a JUnit file written by zpfarm (metrics come back from the text)."""
+    """Cases from a JUnit file written by zpfarm (metrics come back from the text).
+
+    Anything else (not XML, not JUnit, a suite or case without a name) is one
+    UserError naming the file; a metric that is not a number is left out.
+    """
     import junitparser
 
     try:
         xml = junitparser.JUnitXml.fromfile(str(path))
-    except (OSError, SyntaxError) as e:
+    except (OSError, SyntaxError, junitparser.JUnitXmlError) as e:
         raise UserError(f"{path}: not a readable JUnit file: {e}") from None
     cases = []
-    for suite in xml:
+    for number, suite in enumerate(xml, 1):
+        if not suite.name:
+            raise UserError(f"{path}: <testsuite> #{number} has no name (not a zpfarm JUnit file)")
         for tc in suite:
+            if not tc.name:
+                raise UserError(f"{path}: a <testcase> of {suite.name!r} has no name")
             status, text = _status(tc)
             text += "\n" + (tc.system_out or "")
-            metrics = {k: float(v) for k, v in _METRIC.findall(text)}
-            cases.append(Case(suite.name, tc.name, status, metrics))
+            cases.append(Case(suite.name, tc.name, status, _metrics(text)))
     return cases
+
+
+def _metrics(text: str) -> dict[str, float]:
+    found = {}
+    for key, value in _METRIC.findall(text):
+        try:
+            found[key] = float(value)
+        except ValueError:
+            continue  # "1.2.3": not a number, not a metric
+    return found
 
 
 def _status(tc: object) -> tuple[Status, str]:

@@ -1,0 +1,276 @@
+"""The pipeline's decisions with fake stages (no kernel, no VM): what fails, what is written, what stops.
+
+FakeStages stands in for farm.stages.LocalStages the way kunit's tests stand a
+mock in for its LinuxSourceTree: every side effect is recorded, and knobs
+make a chosen stage fail, raise or be interrupted.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import junitparser
+import pytest
+
+import cli
+from farm import pipeline
+from farm.host.cache import Cache
+from farm.kernel.build import Built
+from farm.model import matrix
+from farm.model.arches import Arch
+from farm.model.errors import InfraError, UserError, ZpfarmError
+from farm.model.matrix import Cell, Kernel, Runtime
+from farm.model.programs import GuestTest
+from farm.model.results import Booted, Report, Status, Suite, TestResult
+from farm.stages import CellBuild, Guest, GuestPrograms, Options, Tree
+
+GOOD_KTAP = "KTAP version 1\n1..2\nok 1 runtime\n    # Subtest: memory\n    1..1\n    ok 1 read_hole\nok 2 memory\n"
+
+
+def write_matrix(tmp_path: Path, arches: str = '["x86_64"]', runtimes: str = "") -> matrix.Matrix:
+    (tmp_path / "kernel-series").mkdir(exist_ok=True)
+    (tmp_path / "testcases").mkdir(exist_ok=True)
+    (tmp_path / "testcases" / "memory.c").write_text("int main(void) { return 0; }\n")
+    (tmp_path / "testcases" / "expectations.toml").write_text("")
+    (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
+    path = tmp_path / "matrix.toml"
+    path.write_text(
+        textwrap.dedent(f"""
+        [axes]
+        kernel = ["base", "series"]
+        arch = {arches}
+        kconfig = ["on"]
+        [kconfig.on]
+        fragments = ["on.config"]
+        [runtime.default]
+        """)
+        + runtimes
+    )
+    return matrix.load(path)
+
+
+@dataclass
+class FakeStages:
+    """Stages that do nothing real; knobs choose what breaks."""
+
+    tmp: Path
+    series_error: ZpfarmError | None = None
+    build_fails: set[str] = field(default_factory=set)  # cell names whose kernel does not compile
+    build_raises: dict[str, ZpfarmError] = field(default_factory=dict)
+    rootfs_error: ZpfarmError | None = None
+    ktap: str = GOOD_KTAP
+    console: str = "Linux version 6.12.117\nreboot: Power down\n"
+    finished: bool = True
+    on_boot: Callable[[str], None] | None = None  # called with "cell/runtime" before each boot returns
+    booted: list[str] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+    stopped: int = 0
+
+    def prepare_trees(self, kernels: Collection[Kernel]) -> Mapping[Kernel, Tree | ZpfarmError]:
+        trees: dict[Kernel, Tree | ZpfarmError] = {}
+        for k in kernels:
+            error = self.series_error if k is Kernel.SERIES else None
+            trees[k] = error or Tree(self.tmp, f"{k.value}-commit", "hash" if k is Kernel.SERIES else "")
+        return trees
+
+    def guest_programs(self, arch: Arch) -> GuestPrograms:
+        return GuestPrograms(self.tmp / "runner", (GuestTest("memory", ("./memory",), (), 60.0),))
+
+    def build(self, cell: Cell, tree: Tree, progress: Callable[[str], None]) -> CellBuild:
+        self.built.append(cell.name)
+        if cell.name in self.build_raises:
+            raise self.build_raises[cell.name]
+        log = self.tmp / f"{cell.name}.log"
+        log.write_text("mm/shmem.c:1:1: error: expected ';'\n")
+        ok = cell.name not in self.build_fails
+        message = "built" if ok else "build failed: mm/shmem.c:1:1: error: expected ';'"
+        return CellBuild(Built(ok, self.tmp / "bzImage" if ok else None, "6.12.117", 0, 1.0, log, message))
+
+    def rootfs(self, arch: Arch) -> Path | None:
+        if self.rootfs_error:
+            raise self.rootfs_error
+        return None
+
+    def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+        name = f"{cell.name}/{runtime.name}"
+        self.booted.append(name)
+        if self.on_boot:
+            self.on_boot(name)
+        console = where / "console.log"
+        console.parent.mkdir(parents=True, exist_ok=True)
+        console.write_text(self.console)
+        return Booted(0, 1.0, False, self.finished, self.ktap, console, "tcg")
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+class Recorder:
+    """A Reporter that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.done: list[Suite] = []
+        self.notices: list[str] = []
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+    def phase(self, cell: str, phase: str, detail: str = "") -> None:
+        pass
+
+    def line(self, cell: str, text: str) -> None:
+        pass
+
+    def suite_done(self, suite: Suite) -> None:
+        self.done.append(suite)
+
+
+def run(tmp_path: Path, stages: FakeStages, m: matrix.Matrix | None = None, **options: object) -> Report:
+    m = m or write_matrix(tmp_path)
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
+    return pipeline.run(Options(**{**opts.__dict__, **options}), Recorder(), stages)
+
+
+def statuses(report: Report) -> dict[str, list[tuple[str, Status]]]:
+    return {s.name: [(c.name, c.status) for c in s.cases] for s in report.suites}
+
+
+def test_a_clean_run_boots_every_cell_and_exits_0(tmp_path: Path) -> None:
+    stages = FakeStages(tmp_path)
+    report = run(tmp_path, stages)
+    assert stages.booted == ["base-x86_64-on/default", "series-x86_64-on/default"]
+    assert statuses(report)["series-x86_64-on/default"] == [("runtime", Status.PASS), ("memory.read_hole", Status.PASS)]
+    assert cli.exit_code(report) == 0
+    props = report.suites[1].properties
+    assert props["commit"] == "series-commit" and props["accel"] == "tcg" and "--cell" in props["reproducer"]
+
+
+def test_a_series_that_does_not_apply_fails_only_the_series_cells_as_bad_input(tmp_path: Path) -> None:
+    stages = FakeStages(tmp_path, series_error=UserError("0004-shmem.patch does not apply to v6.12.117"))
+    report = run(tmp_path, stages)
+    assert stages.built == ["base-x86_64-on"] and stages.booted == ["base-x86_64-on/default"]
+    assert statuses(report)["series-x86_64-on/default"] == [("build", Status.INPUT)]
+    assert cli.exit_code(report) == 2
+
+
+def test_a_kernel_that_does_not_compile_is_a_build_failure_exit_1_not_infrastructure(tmp_path: Path) -> None:
+    stages = FakeStages(tmp_path, build_fails={"series-x86_64-on"})
+    report = run(tmp_path, stages)
+    (case,) = report.suites[1].cases
+    assert (case.name, case.status) == ("build", Status.BUILD)
+    assert "expected ';'" in case.message and "expected ';'" in case.output  # the log tail
+    assert stages.booted == ["base-x86_64-on/default"]
+    assert cli.exit_code(report) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"), [(InfraError("ccache"), Status.INFRA, 3), (UserError("x"), Status.INPUT, 2)]
+)
+def test_a_build_that_raises_is_its_cells_error(tmp_path: Path, error: ZpfarmError, status: Status, code: int) -> None:
+    stages = FakeStages(tmp_path, build_raises={"base-x86_64-on": error})
+    report = run(tmp_path, stages)
+    assert statuses(report)["base-x86_64-on/default"] == [("build", status)]
+    assert stages.booted == ["series-x86_64-on/default"]  # the other cell still runs
+    assert cli.exit_code(report) == code
+
+
+def test_a_rootfs_error_fails_the_cell_as_infrastructure(tmp_path: Path) -> None:
+    stages = FakeStages(tmp_path, rootfs_error=InfraError("mmdebstrap could not make the arm64 root filesystem"))
+    report = run(tmp_path, stages)
+    assert all(cases == [("rootfs", Status.INFRA)] for cases in statuses(report).values())
+    assert stages.booted == []
+    assert cli.exit_code(report) == 3
+
+
+def test_the_junit_is_rewritten_after_each_suite(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def read_junit(_: str) -> None:
+        path = tmp_path / "junit.xml"
+        seen.append([s.name for s in junitparser.JUnitXml.fromfile(str(path))] if path.exists() else [])
+
+    run(tmp_path, FakeStages(tmp_path, on_boot=read_junit))
+    assert seen == [[], ["base-x86_64-on/default"]]
+
+
+def test_ctrl_c_stops_everything_and_marks_what_did_not_finish(tmp_path: Path) -> None:
+    def interrupt(name: str) -> None:
+        if name.startswith("series"):
+            raise KeyboardInterrupt
+
+    stages = FakeStages(tmp_path, on_boot=interrupt)
+    report = Report()
+    m = write_matrix(tmp_path)
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(opts, Recorder(), stages, report)
+    assert stages.stopped == 1
+    assert report.junit == tmp_path / "junit.xml"
+    suites = {s.name: s for s in junitparser.JUnitXml.fromfile(str(report.junit))}
+    assert suites["base-x86_64-on/default"].errors == 0
+    assert suites["series-x86_64-on/default"].errors == 1  # interrupted, never a pass
+
+
+def test_an_interruption_before_the_first_suite_writes_beside_an_earlier_junit(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text("<testsuites/>\n")  # an earlier run's
+
+    def interrupt(name: str) -> None:
+        raise KeyboardInterrupt
+
+    m = write_matrix(tmp_path)
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
+    report = Report()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(opts, Recorder(), FakeStages(tmp_path, on_boot=interrupt), report)
+    assert (tmp_path / "junit.xml").read_text() == "<testsuites/>\n"
+    assert report.junit == tmp_path / "junit.error.xml"
+    assert len(list(junitparser.JUnitXml.fromfile(str(report.junit)))) == 2
+
+
+def test_a_guest_that_stopped_early_names_what_never_ran_once(tmp_path: Path) -> None:
+    ktap = "KTAP version 1\n1..3\nok 1 runtime\n    # Subtest: memory\n    1..2\n    ok 1 read_hole\n"
+    console = "Linux version 6.12.117\nKernel panic - not syncing: Fatal exception\n"
+    stages = FakeStages(tmp_path, ktap=ktap, console=console, finished=False)
+    report = run(tmp_path, stages)
+    names = [n for n, _ in statuses(report)["base-x86_64-on/default"]]
+    assert "memory.read_hole" in names and "memory.#2" in names  # the crashed program's own results
+    assert "boot" in names and not any(n.startswith("#") for n in names)  # no phantom program
+    assert cli.exit_code(report) == 1
+
+
+@pytest.mark.parametrize(
+    ("statuses_", "code"),
+    [
+        ((Status.PASS, Status.XFAIL, Status.SKIP), 0),
+        ((Status.PASS, Status.FAIL), 1),
+        ((Status.CRASH,), 1),
+        ((Status.BUILD,), 1),
+        ((Status.FAIL, Status.INFRA), 3),
+        ((Status.INFRA, Status.INPUT, Status.FAIL), 2),
+        ((), 0),
+    ],
+)
+def test_exit_code_table(statuses_: tuple[Status, ...], code: int) -> None:
+    from datetime import UTC, datetime
+
+    cases = tuple(TestResult(f"t{i}", s) for i, s in enumerate(statuses_))
+    report = Report([Suite("base-x86_64-on/default", cases, {}, "", datetime.now(UTC), 0.0)])
+    assert cli.exit_code(report) == code
+
+
+def test_an_unknown_test_name_is_bad_input_before_any_stage_runs(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    for name in ("memroy", "selftests-mm-cwo", "selftests-nope"):
+        with pytest.raises(UserError, match="selects no test program"):
+            pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml", tests=[name])
+    for name in ("memory", "selftests", "selftests-mm-uffd-unit-tests", "selftests-mm-shmem_zeropage"):
+        pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml", tests=[name])
+
+
+def test_a_runtime_naming_an_unknown_test_is_bad_input(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path, runtimes='[runtime.odd]\ntests = ["memroy"]\n')
+    with pytest.raises(UserError, match=r"\[runtime.odd\] tests: 'memroy'"):
+        pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml")
