@@ -94,6 +94,12 @@ def test_tap_output_parses_directly_too(name: str, fmt: str, code: int, counts: 
     assert _counts(ktap.parse((DATA / name).read_text())) == counts
 
 
+def test_xfail_results_are_named_after_their_description() -> None:
+    names = [name for name, _ in ktap.leaves(ktap.parse(_replay("ksft", DATA / "mremap_test.log", 0)))]
+    assert "mremap - Source and Destination Regions Overlapping" in names
+    assert not [n for n in names if n.startswith("#")]
+
+
 def test_cow_results_are_named_after_their_run_line() -> None:
     leaves = dict(ktap.leaves(ktap.parse(_replay("ksft", DATA / "cow.log", 0))))
     assert leaves["Basic COW after fork() ... with base page: No leak from parent into child"].status.name == "OK"

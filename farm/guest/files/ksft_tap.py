@@ -188,11 +188,13 @@ class Memfd(Format):
 
 class Ksft:
     """Pass-through; a result after a "# [RUN] NAME" line is named NAME (cow
-    prints "ok 2 # SKIP ..." or "ok 1 No leak from parent into child")."""
+    prints "ok 2 # SKIP ..." or "ok 1 No leak from parent into child"), and
+    a nameless "ok N # XFAIL DESCRIPTION" is named DESCRIPTION."""
 
     _RUN = re.compile(r"^# \[RUN\] (?P<name>.+?)\s*$")
     _RESULT = re.compile(r"^(?P<status>ok|not ok) (?P<num>\d+)(?: (?P<name>[^#]*?))?(?P<rest>\s*(?:#.*)?)$")
     _TAP = re.compile(r"^(?:ok|not ok|#|TAP version|1\.\.|Bail out!)")
+    _XFAIL = re.compile(r"^\s*#\s*XFAIL\s+(?P<what>\S.*)$")
     # ksft_finished() ends a run with failures so: every result is already
     # there, it is the exit status in words, not an abort.
     _FAILED_SUMMARY = re.compile(r"^Bail out! \d+ out of \d+ tests failed$")
@@ -211,6 +213,9 @@ class Ksft:
             rest = result["rest"].strip()
             text = f"{result['status']} {result['num']} {name}" + (f" {rest}" if rest else "")
             self.name = ""
+        elif result is not None and not result["name"] and (xfail := self._XFAIL.match(result["rest"])):
+            # ksft_test_result_xfail() (mremap_test) puts the test's description in the directive.
+            text = f"{result['status']} {result['num']} {xfail['what'].replace('#', '').strip()}{result['rest']}"
         elif not self._TAP.match(text) or self._FAILED_SUMMARY.match(text):
             text = f"# {text}"
         print(text, flush=True)
