@@ -4,7 +4,10 @@
  * the guest and printed as KTAP metrics ("# metric: key=value") for
  * bench/read_faults.py, which runs it on base and series and prints ratios.
  *
- *   read_ns_per_page[memfd]       first-touch read faults of a memfd hole (MAP_SHARED)
+ *   read_ns_per_page[memfd]       first-touch read faults of a memfd hole (MAP_SHARED,
+ *                                 PROT_READ|PROT_WRITE: no zero page around a read there)
+ *   read_ns_per_page[memfd-ro]    the same through a PROT_READ mapping (fault-around
+ *                                 maps the zero page over 16 holes per fault)
  *   read_ns_per_page[anon]        the same on anonymous memory (zero page on every kernel)
  *   read_write_ns_per_page[memfd] read every page of a hole, then write every page
  *   read_write_ns_per_page[anon]  the same on anonymous memory (zero page, then COW)
@@ -17,6 +20,9 @@
  *   sparse_read_write_ns_per_page[anon]   the same on anonymous memory
  *   fill_ns_per_page[pN]          write(2) into a hole that N processes read-faulted
  *                                 (with the series: zero-page PTEs unmapped in N mappings)
+ *   unread_fill_ns_per_page[pN]   write(2) into holes nobody read, of a file that N other
+ *                                 processes map, after one read of an unrelated hole
+ *                                 (per-offset tracking: should cost what base costs)
  *
  * Each number is the best of REPS runs. Under TCG the absolute values are
  * emulation times; the ratios between kernels are what the bench reports.
@@ -87,13 +93,13 @@ static unsigned long read_pages(const volatile char *p, size_t pages, size_t str
  * write every page: ns per page read, or with write per page written; -1 on
  * error.
  */
-static double touch(int use_memfd, int write, size_t stride)
+static double touch(int use_memfd, int write, size_t stride, int prot)
 {
 	double best = -1;
 
 	for (int r = 0; r < REPS; r++) {
 		int fd = use_memfd ? hole(PAGES * PAGE) : -1;
-		char *p = (!use_memfd || fd >= 0) ? map(fd, PAGES * PAGE, PROT_READ | PROT_WRITE) : NULL;
+		char *p = (!use_memfd || fd >= 0) ? map(fd, PAGES * PAGE, prot) : NULL;
 		double t0, ns;
 
 		if (!p)
@@ -112,15 +118,20 @@ static double touch(int use_memfd, int write, size_t stride)
 	return best;
 }
 
-/* ns per page for write(2) to fill a hole that nproc processes have read-faulted. */
-static double fill(int nproc)
+/*
+ * ns per page for write(2) to fill a hole that nproc processes map: they have
+ * read-faulted it (readers), or not, and then one unrelated hole of the file
+ * past the filled range was read (by the parent, through its own mapping).
+ */
+static double fill(int nproc, int readers)
 {
 	static char buf[FILL_PAGES * PAGE];
 	double best = -1;
 
 	memset(buf, 0x5a, sizeof(buf));
 	for (int r = 0; r < REPS; r++) {
-		int fd = hole(FILL_PAGES * PAGE), ready[2];
+		int fd = hole((FILL_PAGES + SPARSE) * PAGE), ready[2];
+		char *own = NULL;
 		pid_t pids[64];
 		double t0, ns;
 		char c;
@@ -130,9 +141,9 @@ static double fill(int nproc)
 		for (int i = 0; i < nproc; i++) {
 			pids[i] = fork();
 			if (pids[i] == 0) {
-				char *p = map(fd, FILL_PAGES * PAGE, PROT_READ);
+				char *p = map(fd, (FILL_PAGES + SPARSE) * PAGE, PROT_READ);
 
-				if (p)
+				if (p && readers)
 					read_pages(p, FILL_PAGES, 1);
 				if (write(ready[1], "x", 1) != 1)
 					_exit(1);
@@ -143,6 +154,11 @@ static double fill(int nproc)
 		for (int i = 0; i < nproc; i++)
 			if (read(ready[0], &c, 1) != 1)
 				return -1;
+		if (!readers) {
+			own = map(fd, (FILL_PAGES + SPARSE) * PAGE, PROT_READ);
+			if (!own || read_pages(own + FILL_PAGES * PAGE, 1, 1))
+				return -1;
+		}
 		t0 = now_ns();
 		if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
 			return -1;
@@ -152,6 +168,8 @@ static double fill(int nproc)
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], NULL, 0);
 		}
+		if (own)
+			munmap(own, (FILL_PAGES + SPARSE) * PAGE);
 		close(ready[0]);
 		close(ready[1]);
 		close(fd);
@@ -162,30 +180,40 @@ static double fill(int nproc)
 int main(void)
 {
 	static const int procs[] = { 1, 4, 16, 64 };
+	static const int others[] = { 0, 16, 64 };
+	const int rw = PROT_READ | PROT_WRITE;
 	char name[64];
 	double v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("KTAP version 1\n1..%zu\n", 8 + sizeof(procs) / sizeof(procs[0]));
-	v = touch(1, 0, 1);
+	printf("KTAP version 1\n1..%zu\n", 9 + sizeof(procs) / sizeof(procs[0]) +
+	       sizeof(others) / sizeof(others[0]));
+	v = touch(1, 0, 1, rw);
 	result(v > 0, "read_ns_per_page[memfd]", v);
-	v = touch(0, 0, 1);
+	v = touch(1, 0, 1, PROT_READ);
+	result(v > 0, "read_ns_per_page[memfd-ro]", v);
+	v = touch(0, 0, 1, rw);
 	result(v > 0, "read_ns_per_page[anon]", v);
-	v = touch(1, 1, 1);
+	v = touch(1, 1, 1, rw);
 	result(v > 0, "read_write_ns_per_page[memfd]", v);
-	v = touch(0, 1, 1);
+	v = touch(0, 1, 1, rw);
 	result(v > 0, "read_write_ns_per_page[anon]", v);
-	v = touch(1, 0, SPARSE);
+	v = touch(1, 0, SPARSE, rw);
 	result(v > 0, "read_ns_per_fault[memfd]", v);
-	v = touch(0, 0, SPARSE);
+	v = touch(0, 0, SPARSE, rw);
 	result(v > 0, "read_ns_per_fault[anon]", v);
-	v = touch(1, 1, SPARSE);
+	v = touch(1, 1, SPARSE, rw);
 	result(v > 0, "sparse_read_write_ns_per_page[memfd]", v);
-	v = touch(0, 1, SPARSE);
+	v = touch(0, 1, SPARSE, rw);
 	result(v > 0, "sparse_read_write_ns_per_page[anon]", v);
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		snprintf(name, sizeof(name), "fill_ns_per_page[p%d]", procs[i]);
-		v = fill(procs[i]);
+		v = fill(procs[i], 1);
+		result(v > 0, name, v);
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(name, sizeof(name), "unread_fill_ns_per_page[p%d]", others[i]);
+		v = fill(others[i], 0);
 		result(v > 0, name, v);
 	}
 	return failed ? 1 : 0;
