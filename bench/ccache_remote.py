@@ -13,6 +13,10 @@ second as a ratio of the first (goal <= 0.2x), and the second's hit rate
     .venv/bin/python bench/ccache_remote.py [--tarball /usr/src/linux-source-6.12.tar.xz] [--work /var/tmp]
 
 About 10 to 15 minutes on 2 idle cores (the cold build dominates).
+
+Measured 2026-11-29 on the project's 2-core machine next to two other kernel
+builds (load 9.5 to 11.7): A 684 s (55/653 hits), B 81 s (630/653 hits, 575
+from redis, 0 remote errors): ratio 0.12x, hit rate 96.5%.
 """
 
 from __future__ import annotations
@@ -101,13 +105,17 @@ def main() -> None:
             first, a = machine("machine A", work / "a", args.tarball, remote, args.jobs)
             second, b = machine("machine B", work / "elsewhere" / "b", args.tarball, remote, args.jobs)
         print(f"load at the end: {os.getloadavg()[0]:.1f}")
+        report(first, a, second, b)  # before removing two kernel trees, which takes minutes on a busy disk
+
+
+def report(first: float, a: ccache.Stats, second: float, b: ccache.Stats) -> None:
     ratio = second / first
     print(f"machine A (cold, empty caches): {first:.0f} s, {a.hits}/{a.calls} hits")
     print(f"machine B (other path, empty local cache): {second:.0f} s, {b.hits}/{b.calls} hits")
     print(f"  {b.remote_hits} from the remote storage, {b.remote_errors} remote errors")
     print(f"time ratio B/A: {ratio:.2f}x (goal <= {GOAL_RATIO}x: {'met' if ratio <= GOAL_RATIO else 'NOT met'})")
     verdict = "met" if b.hit_rate >= GOAL_HIT_RATE else "NOT met"
-    print(f"hit rate B: {b.hit_rate:.1%} (goal >= {GOAL_HIT_RATE:.0%}: {verdict})")
+    print(f"hit rate B: {b.hit_rate:.1%} (goal >= {GOAL_HIT_RATE:.0%}: {verdict})", flush=True)
 
 
 if __name__ == "__main__":
