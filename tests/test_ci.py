@@ -152,28 +152,21 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
         for arg in ("--local-repository", f"{use}={noop}")
     ]
     env = {**stub_path(tmp_path), "ZPFARM_STUB_NO_ARTIFACTS": "1"}
-    argv = [
-        str(act),
-        "push",
-        "-P",
-        "ubuntu-latest=-self-hosted",
-        "--action-cache-path",
-        str(tmp_path / "act-cache"),
-        *local,
-    ]
+    inputs = ["--input", "cells=base-* series-x86_64-*", "--input", "test_args=--test memory* --no-selftests"]
+    argv = [str(act), "workflow_dispatch", "-P", "ubuntu-latest=-self-hosted", *inputs, *local]
+    argv += ["--action-cache-path", str(tmp_path / "act-cache")]
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ran = calls(tmp_path)
-    assert sorted(c for c in ran if c[0] == "plan") == [
-        ["plan"],
-        ["plan", "--stage", "build"],
-        ["plan", "--stage", "test"],
-    ]
+    plans = sorted(c for c in ran if c[0] == "plan")
+    cells = ["--cell", "base-*", "--cell", "series-x86_64-*"]  # globs reach zpfarm unexpanded
+    assert plans == [["plan", *cells], ["plan", *cells, "--stage", "build"], ["plan", *cells, "--stage", "test"]]
     assert sorted(c[2] for c in ran if c[0] == "build") == ["k1base", "k2series"]  # fromJSON: a leg per build row
     tests = {c[2]: c for c in ran if c[0] == "test"}
     assert set(tests) == {"base-x86_64-on/default", "series-x86_64-on/default", "series-x86_64-on/always"}
     assert tests["series-x86_64-on/always"][tests["series-x86_64-on/always"].index("--accel") + 1] == "tcg"
     assert tests["base-x86_64-on/default"][4] == "dist/k1base.tar.zst"
+    assert tests["base-x86_64-on/default"][-3:] == ["--test", "memory*", "--no-selftests"]
     (merge,) = [c for c in ran if c[0] == "merge"]
     assert merge[-2:] == ["--expect-from", "plan-test.json"]
     # Offline there are no artifacts to download: every planned suite is reported lost, none passes.

@@ -102,8 +102,9 @@ def _build_job() -> dict[str, Any]:
 def _test_job() -> dict[str, Any]:
     run = (
         'accel=tcg; [ "$WANTS_KVM" = true ] && accel=auto\n'
+        "set -f  # TEST_ARGS: split into words, globs left for zpfarm\n"
         'zpfarm test --cell "$SUITE" --kernel "dist/$KEY.tar.zst" --accel "$accel" '
-        '--junit "junit/$CELL--$RUNTIME.xml" --results "results/$CELL--$RUNTIME"\n'
+        '--junit "junit/$CELL--$RUNTIME.xml" --results "results/$CELL--$RUNTIME" $TEST_ARGS\n'
     )
     return {
         "name": "test ${{ matrix.suite }}",
@@ -137,6 +138,7 @@ def _test_job() -> dict[str, Any]:
                     "RUNTIME": "${{ matrix.runtime }}",
                     "KEY": "${{ matrix.key }}",
                     "WANTS_KVM": "${{ matrix.wants_kvm }}",
+                    "TEST_ARGS": "${{ inputs.test_args }}",
                 },
                 "run": run,
             },
@@ -206,7 +208,12 @@ def workflow() -> str:
                         "description": "--cell globs, space-separated (empty: the whole matrix)",
                         "type": "string",
                         "default": "",
-                    }
+                    },
+                    "test_args": {
+                        "description": "more zpfarm test options, e.g. --test memory --no-selftests",
+                        "type": "string",
+                        "default": "",
+                    },
                 }
             },
         },
