@@ -154,12 +154,13 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     env = {**stub_path(tmp_path), "ZPFARM_STUB_NO_ARTIFACTS": "1"}
     inputs = ["--input", "cells=base-* series-x86_64-*", "--input", "test_args=--test memory* --no-selftests"]
     argv = [str(act), "workflow_dispatch", "-P", "ubuntu-latest=-self-hosted", *inputs, *local]
-    argv += ["--action-cache-path", str(tmp_path / "act-cache")]
+    argv += ["--var", "ZPFARM_RUNNERS=arm64=self-hosted,arm64", "--action-cache-path", str(tmp_path / "act-cache")]
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ran = calls(tmp_path)
     plans = sorted(c for c in ran if c[0] == "plan")
     cells = ["--cell", "base-*", "--cell", "series-x86_64-*"]  # globs reach zpfarm unexpanded
+    cells += ["--runner", "arm64=self-hosted,arm64"]  # the repository variable ZPFARM_RUNNERS
     assert plans == [["plan", *cells], ["plan", *cells, "--stage", "build"], ["plan", *cells, "--stage", "test"]]
     assert sorted(c[2] for c in ran if c[0] == "build") == ["k1base", "k2series"]  # fromJSON: a leg per build row
     tests = {c[2]: c for c in ran if c[0] == "test"}
