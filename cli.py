@@ -418,7 +418,6 @@ def bisect(
     """
     from farm import bisect as bisecting
 
-    state_file = results / "bisect.json"
     with _errors(ctx):
         c, m = _cache(cache), matrix_mod.load(matrix or _default_matrix())
         tree = bisecting.worktree(m, c)
@@ -427,23 +426,13 @@ def bisect(
             out.print("bisect reset")
             return
         if resume:
-            state = bisecting.State.load(state_file)
+            state = bisecting.State.load(results / bisecting.STATE)
+        elif cell is None or test is None:
+            raise UserError("--cell and --test are needed to start a bisect")
         else:
-            if cell is None or test is None or threshold > runs:
-                raise UserError("--cell and --test are needed" if threshold <= runs else "--threshold is above --runs")
             pipeline.options(m, m.select([cell]), c, results, results / "junit.xml", tests=[test.split(".", 1)[0]])
-            step = [*_zpfarm_argv(), "bisect-step", "--matrix", str(m.path), "--cache", str(c.root), "--accel", accel]
-            step += [
-                "--runs",
-                str(runs),
-                "--threshold",
-                str(threshold),
-                "--results",
-                str((results / "steps").resolve()),
-            ]
-            state = bisecting.begin(m, c, cell, test, good, bad, step)
-            state.save(state_file)
-            (_results(results) / "steps.jsonl").unlink(missing_ok=True)
+            step = bisecting.step_argv(_zpfarm_argv(), m, c, accel, runs, threshold, _results(results))
+            state = bisecting.begin(m, c, cell, test, good, bad, step, results)
         out.print(f"bisecting {state.test} in {state.cell}: good {state.good[:12]}, bad {state.bad[:12]}")
         outcome = bisecting.run(tree, state.step, results / "steps.jsonl", results / "bisect.log")
     out.print(ui.bisect_table(outcome, results / "bisect.log"))
@@ -472,12 +461,11 @@ def bisect_step(
     import time
 
     from farm import bisect as bisecting
-    from farm.kernel import git
 
     started = time.monotonic()
     try:
         m, cells = _load(matrix, [cell])
-        where = results / git.out(checkout, ["rev-parse", "--short=12", "HEAD"])
+        where = bisecting.step_results(checkout, results)
         tests = [test.split(".", 1)[0]]
         opts = pipeline.options(
             m, cells, _cache(cache), where, where / "junit.xml", accel=accel, tests=tests, checkout=checkout

@@ -22,6 +22,7 @@ from farm import pipeline
 from farm.host import proc
 from farm.host.cache import Cache
 from farm.kernel import git, series, source
+from farm.model.arches import Accel
 from farm.model.errors import InfraError, UserError
 from farm.model.matrix import Matrix
 from farm.model.results import Report, Status
@@ -29,6 +30,7 @@ from farm.report.progress import Reporter
 from farm.stages import Options
 
 GOOD, BAD, SKIP = 0, 1, 125
+STATE = "bisect.json"  # in the results directory: what --resume continues
 BAD_STATUSES = (Status.FAIL, Status.CRASH, Status.XFAIL)  # XFAIL: it did fail
 
 
@@ -152,12 +154,30 @@ def worktree(matrix: Matrix, cache: Cache) -> Path:
     return cache.worktree(source.repo_name(matrix.source), "bisect")
 
 
+def step_argv(
+    zpfarm: list[str], matrix: Matrix, cache: Cache, accel: Accel, runs: int, threshold: int, results: Path
+) -> list[str]:
+    """The `zpfarm bisect-step` command every step runs (without the cell, test and checkout)."""
+    if threshold > runs:
+        raise UserError(f"--threshold {threshold} is above --runs {runs}: no step could ever be bad")
+    argv = [*zpfarm, "bisect-step", "--matrix", str(matrix.path), "--cache", str(cache.root), "--accel", accel]
+    return [*argv, "--runs", str(runs), "--threshold", str(threshold), "--results", str((results / "steps").resolve())]
+
+
 def begin(
-    matrix: Matrix, cache: Cache, cell: str, test: str, good: str | None, bad: str | None, step: list[str]
+    matrix: Matrix,
+    cache: Cache,
+    cell: str,
+    test: str,
+    good: str | None,
+    bad: str | None,
+    step: list[str],
+    results: Path,
 ) -> State:
     """Start a bisect of test in the one cell cell selects: good defaults to the base, bad to the series tip.
 
-    step is the bisect-step command without its per-bisect options.
+    step is the bisect-step command without the cell, test and checkout. The
+    state is saved in results (for --resume) and the step log starts empty.
     """
     picked = matrix.select_one(cell)
     repo = source.ensure_repo(matrix.source, cache)
@@ -171,8 +191,17 @@ def begin(
     if good_commit is None or bad_commit is None:
         raise UserError(f"unknown ref: {good if good_commit is None else bad}")
     start(tree, good_commit, bad_commit)
-    argv = (*step, "--cell", picked, "--test", test, "--checkout", str(tree))
-    return State(argv, picked, test, good_commit, bad_commit)
+    state = State(
+        (*step, "--cell", picked, "--test", test, "--checkout", str(tree)), picked, test, good_commit, bad_commit
+    )
+    state.save(results / STATE)
+    (results / "steps.jsonl").unlink(missing_ok=True)
+    return state
+
+
+def step_results(checkout: Path, results: Path) -> Path:
+    """Where one step's runs go: RESULTS/<the checkout's short commit>."""
+    return results / git.out(checkout, ["rev-parse", "--short=12", "HEAD"])
 
 
 def step(opts: Options, reporter: Reporter, test: str, runs: int, threshold: int) -> tuple[int, str]:

@@ -1,0 +1,103 @@
+"""The architecture holds: farm/'s packages import only the layers below them, and cli.py stays thin.
+
+Layers, bottom up (README "Architecture"):
+  model                 values and the matrix: imports nothing of the farm's but model
+  judge, host           the verdict on output (pure); the machine (processes, cache, ssh)
+  report, kernel, guest JUnit and comparisons; kernel trees and builds; what runs in guests
+  stages, pipeline, build_each, bisect, hosttest, doctor, plan ...   the farm's jobs
+  ui, cli.py            what a person sees
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FARM = ROOT / "farm"
+# Which of farm's packages each package may import (itself included).
+ALLOWED = {
+    "model": {"model"},
+    "judge": {"model", "judge"},
+    "host": {"model", "host"},
+    "report": {"model", "judge", "host", "report"},
+    "kernel": {"model", "host", "kernel"},
+    "guest": {"model", "host", "guest"},
+}
+NO_RICH = {"model", "judge", "report", "host", "kernel", "guest"}
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def farm_modules() -> list[Path]:
+    return [p for p in FARM.rglob("*.py") if "files" not in p.relative_to(FARM).parts]
+
+
+def imports(path: Path) -> set[str]:
+    """Every module path imports, at any depth of the file (lazy imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def farm_package(name: str) -> str | None:
+    """The package of a farm module: farm.kernel.build is in kernel; farm.pipeline is its own."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "farm" and len(parts) > 1 else None
+
+
+@pytest.mark.parametrize("path", farm_modules(), ids=lambda p: module_name(p))
+def test_each_layer_imports_only_the_layers_below_it(path: Path) -> None:
+    package = path.relative_to(FARM).parts[0]
+    used = {p for name in imports(path) if (p := farm_package(name))}
+    if package in ALLOWED:
+        assert used <= ALLOWED[package], f"{module_name(path)} imports {sorted(used - ALLOWED[package])}"
+    assert "cli" not in imports(path)
+    if package in NO_RICH:
+        assert not [n for n in imports(path) if n.split(".")[0] == "rich"], f"{module_name(path)} draws"
+
+
+def test_the_code_that_runs_in_the_guest_needs_only_the_standard_library() -> None:
+    for path in (FARM / "guest" / "files").glob("*.py"):
+        outside = {n.split(".")[0] for n in imports(path)} - set(sys.stdlib_module_names) - {"__future__"}
+        assert not outside, f"{path.name} imports {sorted(outside)}"
+
+
+def test_no_import_cycles() -> None:
+    graph = {module_name(p): {n for n in imports(p) if n.startswith("farm")} for p in farm_modules()}
+    edges = {m: {n for n in names if n in graph and n != m} for m, names in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(edges[m]):
+            assert state.get(n) != 1, " -> ".join([*path, m, n])
+            if n not in state:
+                visit(n, [*path, m])
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [])
+
+
+def test_cli_is_thin() -> None:
+    tree = ast.parse((ROOT / "cli.py").read_text())
+    assert not {n for n in imports(ROOT / "cli.py") if farm_package(n) == "kernel"}, "cli.py reaches into kernel/"
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in node.decorator_list
+        ):
+            body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body  # without the docstring
+            lines = body[-1].end_lineno - body[0].lineno + 1  # type: ignore[operator]
+            assert lines <= 35, f"the body of {node.name} is {lines} lines"
