@@ -44,6 +44,7 @@ class Options:
     # Bisect: build this checkout as it is (in build dirs of its own) instead of base/series.
     checkout: Path | None = None
     selftests: bool = True  # the kernel's own mm/memfd selftests, built from each tree
+    jobs: int = 1  # guests at once
 
     def wants_selftests(self) -> bool:
         return self.selftests and self.selection.wants_selftests()
@@ -116,6 +117,7 @@ class LocalStages:
         self.opts = opts
         self.notice = notice
         self.line = line
+        proc.allow_new()
 
     def prepare_trees(self, kernels: Collection[Kernel]) -> dict[Kernel, Tree | ZpfarmError]:
         if self.opts.checkout is not None:

@@ -8,6 +8,8 @@ make a chosen stage fail, raise or be interrupted.
 from __future__ import annotations
 
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,3 +276,32 @@ def test_a_runtime_naming_an_unknown_test_is_bad_input(tmp_path: Path) -> None:
     m = write_matrix(tmp_path, runtimes='[runtime.odd]\ntests = ["memroy"]\n')
     with pytest.raises(UserError, match=r"\[runtime.odd\] tests: 'memroy'"):
         pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml")
+
+
+def test_two_jobs_boot_two_guests_at_once_and_record_every_suite(tmp_path: Path) -> None:
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def overlap(_: str) -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+
+    m = write_matrix(tmp_path, arches='["x86_64", "arm64"]')
+    report = run(tmp_path, FakeStages(tmp_path, on_boot=overlap), m, jobs=2)
+    assert peak[0] == 2
+    assert sorted(s.name for s in report.suites) == sorted(f"{c.name}/default" for c in m.cells)
+    assert len(junitparser.JUnitXml.fromfile(str(tmp_path / "junit.xml"))) == 4
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory", "cores", "host_gib", "jobs"),
+    [(2, "2G", 2, 24, 1), (1, "2G", 2, 24, 2), (2, "2G", 16, 24, 8), (2, "4G", 16, 24, 4), (4, "2G", 2, 24, 1)],
+)
+def test_default_jobs_are_sized_by_vcpus_and_memory(
+    cpus: int, memory: str, cores: int, host_gib: int, jobs: int
+) -> None:
+    guest = matrix.Guest(memory=memory, cpus=cpus)
+    assert pipeline.default_jobs(guest, cores=cores, memory=host_gib << 30) == jobs

@@ -29,6 +29,8 @@ _KILL_GRACE_S = 5.0
 # Every process run() is waiting for, in any thread: stop_all() ends them.
 _running: set[subprocess.Popen[bytes]] = set()
 _running_lock = threading.Lock()
+# Set by stop_all(): a run that is stopping starts nothing new in any thread.
+_stopping = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ def run(
     rewritten and starts with the command line.
     """
     argv = tuple(str(a) for a in argv)
+    if _stopping.is_set():
+        raise InfraError(f"{argv[0]}: not started, the run is stopping")
     full_env = {**os.environ, **env} if env else None
     start = time.monotonic()
     try:
@@ -96,6 +100,8 @@ def run(
 
     with _running_lock:
         _running.add(proc)
+    if _stopping.is_set():  # stop_all() ran between the check above and here: it may have missed this one
+        _kill_group(proc)
     timed_out = threading.Event()
 
     def expire() -> None:
@@ -145,11 +151,19 @@ def run(
 
 
 def stop_all() -> None:
-    """Kill every command still running, in every thread (Ctrl-C in the main thread)."""
+    """Kill every command still running, in every thread, and start no new one (Ctrl-C, SIGTERM).
+
+    allow_new() lifts the ban, for the next run in the same process.
+    """
+    _stopping.set()
     with _running_lock:
         procs = list(_running)
     for proc in procs:
         _kill_group(proc)
+
+
+def allow_new() -> None:
+    _stopping.clear()
 
 
 def capture(argv: Sequence[str], *, cwd: Path | None = None) -> str:

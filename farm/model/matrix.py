@@ -69,6 +69,13 @@ class Guest:
     boot_timeout: float = 300.0  # from start to the runner's first word (TCG)
     test_timeout: float = 240.0  # per test program (TCG)
 
+    @property
+    def memory_bytes(self) -> int:
+        """memory ("2G", "512M", "1048576K", bytes) in bytes."""
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+        unit = self.memory[-1:].upper()
+        return int(self.memory[:-1]) * scale[unit] if unit in scale else int(self.memory)
+
 
 @dataclass(frozen=True)
 class Cell:
