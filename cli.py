@@ -69,6 +69,11 @@ class Format(StrEnum):
     MD = "md"
 
 
+class Stage(StrEnum):
+    BUILD = "build"
+    TEST = "test"
+
+
 @dataclass(frozen=True)
 class Settings:
     debug: bool = False
@@ -141,6 +146,10 @@ JunitOpt = Annotated[
 ]
 AccelOpt = Annotated[
     Accel, typer.Option("--accel", help="kvm, tcg, or auto (probe KVM once, fall back to TCG).", case_sensitive=False)
+]
+SelftestsOpt = Annotated[
+    bool,
+    typer.Option("--selftests/--no-selftests", metavar="", help="Also build and run the kernel's mm/memfd selftests."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Plain progress lines, no live view.")]
 
@@ -270,12 +279,16 @@ def run(
     base: BaseOpt = None,
     cache: CacheOpt = None,
     quiet: QuietOpt = False,
-    with_selftests: Annotated[
-        bool,
+    with_selftests: SelftestsOpt = True,
+    jobs: Annotated[
+        int | None,
         typer.Option(
-            "--selftests/--no-selftests", metavar="", help="Also build and run the kernel's mm/memfd selftests."
+            "--jobs",
+            "-j",
+            metavar="N",
+            help="Guests at once \\[default: what the cores and memory hold at the guest's size].",
         ),
-    ] = True,
+    ] = None,
 ) -> None:
     """Build every selected cell, boot it once per runtime variant, run the tests, write JUnit.
 
@@ -298,6 +311,7 @@ def run(
             accel=accel,
             tests=test or (),
             selftests=with_selftests,
+            jobs=jobs,
         )
         reporter = _reporter([c.name for c in cells], quiet)
         with reporter.shown():
@@ -382,6 +396,155 @@ def compare_cmd(
         out.print(f"no differences between {names[0]} and {names[1]}")
     if any(c.kind is compare.Kind.REGRESSION for c in changes):
         raise typer.Exit(1)
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    matrix: MatrixOpt = None,
+    cell: CellOpt = None,
+    runner: Annotated[
+        list[str] | None,
+        typer.Option(metavar="ARCH=LABEL,...[@MACHINE]", help="CI runner labels for an arch's rows (repeatable)."),
+    ] = None,
+    stage: Annotated[Stage | None, typer.Option(help='Print only this stage\'s {"include": [...]} rows.')] = None,
+) -> None:
+    """Print the build and test rows a CI engine's matrix expands (JSON on stdout).
+
+    A build row is one kernel, named by its build key (a hash of arch, compiler, kconfig
+    fragments, base and series); a test row is one CELL/RUNTIME booting one build.
+    """
+    from farm import plan
+
+    with _errors(ctx):
+        m, cells = _load(matrix, cell)
+        runners = {**plan.DEFAULT_RUNNERS, **dict(plan.parse_runner(spec) for spec in runner or ())}
+        rows = plan.make(m, cells, runners=runners)
+        plan.check(rows)
+    sys.stdout.write(rows.to_json(None if stage is None else plan.Stage(stage.value)) + "\n")
+
+
+@app.command("build")
+def build_cmd(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Option("--key", "-k", metavar="KEY", help="A build key from `zpfarm plan`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Where KEY.tar.zst goes.")] = Path("dist"),
+    matrix: MatrixOpt = None,
+    cache: CacheOpt = None,
+    with_selftests: SelftestsOpt = True,
+) -> None:
+    """Build one kernel of the plan and pack it as DIR/KEY.tar.zst (kernel, .config, guest programs).
+
+    Exit 1 when the kernel does not build (no artifact is written).
+    """
+    from farm import steps
+
+    with _errors(ctx):
+        m = matrix_mod.load(matrix or _default_matrix())
+        logs = _results(out_dir / "logs" / key)
+        opts = pipeline.options(m, m.cells, _cache(cache), logs, logs / "junit.xml", selftests=with_selftests)
+        done = steps.build_artifact(m, opts, key, _results(out_dir), ui.PlainReporter(err))
+    if done.artifact is None:
+        _error(f"the kernel does not build: {done.built.message} (log: {done.built.log})")
+        raise typer.Exit(1)
+    out.print(f"{done.artifact}", soft_wrap=True)
+
+
+@app.command("test")
+def test_cmd(
+    ctx: typer.Context,
+    cell: Annotated[str, typer.Option("--cell", "-c", metavar="CELL/RUNTIME", help="The one suite to run.")],
+    kernel: Annotated[Path, typer.Option("--kernel", metavar="FILE", help="KEY.tar.zst from `zpfarm build`.")],
+    junit_file: JunitOpt = None,
+    results: Annotated[Path, typer.Option("--results", metavar="DIR", help="Logs and consoles.")] = Path(
+        "results/test"
+    ),
+    test: TestOpt = None,
+    accel: AccelOpt = Accel.AUTO,
+    matrix: MatrixOpt = None,
+    cache: CacheOpt = None,
+    with_selftests: SelftestsOpt = True,
+) -> None:
+    """Boot one CELL/RUNTIME from a kernel artifact and run its tests; never builds.
+
+    The JUnit has the suite as `zpfarm run` writes it (accel used, reproducer, log path).
+    """
+    from farm import steps
+
+    junit_path = junit_file or results / "junit.xml"
+    report = Report()
+    with _job(ctx, junit_path, report):
+        m = matrix_mod.load(matrix or _default_matrix())
+        cells = steps.one_suite(m, cell)
+        opts = pipeline.options(
+            m,
+            cells,
+            _cache(cache),
+            _results(results),
+            junit_path,
+            accel=accel,
+            tests=test or (),
+            selftests=with_selftests,
+        )
+        steps.test_artifact(opts, kernel, ui.PlainReporter(out), report)
+    out.print(f"JUnit: {junit_path}", soft_wrap=True)
+    raise typer.Exit(exit_code(report))
+
+
+@app.command("merge")
+def merge_cmd(
+    ctx: typer.Context,
+    files: Annotated[list[Path] | None, typer.Argument(metavar="[JUNIT]...", help="Per-job JUnit files.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The merged JUnit.")] = Path(
+        "junit.xml"
+    ),
+    expect_from: Annotated[
+        Path | None, typer.Option(metavar="PLAN", help="A `zpfarm plan` file: every test row must have a suite.")
+    ] = None,
+    expect: Annotated[list[str] | None, typer.Option(metavar="SUITE", help="A suite that must be there.")] = None,
+) -> None:
+    """Merge per-job JUnit files into one; a planned suite with no file is an <error> suite (job lost).
+
+    Exit 0 when the file was written (lost jobs are errors in it, for `zpfarm compare` and the CI's test report).
+    """
+    from farm.report import merge
+
+    with _errors(ctx):
+        expected = [*(expect or ()), *(merge.expected_suites(expect_from) if expect_from else ())]
+        merged = merge.merge(files or [], output, expected)
+    for suite in merged.lost:
+        _error(merge.lost_message(suite))
+    out.print(f"{len(merged.suites)} suites ({len(merged.lost)} lost) in {output}", soft_wrap=True)
+
+
+ci_app = typer.Typer(
+    no_args_is_help=True, help="Print a CI pipeline that runs the matrix as plan, build, test, report."
+)
+app.add_typer(ci_app, name="ci")
+
+
+@ci_app.command("github")
+def ci_github() -> None:
+    """The GitHub Actions workflow (ci/github/zpfarm.yml holds a copy: put it in .github/workflows/)."""
+    from farm.ci import github
+
+    sys.stdout.write(github.workflow())
+
+
+@ci_app.command("gitlab")
+def ci_gitlab(
+    ctx: typer.Context,
+    child: Annotated[
+        Path | None, typer.Option(metavar="PLAN", help="Print the child pipeline of this plan instead.")
+    ] = None,
+) -> None:
+    """The GitLab CI pipeline (ci/gitlab/.gitlab-ci.yml holds a copy); --child PLAN: the jobs of one plan."""
+    from farm import plan
+    from farm.ci import gitlab
+
+    with _errors(ctx):
+        text = gitlab.pipeline() if child is None else gitlab.child(plan.load(child))
+    sys.stdout.write(text)
 
 
 def _zpfarm_argv() -> list[str]:

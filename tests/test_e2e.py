@@ -10,9 +10,11 @@ that does not apply, a dropped config option, a malformed matrix.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import junitparser
@@ -178,3 +180,50 @@ def test_dropped_config_option_is_exit_2_naming_it(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "CONFIG_ZPFARM_NO_SUCH_OPTION=y from extra.config did not survive olddefconfig" in done.stderr
     assert kind(read_junit(tmp_path / "out" / "junit.xml")["base-x86_64-dropped/default"]["build"]) == "error"
+
+
+def _terminate_when(
+    args: list[str | Path], log_line: str, delay: float, where: Path
+) -> subprocess.CompletedProcess[str]:
+    """Start zpfarm, send SIGTERM (what CI sends on cancel) delay s after log_line, return how it ended."""
+    env = {**os.environ, "ZPFARM_CACHE": str(default_root())}
+    argv = [str(Path(sys.executable).parent / "zpfarm"), *map(str, args)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as child:
+        assert child.stdout is not None
+        seen = []
+        for line in child.stdout:
+            seen.append(line)
+            if log_line in line:
+                break
+        time.sleep(delay)
+        child.send_signal(signal.SIGTERM)
+        rest, _ = child.communicate(timeout=120)
+    return subprocess.CompletedProcess(argv, child.returncode, "".join(seen) + rest, "")
+
+
+def _left_running(marker: str) -> list[str]:
+    done = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True)
+    return [line for line in done.stdout.splitlines() if "pgrep" not in line]
+
+
+def test_sigterm_mid_build_stops_the_build_and_leaves_valid_junit(tmp_path: Path) -> None:
+    # A kconfig variant of its own: a build directory nobody has built, so a build is running.
+    m = matrix(tmp_path, kconfig="sigterm-build", fragment='CONFIG_LOCALVERSION="-zpfarm-sigterm"\n')
+    add_test(tmp_path, "a_fine", "print('KTAP version 1\\n1..1\\nok 1 fine')\n")
+    args = ["run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests"]
+    done = _terminate_when(args, ": build", 20, tmp_path)
+    assert done.returncode == 128 + signal.SIGTERM, done.stdout
+    assert "interrupted" in done.stdout
+    assert _left_running("build/base-x86_64-sigterm-build") == []
+    cases = read_junit(tmp_path / "out" / "junit.xml")["base-x86_64-sigterm-build/default"]
+    assert kind(cases["interrupted"]) == "error"
+
+
+def test_sigterm_mid_boot_stops_the_guest_and_leaves_valid_junit(tmp_path: Path) -> None:
+    add_test(tmp_path, "a_slow", "import time\nprint('KTAP version 1\\n1..1', flush=True)\ntime.sleep(300)\n")
+    args = ["run", "--matrix", matrix(tmp_path), "--results", tmp_path / "out", "--quiet", "--no-selftests"]
+    done = _terminate_when(args, ": boot", 15, tmp_path)
+    assert done.returncode == 128 + signal.SIGTERM, done.stdout
+    assert _left_running(str(tmp_path)) == []  # vng, virtme-run and qemu name the share directory
+    cases = read_junit(tmp_path / "out" / "junit.xml")[f"{CELL}/default"]
+    assert kind(cases["interrupted"]) == "error"
