@@ -141,7 +141,8 @@ class LocalStages:
         prefix = "bisect-" if opts.checkout else ""
         log = opts.out / cell.name / "build.log"
         build_dir = opts.cache.build(prefix + cell.name) if prefix else None
-        built = build.build(cell, tree.path, tree.commit, opts.cache, log, progress, build_dir=build_dir)
+        remote = opts.matrix.cache_remote
+        built = build.build(cell, tree.path, tree.commit, opts.cache, log, progress, build_dir=build_dir, remote=remote)
         if not built.ok or not opts.wants_selftests():
             return CellBuild(built)
         progress("build selftests")

@@ -134,7 +134,13 @@ class ArtifactStages(LocalStages):
     def build(self, cell: Cell, tree: Tree, progress: Progress) -> CellBuild:
         m = self.unpacked.manifest
         built = build.Built(
-            True, self.unpacked.image, m.release, m.warnings, m.build_seconds, self.unpacked.config, "from artifact"
+            True,
+            self.unpacked.image,
+            m.release,
+            m.warnings,
+            m.build_seconds,
+            self.unpacked.root / artifact.MANIFEST,
+            "from artifact",
         )
         wanted = self.opts.selection
         selftests = self.tests["selftests"] if self.opts.wants_selftests() else ()

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm.host import proc
+from farm.host import ccache, proc
 from farm.host.cache import Cache
-from farm.kernel import git, kconfig
+from farm.kernel import artifact, git, kconfig
 from farm.model.errors import InfraError
 from farm.model.matrix import Cell
 
@@ -60,11 +60,20 @@ def make_argv(cell: Cell, build_dir: Path) -> list[str]:
 
 
 def build(
-    cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: Progress, *, build_dir: Path | None = None
+    cell: Cell,
+    tree: Path,
+    commit: str,
+    cache: Cache,
+    log: Path,
+    progress: Progress,
+    *,
+    build_dir: Path | None = None,
+    remote: str | None = None,
 ) -> Built:
     """Check out commit in tree, configure (if the fragments changed) and build cell's kernel.
 
-    build_dir defaults to the cell's own directory in the cache.
+    build_dir defaults to the cell's own directory in the cache; remote is ccache's remote
+    storage (the matrix's [cache] remote, else $CCACHE_REMOTE_STORAGE).
     """
     build_dir = build_dir or cache.build(cell.name)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +87,13 @@ def build(
         return Built(True, image, _release(cell, tree, build_dir, cache), 0, 0.0, log, "up to date")
 
     # BASEDIR: absolute paths under the cache become relative, so a moved cache still hits.
-    env = {**cell.arch.cross_env, "CCACHE_DIR": str(cache.ccache), "CCACHE_BASEDIR": str(cache.root)}
+    # The same inputs give the same kernel, on any machine: ccache hits across paths (BASEDIR) and
+    # through the remote storage, and no build date, user or host in the image.
+    env = {
+        **cell.arch.cross_env,
+        **ccache.env(cache.ccache, cache.root, ccache.remote_url(remote)),
+        **artifact.reproducible_env(artifact.commit_epoch(tree, commit)),
+    }
     config_stamp = build_dir / ".zpfarm-config"
     progress("waiting for the build lock (one kernel build at a time on this host)")
     with cache.build_lock():

@@ -97,6 +97,7 @@ class Matrix:
     testcases_dir: Path
     guest: Guest
     cells: tuple[Cell, ...]
+    cache_remote: str | None = None  # [cache] remote: ccache's remote storage URL shared by build machines
 
     def select(self, globs: Sequence[str]) -> tuple[Cell, ...]:
         """Cells (and runtimes) matching any glob over "cell" or "cell/runtime"."""
@@ -217,7 +218,9 @@ def load(path: Path) -> Matrix:
 
 def parse(data: Mapping[str, Any], path: Path) -> Matrix:
     top = _Table(data, path.name)
-    top.check_keys(["source", "series", "testcases", "guest", "axes", "kconfig", "runtime", "include", "exclude"])
+    top.check_keys(
+        ["source", "series", "testcases", "guest", "cache", "axes", "kconfig", "runtime", "include", "exclude"]
+    )
     here = path.parent
     kconfigs = _kconfigs(top.sub("kconfig"), here)
     runtimes = _runtimes(top.sub("runtime"), kconfigs)
@@ -233,7 +236,14 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
         testcases_dir=testcases_dir,
         guest=_guest(top.sub("guest")),
         cells=_cells(top, kconfigs, runtimes),
+        cache_remote=_cache_remote(top.sub("cache")),
     )
+
+
+def _cache_remote(t: _Table) -> str | None:
+    t.check_keys(["remote"])
+    remote: str | None = t.get("remote", str)
+    return remote
 
 
 def _source(t: _Table, here: Path) -> Source:

@@ -1,0 +1,80 @@
+"""The CI steps' artifact round trip without a kernel: what `zpfarm build` packs, `zpfarm test` boots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_pipeline import write_matrix
+
+from farm import pipeline, steps
+from farm.guest.selection import Selection
+from farm.host.cache import Cache
+from farm.kernel import artifact
+from farm.model.errors import UserError
+from farm.model.matrix import Kernel
+from farm.model.programs import GuestTest
+from farm.stages import GuestPrograms, Options
+
+
+def fake_artifact(tmp_path: Path, cell: str = "base-x86_64-on") -> Path:
+    """An artifact as build_artifact packs it: a fake image, its config, runner, a testcase, a selftest."""
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ("bzImage", "config", "runner-1234", "memory", "ksft_tap.py", "selftests-mm-cow"):
+        (files / name).write_text(name)
+    guest = GuestPrograms(files / "runner-1234", (GuestTest("memory", ("./memory",), (files / "memory",), 60.0),))
+    cow = GuestTest(
+        "selftests-mm-cow", ("python3", "ksft_tap.py"), (files / "ksft_tap.py", files / "selftests-mm-cow"), 600.0
+    )
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    programs = steps._stage_programs(staged, guest, (cow,))
+    manifest = artifact.Manifest(
+        "k1", "x86_64", cell, "abc", None, ("base-x86_64.config",), "gcc 12", 0, 1.0, "bzImage", "6.12.117"
+    )
+    return artifact.pack(tmp_path / "dist", manifest, files / "bzImage", files / "config", programs)
+
+
+def options(tmp_path: Path, tests: tuple[str, ...] = ()) -> Options:
+    m = write_matrix(tmp_path)
+    cells = m.select(["base-x86_64-on/default"])
+    return pipeline.options(m, cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "j.xml", tests=tests)
+
+
+def test_the_artifact_stages_give_back_the_kernel_and_programs_it_was_packed_with(tmp_path: Path) -> None:
+    packed = fake_artifact(tmp_path)
+    unpacked = artifact.unpack(packed, "k1", "x86_64", tmp_path / "unpacked")
+    stages = steps.ArtifactStages(options(tmp_path), print, lambda c, t: None, unpacked)
+    (cell,) = stages.opts.cells
+    tree = stages.prepare_trees({Kernel.BASE})[Kernel.BASE]
+    assert not isinstance(tree, Exception) and tree.commit == "abc"
+    built = stages.build(cell, tree, print)
+    assert built.built.ok and built.built.image == unpacked.image and built.built.release == "6.12.117"
+    assert [t.name for t in built.selftests] == ["selftests-mm-cow"]
+    assert all(f.is_file() for t in built.selftests for f in t.files)
+    guest = stages.guest_programs(cell.arch)
+    assert guest.runner.read_text() == "runner-1234"
+    assert [(t.name, t.argv, t.timeout) for t in guest.tests] == [("memory", ("./memory",), 60.0)]
+
+
+def test_a_test_selection_limits_what_the_artifact_runs(tmp_path: Path) -> None:
+    unpacked = artifact.unpack(fake_artifact(tmp_path), "k1", "x86_64", tmp_path / "unpacked")
+    stages = steps.ArtifactStages(options(tmp_path, ("selftests",)), print, lambda c, t: None, unpacked)
+    assert stages.opts.selection == Selection(("selftests",))
+    assert stages.guest_programs(stages.opts.cells[0].arch).tests == ()
+
+
+def test_another_cells_artifact_is_refused_in_one_line(tmp_path: Path) -> None:
+    packed = fake_artifact(tmp_path, cell="series-x86_64-on")
+    renamed = packed.with_name("k1.tar.zst")
+    with pytest.raises(UserError, match=r"holds a build of series-x86_64-on, not base-x86_64-on"):
+        steps.test_artifact(options(tmp_path), renamed, None, None)  # type: ignore[arg-type]
+
+
+def test_a_test_step_runs_exactly_one_suite(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    assert [c.name for c in steps.one_suite(m, "base-x86_64-on/default")] == ["base-x86_64-on"]
+    for glob in ("base-x86_64-on", "*/default"):
+        with pytest.raises(UserError, match="exactly one CELL/RUNTIME"):
+            steps.one_suite(m, glob)
