@@ -41,9 +41,12 @@ def judge(
     """Every result of one boot, in the order the runner ran the programs."""
     root = _named_programs(ktap.parse(booted.ktap))
     cases = _explain_missing(root, expect.evaluate(root, kernel, expectations))
-    if not booted.finished:
-        cases = [c for c in cases if c.name != "ktap"]  # "expected N tests": the boot case says why
-    cases += _bad_exits(root) + _silent(root, planned)
+    if not booted.finished:  # the boot case says why; "expected N tests" would say it again
+        stopped = f"not reached: the guest stopped while {_running(root)} ran"
+        cases = [_reworded(c, stopped) for c in cases if c.name != "ktap"]
+    silent = _silent(root, planned)
+    cases = [c for c in cases if c.name not in {s.program for s in silent}]  # the runner's "ok" is no pass
+    cases += _bad_exits(root) + silent
     splats = console.scan(console_text)
     if not booted.finished:
         seen = {p.name for p in root.children}
@@ -62,6 +65,18 @@ def _named_programs(root: ktap.KtapNode) -> ktap.KtapNode:
     """The runner's top level without the placeholders for programs it never reached."""
     kept = tuple(p for p in root.children if not (p.status is ktap.KtapStatus.MISSING and _PHANTOM.fullmatch(p.name)))
     return dataclasses.replace(root, children=kept)
+
+
+def _running(root: ktap.KtapNode) -> str:
+    """The program that was running when the guest stopped: the last one without a result line."""
+    missing = [p.name for p in root.children if p.status is ktap.KtapStatus.MISSING]
+    return missing[-1] if missing else "the runner"
+
+
+def _reworded(case: TestResult, message: str) -> TestResult:
+    if case.status is Status.CRASH and case.message == expect.CRASH_MESSAGE:
+        return dataclasses.replace(case, message=message)
+    return case
 
 
 def _explain_missing(root: ktap.KtapNode, cases: list[TestResult]) -> list[TestResult]:
