@@ -657,6 +657,10 @@ def host_test(
             help="Run on that machine's kernel instead (key auth, host in ~/.ssh/known_hosts; root there).",
         ),
     ] = None,
+    accept_new_host_key: Annotated[
+        bool,
+        typer.Option(metavar="", help="Trust an SSH host not in ~/.ssh/known_hosts, and record its key there."),
+    ] = False,
     results: Annotated[Path, typer.Option(metavar="DIR", help="Directory for logs.")] = Path("results/host"),
     cache: CacheOpt = None,
 ) -> None:
@@ -674,7 +678,15 @@ def host_test(
         m = matrix_mod.load(matrix or _default_matrix())
         chosen = selection.select(m.testcases_dir, test or ())
         target = None if ssh is None else Target.parse(ssh)  # "" is an error, never this host
-        cases = hosttest.run(m, _cache(cache), _results(results), kernel, chosen.testcases(), target)
+        cases = hosttest.run(
+            m,
+            _cache(cache),
+            _results(results),
+            kernel,
+            chosen.testcases(),
+            target,
+            accept_new_host_key=accept_new_host_key,
+        )
     where = f"{target}'s kernel" if target else "this host's kernel"
     out.print(ui.cases_table(cases, f"testcases on {where}, judged as {kernel}"))
     raise typer.Exit(exit_code(Report([Suite("host", tuple(cases), {}, "", datetime.now(UTC), 0.0)])))

@@ -23,10 +23,17 @@ from farm.model.results import Booted, TestResult
 
 
 def run(
-    matrix: Matrix, cache: Cache, out: Path, kernel: Kernel, only: Sequence[str], ssh: Target | None = None
+    matrix: Matrix,
+    cache: Cache,
+    out: Path,
+    kernel: Kernel,
+    only: Sequence[str],
+    ssh: Target | None = None,
+    *,
+    accept_new_host_key: bool = False,
 ) -> list[TestResult]:
     """Run the guest tests on this machine's kernel (or, over SSH, another's), judged as `kernel`."""
-    with SshHost(ssh) if ssh else proc.LocalHost() as host:
+    with SshHost(ssh, accept_new=accept_new_host_key) if ssh else proc.LocalHost() as host:
         machine = host.run(["uname", "-m"])
         if not machine.ok:
             raise InfraError(f"uname -m failed: {machine.tail(1)}")

@@ -100,11 +100,22 @@ def test_put_and_get_a_directory(sshd: Sshd, tmp_path: Path) -> None:
     assert (tmp_path / "back.txt").read_text() == "hi\n"
 
 
-def test_an_unknown_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
+def test_an_unknown_host_key_is_refused_naming_its_fingerprint(sshd: Sshd, tmp_path: Path) -> None:
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    with pytest.raises(InfraError, match="not found in known_hosts"):
+    with pytest.raises(InfraError, match=r"host key ssh-ed25519 SHA256:\S+ is not in known_hosts"):
         sshd.host(known_hosts=empty)
+    assert empty.read_text() == ""  # never added silently
+
+
+def test_accept_new_host_key_records_it_once(sshd: Sshd, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    target = Target("127.0.0.1", "root", sshd.port)
+    with SshHost(target, key=sshd.root / "client", known_hosts=known, accept_new=True) as host:
+        assert host.run(["true"]).ok
+    assert known.read_text().startswith(f"[127.0.0.1]:{sshd.port} ssh-ed25519 ")
+    with SshHost(target, key=sshd.root / "client", known_hosts=known) as host:  # now known: no flag needed
+        assert host.run(["true"]).ok
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,14 @@ SshHost.run() returns the same Completed as proc.run(): output streamed line
 by line to a log and a callback, a timeout after which the remote command is
 killed (the channel is closed and its process group signalled), a non-zero
 exit as data. put()/get() copy files with SFTP. Host keys are checked against
-~/.ssh/known_hosts (an unknown host is refused, never silently trusted).
+~/.ssh/known_hosts: an unknown host is refused with its key's fingerprint,
+never silently trusted; accept_new (--accept-new-host-key) records it there.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shlex
@@ -50,18 +53,48 @@ class Target:
         return f"{self.user}@{self.host}:{self.port}"
 
 
+def fingerprint(key: paramiko.PKey) -> str:
+    """The key's fingerprint as ssh-keygen -l prints it: SHA256:base64."""
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
+
+
+class _Refuse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko is untyped
+    """An unknown host is refused, naming the key it offered (compare it out of band)."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        raise InfraError(
+            f"ssh {hostname}: host key {key.get_name()} {fingerprint(key)} is not in known_hosts; check it, "
+            "then add it with ssh-keyscan or pass --accept-new-host-key"
+        )
+
+
+class _Record(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko is untyped
+    """--accept-new-host-key: trust an unknown host's key once, and record it in known_hosts."""
+
+    def __init__(self, known_hosts: Path) -> None:
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with self.known_hosts.open("a") as f:
+            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
 class SshHost:
     """One SSH connection; use as a context manager."""
 
-    def __init__(self, target: Target, key: Path | None = None, known_hosts: Path | None = None) -> None:
+    def __init__(
+        self, target: Target, key: Path | None = None, known_hosts: Path | None = None, *, accept_new: bool = False
+    ) -> None:
         self.target = target
         self.staged: list[PurePosixPath] = []
         self.client = paramiko.SSHClient()
-        if known_hosts:
-            self.client.load_host_keys(str(known_hosts))
-        else:
-            self.client.load_system_host_keys()
-        self.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        known = known_hosts or Path.home() / ".ssh" / "known_hosts"
+        if known.is_file():
+            self.client.load_host_keys(str(known))
+        self.client.set_missing_host_key_policy(_Record(known) if accept_new else _Refuse())
         try:
             self.client.connect(
                 target.host,
