@@ -78,3 +78,36 @@ def test_a_hostile_megabyte_ktap_line_parses_in_well_under_a_second() -> None:
         started = time.monotonic()
         ktap.parse(f"KTAP version 1\n1..1\n{line}\n")
         assert time.monotonic() - started < 0.5
+
+
+def synthetic(
+    ktap_text: str, console: str, *, finished: bool, planned: tuple[str, ...] = ("prog",)
+) -> dict[str, TestResult]:
+    booted = Booted(0 if finished else 255, 1.0, False, finished, ktap_text, Path("console.log"))
+    return {c.name: c for c in verdict.judge(booted, console, Kernel.BASE, planned, ())}
+
+
+RUNNER = "KTAP version 1\n1..2\nok 1 runtime\n    # Subtest: prog\n{body}{result} 2 prog{directive}\n"
+
+
+def test_a_bad_exit_of_a_program_whose_results_look_fine_is_its_own_failure() -> None:
+    text = RUNNER.format(body="    1..1\n    ok 1 a\n# exit status 3 after 1.0 s\n", result="not ok", directive="")
+    cases = synthetic(text, "Linux version 6.12\n", finished=True)
+    assert cases["prog.a"].status is Status.PASS
+    assert cases["prog.exit"].status is Status.FAIL and "exit status 3" in cases["prog.exit"].message
+
+
+def test_an_empty_plan_is_a_program_saying_it_has_nothing_to_run_not_silence() -> None:
+    text = RUNNER.format(body="    1..0 # SKIP no THP here\n", result="ok", directive="")
+    assert "prog.ktap" not in synthetic(text, "Linux version 6.12\n", finished=True)
+
+
+def test_a_guest_that_never_started_the_kernel_is_infrastructure() -> None:
+    boot = synthetic("", "qemu-system-x86_64: cannot set up guest memory 'pc.ram'\n", finished=False)["boot"]
+    assert boot.status is Status.INFRA and "did not start: qemu-system-x86_64: cannot set up" in boot.message
+
+
+def test_a_guest_that_powered_off_before_the_runner_finished_is_a_crash() -> None:
+    console = "Linux version 6.12\nzpfarm: begin prog\nreboot: Power down\n"
+    boot = synthetic("KTAP version 1\n1..2\nok 1 runtime\n", console, finished=False)["boot"]
+    assert boot.status is Status.CRASH and "powered off" in boot.message

@@ -120,7 +120,8 @@ def unfinished(booted: Booted, text: str, splats: Sequence[console.Splat]) -> Te
     """Why the runner did not finish, as a "boot" test case."""
     tail = "\n".join(text.splitlines()[-_CONSOLE_TAIL:])
     if "Linux version" not in text:
-        why = "timed out before the kernel printed anything" if booted.timed_out else "the guest did not start"
+        last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no output")
+        why = "timed out before the kernel printed anything" if booted.timed_out else f"the guest did not start: {last}"
         return TestResult("boot", Status.INFRA, f"{why} (vng exit {booted.returncode})", tail)
     if booted.timed_out:
         return TestResult("boot", Status.CRASH, f"guest hung: killed after {booted.elapsed:.0f} s", tail)
