@@ -12,11 +12,7 @@ second as a ratio of the first (goal <= 0.2x), and the second's hit rate
 
     .venv/bin/python bench/ccache_remote.py [--tarball /usr/src/linux-source-6.12.tar.xz] [--work /var/tmp]
 
-About 10 to 15 minutes on 2 idle cores (the cold build dominates).
-
-Measured 2026-11-29 on the project's 2-core machine next to two other kernel
-builds (load 9.5 to 11.7): A 684 s (55/653 hits), B 81 s (630/653 hits, 575
-from redis, 0 remote errors): ratio 0.12x, hit rate 96.5%.
+About 10 to 15 minutes on 2 idle cores (the cold build dominates). Results: docs/results.md.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
     (bare run - boot alone) taken out.
 
 Needs the cell built once (`zpfarm run --cell base-x86_64-thp-on/default`).
-Prints seconds and ratios; asserts nothing (the numbers go in the README).
+Prints seconds and ratios; asserts nothing (results: docs/results.md).
     .venv/bin/python bench/farm_overhead.py [--runs 3]
 """
 

@@ -13,7 +13,7 @@ job times it also prints what a fleet of CI runners would take for the plan
 Runs `zpfarm run -q` (the default matrix, or what the arguments after `--`
 select), times it, and reads the phases back from its JUnit: `build_seconds`
 per cell and the time of every (cell, runtime) suite (boot + tests).
-Asserts nothing; the numbers go in the README.
+Asserts nothing; results: docs/results.md.
     .venv/bin/python bench/matrix_wall.py [--results DIR] [--jobs N [--against-serial]] [-- --cell 'base-*']
 A run timed elsewhere (`date +%s` before and after) can be read back instead:
     .venv/bin/python bench/matrix_wall.py --junit results/X/junit.xml --wall SECONDS

@@ -40,7 +40,7 @@ def vng_env() -> dict[str, str]:
 class Boot:
     image: Path
     arch: str
-    runner: Path  # the guest runner built for arch (farm/runner.py)
+    runner: Path  # the guest runner built for arch (farm/guest/runner.py)
     accel: Accel  # KVM or TCG
     guest: Guest
     runtime: Runtime

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * zpfarm's guest runner: runs inside the VM (or on a real host for
- * `zpfarm host-test`), a static binary built per arch by farm/runner.py.
+ * `zpfarm host-test`), a static binary built per arch by farm/guest/runner.py.
  *
  * It reads its plan (plan.txt, written by the host) from its own directory
  * (the host's shared read-write directory), applies the runtime variant's
