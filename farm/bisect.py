@@ -186,7 +186,7 @@ def begin(
     source.worktree(repo, tree, base)
     reset(tree)
     if bad is None:  # the series' tip, applied in the bisect's own worktree
-        bad = series.apply(series.load(matrix.series_dir), tree, matrix.source.base)
+        bad = series.apply(series.load(matrix.source.series), tree, matrix.source.base)
     good_commit, bad_commit = git.resolve(repo, good or base), git.resolve(repo, bad)
     if good_commit is None or bad_commit is None:
         raise UserError(f"unknown ref: {good if good_commit is None else bad}")

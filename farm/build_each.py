@@ -30,9 +30,10 @@ def check(opts: Options, reporter: Reporter, report: Report) -> None:
         raise UserError("no series cell selected: build-each builds the patches of the series cells")
     with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
         reporter.notice("preparing kernel trees")
-        tree = prepare_trees(opts.matrix, opts.cache, {Kernel.SERIES})[Kernel.SERIES]
+        trees = prepare_trees(opts.cache, {(c.source, Kernel.SERIES) for c in cells})
         for cell in cells:
             started = datetime.now(UTC)
+            tree = trees[cell.source, Kernel.SERIES]
             cases = _steps(opts, cell, tree, reporter) if isinstance(tree, Tree) else [stage_error("series", tree)]
             suite = Suite(
                 f"build-each/{cell.name}",
@@ -49,7 +50,7 @@ def check(opts: Options, reporter: Reporter, report: Report) -> None:
 
 
 def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> list[TestResult]:
-    base = opts.matrix.source.base
+    base = cell.source.base
     commits = git.out(tree.path, ["rev-list", "--reverse", f"{base}..{tree.commit}"]).split()
     cases = []
     # build.build checks each commit out under the build lock; the last step leaves the tip.

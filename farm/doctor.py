@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from farm.guest.boot import vng
 from farm.host.cache import Cache
 from farm.model import arches
-from farm.model.matrix import DEFAULT_TARBALL
+from farm.model.matrix import Source
 
 MIN_FREE_GB = 20
 
@@ -30,7 +31,7 @@ def _tool(name: str, package: str, needed_by: str = "all cells") -> Check:
     return Check(name, path is not None, path or "not found", f"apt-get install {package}", needed_by)
 
 
-def checks(cache: Cache) -> list[Check]:
+def checks(cache: Cache, sources: Sequence[Source]) -> list[Check]:
     out = [
         Check("virtme-ng", Path(vng()).is_file() or shutil.which("vng") is not None, vng(), "./install.sh"),
         _tool("udevadm", "udev"),
@@ -42,13 +43,7 @@ def checks(cache: Cache) -> list[Check]:
         _tool("bc", "bc"),
         _tool("git", "git"),
         _tool("busybox", "busybox-static"),
-        Check(
-            "kernel source",
-            DEFAULT_TARBALL.is_file(),
-            str(DEFAULT_TARBALL) if DEFAULT_TARBALL.is_file() else f"{DEFAULT_TARBALL} missing",
-            "apt-get install linux-source-6.12",
-            "the embedded default base",
-        ),
+        *(_source(s) for s in sources),
     ]
     for arch in arches.ARCHES.values():
         who = f"{arch.name} cells"
@@ -59,6 +54,18 @@ def checks(cache: Cache) -> list[Check]:
     out.append(_kvm(cache))
     out.append(_disk(cache))
     return out
+
+
+def _source(source: Source) -> Check:
+    """A base's kernel source: its tarball (install.sh fetches both Debian ones) or the user's tree."""
+    name = f"kernel source {source.name or source.base}"
+    who = f"{source.base} cells"
+    if source.tree is not None:
+        ok = (source.tree / ".git").exists()
+        return Check(name, ok, str(source.tree), "a git checkout of the kernel (--kernel-tree)", who)
+    tarball = source.tarball
+    ok = tarball is not None and tarball.is_file()
+    return Check(name, ok, f"{tarball}" + ("" if ok else " missing"), "./install.sh", who)
 
 
 def _kvm(cache: Cache) -> Check:

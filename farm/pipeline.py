@@ -96,7 +96,7 @@ def early_junit(path: Path) -> Path:
 def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> None:
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
-    trees = stages.prepare_trees({c.kernel for c in opts.cells})
+    trees = stages.prepare_trees({(c.source, c.kernel) for c in opts.cells})
     guests = {c.arch.name: stages.guest_programs(c.arch) for c in opts.cells}
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder,
@@ -105,10 +105,19 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
         builds = {
             cell.name: builder.submit(_build, stages, cell, tree, reporter)
             for cell in opts.cells
-            if isinstance(tree := trees[cell.kernel], Tree)
+            if isinstance(tree := trees[cell.source, cell.kernel], Tree)
         }
         runs = [
-            CellRun(opts, stages, reporter, expectations, c, guests[c.arch.name], trees[c.kernel], builds.get(c.name))
+            CellRun(
+                opts,
+                stages,
+                reporter,
+                expectations,
+                c,
+                guests[c.arch.name],
+                trees[c.source, c.kernel],
+                builds.get(c.name),
+            )
             for c in opts.cells
         ]
         # One task per boot, in matrix order: with one job the cells boot one after another, as built.
@@ -169,7 +178,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
 
 
 def _identity(cell: Cell) -> dict[str, str]:
-    return {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel.value}
+    return {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel.value, "base": cell.source.base}
 
 
 def stage_error(stage: str, e: ZpfarmError) -> TestResult:
@@ -259,7 +268,7 @@ class CellRun:
     def reproducer(self, suite: str, accel: str | None) -> str:
         """The command that reruns exactly this suite."""
         again = ["zpfarm", "run", "--matrix", str(self.opts.matrix.path), "--cell", suite]
-        src = self.opts.matrix.source
+        src = self.cell.source
         if src.tree is not None:
             again += ["--kernel-tree", str(src.tree), "--base", src.base]
         again += ["--accel", accel or self.opts.accel.value]

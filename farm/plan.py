@@ -174,15 +174,24 @@ def make(
     runners: Mapping[str, Runner] = DEFAULT_RUNNERS,
     build_runner: Runner = HOSTED,
 ) -> Plan:
-    """The plan for cells of matrix; series_hash defaults to the matrix's series directory."""
-    if series_hash is None and any(c.kernel == "series" for c in cells):
-        series_hash = series_mod.load(matrix.series_dir).hash
+    """The plan for cells of matrix; series_hash defaults to the hash of each cell's source's series."""
+    hashes: dict[Path, str] = {}
+
+    def series_of(cell: Cell) -> str | None:
+        if cell.kernel != "series":
+            return None
+        if series_hash is not None:
+            return series_hash
+        return hashes.get(cell.source.series) or hashes.setdefault(
+            cell.source.series, series_mod.load(cell.source.series).hash
+        )
+
     toolchains: dict[str, Toolchain] = {}
     builds: dict[str, BuildRow] = {}
     tests: list[TestRow] = []
     for cell in cells:
         tc = toolchains.get(cell.arch.name) or toolchains.setdefault(cell.arch.name, toolchain(cell.arch))
-        key = build_key(cell, matrix.source, tc, series_hash if cell.kernel == "series" else None)
+        key = build_key(cell, cell.source, tc, series_of(cell))
         builds.setdefault(
             key,
             BuildRow(key, cell.arch.name, cell.name, cell.kernel, cell.kconfig.name, tc.version, build_runner.labels),

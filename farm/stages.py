@@ -23,7 +23,7 @@ from farm.host.cache import Cache
 from farm.kernel import build, git, series, source
 from farm.model.arches import Accel, Arch
 from farm.model.errors import ZpfarmError
-from farm.model.matrix import Cell, Kernel, Matrix, Runtime
+from farm.model.matrix import Cell, Kernel, Matrix, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted
 
@@ -87,8 +87,10 @@ class CellBuild:
 class Stages(Protocol):
     """The side effects of a run; every method may raise ZpfarmError (UserError: bad input)."""
 
-    def prepare_trees(self, kernels: Collection[Kernel]) -> Mapping[Kernel, Tree | ZpfarmError]:
-        """The tree of each kernel; a series that does not apply fails only its kernel."""
+    def prepare_trees(
+        self, wanted: Collection[tuple[Source, Kernel]]
+    ) -> Mapping[tuple[Source, Kernel], Tree | ZpfarmError]:
+        """The tree of each kernel of each source; a series that does not apply fails only its kernel."""
         ...
 
     def guest_programs(self, arch: Arch) -> GuestPrograms: ...
@@ -119,11 +121,13 @@ class LocalStages:
         self.line = line
         proc.allow_new()
 
-    def prepare_trees(self, kernels: Collection[Kernel]) -> dict[Kernel, Tree | ZpfarmError]:
+    def prepare_trees(
+        self, wanted: Collection[tuple[Source, Kernel]]
+    ) -> dict[tuple[Source, Kernel], Tree | ZpfarmError]:
         if self.opts.checkout is not None:
             tree = Tree(self.opts.checkout, git.out(self.opts.checkout, ["rev-parse", "HEAD"]), "")
-            return dict.fromkeys(kernels, tree)
-        return prepare_trees(self.opts.matrix, self.opts.cache, kernels)
+            return dict.fromkeys(wanted, tree)
+        return prepare_trees(self.opts.cache, wanted)
 
     def guest_programs(self, arch: Arch) -> GuestPrograms:
         opts = self.opts
@@ -146,7 +150,8 @@ class LocalStages:
         if not built.ok or not opts.wants_selftests():
             return CellBuild(built)
         progress("build selftests")
-        out = opts.cache.root / "selftests" / f"{prefix}{cell.kernel}-{cell.arch.name}"
+        origin = f"{cell.source.name}-" if cell.source.name else ""
+        out = opts.cache.root / "selftests" / f"{prefix}{origin}{cell.kernel}-{cell.arch.name}"
         with opts.cache.build_lock():
             git.checkout(tree.path, tree.commit)
             tests = selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log")
@@ -168,23 +173,25 @@ class LocalStages:
         proc.stop_all()
 
 
-def prepare_trees(matrix: Matrix, cache: Cache, kernels: Collection[Kernel]) -> dict[Kernel, Tree | ZpfarmError]:
-    """The commit each kernel builds, all in one worktree (builds check out theirs).
+def prepare_trees(
+    cache: Cache, wanted: Collection[tuple[Source, Kernel]]
+) -> dict[tuple[Source, Kernel], Tree | ZpfarmError]:
+    """The commit each (source, kernel) builds, in one worktree per source (builds check out theirs).
 
     A series that does not apply fails only its kernel.
     """
-    src = matrix.source
-    repo = source.ensure_repo(src, cache)
-    base_commit = source.base_commit(repo, src)
-    path = source.worktree(repo, cache.worktree(source.repo_name(src)), base_commit)
-    trees: dict[Kernel, Tree | ZpfarmError] = {}
-    for kernel in sorted(set(kernels)):
-        if kernel is Kernel.BASE:
-            trees[kernel] = Tree(path, base_commit, "")
-            continue
-        try:
-            patches = series.load(matrix.series_dir)
-            trees[kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash)
-        except ZpfarmError as e:
-            trees[kernel] = e
+    trees: dict[tuple[Source, Kernel], Tree | ZpfarmError] = {}
+    for src in dict.fromkeys(s for s, _ in wanted):
+        repo = source.ensure_repo(src, cache)
+        base_commit = source.base_commit(repo, src)
+        path = source.worktree(repo, cache.worktree(source.repo_name(src)), base_commit)
+        for kernel in sorted({k for s, k in wanted if s == src}):
+            if kernel is Kernel.BASE:
+                trees[src, kernel] = Tree(path, base_commit, "")
+                continue
+            try:
+                patches = series.load(src.series)
+                trees[src, kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash)
+            except ZpfarmError as e:
+                trees[src, kernel] = e
     return trees

@@ -20,7 +20,7 @@ from farm import pipeline, plan
 from farm.kernel import artifact, build
 from farm.model.arches import Arch
 from farm.model.errors import UserError, ZpfarmError
-from farm.model.matrix import Cell, Kernel, Matrix
+from farm.model.matrix import Cell, Kernel, Matrix, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Report
 from farm.report.progress import Reporter
@@ -43,7 +43,7 @@ def build_artifact(matrix: Matrix, opts: Options, key: str, out_dir: Path, repor
     (cell,) = (c for c in matrix.cells if c.name == row.cell)
     stages = LocalStages(opts, reporter.notice, reporter.line)
     with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
-        tree = stages.prepare_trees({cell.kernel})[cell.kernel]
+        tree = stages.prepare_trees({(cell.source, cell.kernel)})[cell.source, cell.kernel]
         if isinstance(tree, ZpfarmError):
             raise tree
         result = stages.build(cell, tree, lambda text: reporter.line(cell.name, text))
@@ -123,9 +123,11 @@ class ArtifactStages(LocalStages):
             for kind in ("testcases", "selftests")
         }
 
-    def prepare_trees(self, kernels: Collection[Kernel]) -> dict[Kernel, Tree | ZpfarmError]:
+    def prepare_trees(
+        self, wanted: Collection[tuple[Source, Kernel]]
+    ) -> dict[tuple[Source, Kernel], Tree | ZpfarmError]:
         m = self.unpacked.manifest
-        return dict.fromkeys(kernels, Tree(self.unpacked.root, m.commit, m.series_hash or ""))
+        return dict.fromkeys(wanted, Tree(self.unpacked.root, m.commit, m.series_hash or ""))
 
     def guest_programs(self, arch: Arch) -> GuestPrograms:
         wanted = self.opts.selection

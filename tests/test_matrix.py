@@ -124,3 +124,65 @@ def test_a_matrix_that_is_not_utf8_or_is_a_directory_is_one_line(tmp_path: Path,
         path.write_bytes(content)
     with pytest.raises(UserError, match=r"not UTF-8|cannot read the matrix file"):
         matrix.load(path)
+
+
+TWO_BASES = """
+[sources."v7.3"]
+tarball = "linux-source-7.3.tar.xz"
+base = "v7.3.4"
+series = "series-7.3"
+[sources."v6.12"]
+base = "v6.12.117"
+series = "series-6.12"
+[axes]
+kernel = ["base", "series"]
+arch = ["x86_64"]
+kconfig = ["on"]
+[kconfig.on]
+fragments = ["on.config"]
+[[include]]
+source = "v6.12"
+kernel = "series"
+arch = "arm64"
+kconfig = "on"
+"""
+
+
+def test_a_matrix_with_two_bases_names_each_cell_after_its_source(tmp_path: Path) -> None:
+    for d in ("series-7.3", "series-6.12"):
+        (tmp_path / d).mkdir()
+    m = matrix.load(write(tmp_path, TWO_BASES))
+    assert [c.name for c in m.cells] == [
+        "base-x86_64-on-v7.3",
+        "series-x86_64-on-v7.3",
+        "base-x86_64-on-v6.12",
+        "series-x86_64-on-v6.12",
+        "series-arm64-on-v6.12",
+    ]
+    by_name = {c.name: c for c in m.cells}
+    assert by_name["series-x86_64-on-v7.3"].source.series == tmp_path / "series-7.3"
+    assert by_name["base-x86_64-on-v6.12"].source.tarball == matrix.DEFAULT_TARBALL
+    assert [c.name for c in m.select(["*-v7.3"])] == ["base-x86_64-on-v7.3", "series-x86_64-on-v7.3"]
+    only = matrix.load(
+        write(tmp_path, TWO_BASES.replace('kernel = ["base", "series"]', 'source = ["v6.12"]\nkernel = ["base"]'))
+    )
+    assert [c.name for c in only.cells] == ["base-x86_64-on-v6.12", "series-arm64-on-v6.12"]
+    with pytest.raises(UserError, match="has several sources"):
+        m.source  # noqa: B018  # bisect and --kernel-tree need one
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('[sources."v6.12"]', '[source]\n[sources."v6.12"]'), "not both"),
+        (('series = "series-7.3"', 'series = "nope"'), "series: no such directory"),
+        (('base = "v7.3.4"\n', ""), "missing key 'base'"),
+        (('source = "v6.12"', 'source = "v9"'), "source: unknown value 'v9'"),
+    ],
+)
+def test_bad_sources_name_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    for d in ("series-7.3", "series-6.12"):
+        (tmp_path / d).mkdir()
+    with pytest.raises(UserError) as e:
+        matrix.load(write(tmp_path, TWO_BASES.replace(*change, 1)))
+    assert message in str(e.value)

@@ -24,7 +24,7 @@ from farm.kernel.build import Built
 from farm.model import matrix
 from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError, ZpfarmError
-from farm.model.matrix import Cell, Kernel, Runtime
+from farm.model.matrix import Cell, Kernel, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted, Report, Status, Suite, TestResult
 from farm.stages import CellBuild, Guest, GuestPrograms, Options, Tree
@@ -60,6 +60,7 @@ class FakeStages:
 
     tmp: Path
     series_error: ZpfarmError | None = None
+    series_error_source: str | None = None  # only this source's series fails (default: every source's)
     build_fails: set[str] = field(default_factory=set)  # cell names whose kernel does not compile
     build_raises: dict[str, ZpfarmError] = field(default_factory=dict)
     rootfs_error: ZpfarmError | None = None
@@ -71,11 +72,14 @@ class FakeStages:
     built: list[str] = field(default_factory=list)
     stopped: int = 0
 
-    def prepare_trees(self, kernels: Collection[Kernel]) -> Mapping[Kernel, Tree | ZpfarmError]:
-        trees: dict[Kernel, Tree | ZpfarmError] = {}
-        for k in kernels:
-            error = self.series_error if k is Kernel.SERIES else None
-            trees[k] = error or Tree(self.tmp, f"{k.value}-commit", "hash" if k is Kernel.SERIES else "")
+    def prepare_trees(
+        self, wanted: Collection[tuple[Source, Kernel]]
+    ) -> Mapping[tuple[Source, Kernel], Tree | ZpfarmError]:
+        trees: dict[tuple[Source, Kernel], Tree | ZpfarmError] = {}
+        for src, k in wanted:
+            broken = self.series_error_source in (None, src.name)
+            error = self.series_error if k is Kernel.SERIES and broken else None
+            trees[src, k] = error or Tree(self.tmp, f"{k.value}-commit", "hash" if k is Kernel.SERIES else "")
         return trees
 
     def guest_programs(self, arch: Arch) -> GuestPrograms:
@@ -305,3 +309,21 @@ def test_default_jobs_are_sized_by_vcpus_and_memory(
 ) -> None:
     guest = matrix.Guest(memory=memory, cpus=cpus)
     assert pipeline.default_jobs(guest, cores=cores, memory=host_gib << 30) == jobs
+
+
+def test_two_bases_in_one_run_fail_and_report_separately(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    for name in ("7.3", "6.12"):
+        (tmp_path / f"series-{name}").mkdir()
+    body = m.path.read_text().replace(
+        "[axes]",
+        '[sources."v7.3"]\nbase = "v7.3.4"\nseries = "series-7.3"\n'
+        '[sources."v6.12"]\nbase = "v6.12.117"\nseries = "series-6.12"\n[axes]',
+    )
+    m.path.write_text(body)
+    two = matrix.load(m.path)
+    error = UserError("0007-shmem.patch does not apply to v7.3.4")
+    report = run(tmp_path, FakeStages(tmp_path, series_error=error, series_error_source="v7.3"), two)
+    assert statuses(report)["series-x86_64-on-v7.3/default"] == [("build", Status.INPUT)]
+    assert statuses(report)["series-x86_64-on-v6.12/default"][-1] == ("memory.read_hole", Status.PASS)
+    assert {s.properties["base"] for s in report.suites} == {"v7.3.4", "v6.12.117"}

@@ -47,7 +47,7 @@ def test_the_artifact_stages_give_back_the_kernel_and_programs_it_was_packed_wit
     unpacked = artifact.unpack(packed, "k1", "x86_64", tmp_path / "unpacked")
     stages = steps.ArtifactStages(options(tmp_path), print, lambda c, t: None, unpacked)
     (cell,) = stages.opts.cells
-    tree = stages.prepare_trees({Kernel.BASE})[Kernel.BASE]
+    tree = stages.prepare_trees({(cell.source, Kernel.BASE)})[cell.source, Kernel.BASE]
     assert not isinstance(tree, Exception) and tree.commit == "abc"
     built = stages.build(cell, tree, print)
     assert built.built.ok and built.built.image == unpacked.image and built.built.release == "6.12.117"

@@ -40,11 +40,17 @@ DEFAULT_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 
 @dataclass(frozen=True)
 class Source:
-    """Where the base kernel comes from: Debian's tarball or a user's git tree."""
+    """A base kernel and the series for it: Debian's tarball or a user's git tree.
+
+    A matrix has one ([source] and the top-level series) or several ([sources.NAME], each
+    with its own series: the upstream series and its backport), then a "source" axis.
+    """
 
     base: str  # a git ref: the tag made from the tarball, or a ref in the tree
     tarball: Path | None = None
     tree: Path | None = None
+    series: Path = Path("kernel-series")  # directory of the series file and patches for this base
+    name: str = ""  # [sources.NAME]; "" for a matrix's single [source]
 
 
 @dataclass(frozen=True)
@@ -83,21 +89,31 @@ class Cell:
     arch: Arch
     kconfig: Kconfig
     runtimes: tuple[Runtime, ...]
+    source: Source
 
     @property
     def name(self) -> str:
-        return f"{self.kernel}-{self.arch.name}-{self.kconfig.name}"
+        """KERNEL-ARCH-KCONFIG, then -SOURCE when the matrix has several (the kernel first: compare pairs on it)."""
+        suffix = f"-{self.source.name}" if self.source.name else ""
+        return f"{self.kernel}-{self.arch.name}-{self.kconfig.name}{suffix}"
 
 
 @dataclass(frozen=True)
 class Matrix:
     path: Path
-    source: Source
-    series_dir: Path
+    sources: tuple[Source, ...]
     testcases_dir: Path
     guest: Guest
     cells: tuple[Cell, ...]
     cache_remote: str | None = None  # [cache] remote: ccache's remote storage URL shared by build machines
+
+    @property
+    def source(self) -> Source:
+        """The one source of a single-source matrix (commands that need one: bisect, --kernel-tree)."""
+        if len(self.sources) != 1:
+            names = ", ".join(s.name for s in self.sources)
+            raise UserError(f"{self.path.name} has several sources ({names}): this needs a matrix with one")
+        return self.sources[0]
 
     def select(self, globs: Sequence[str]) -> tuple[Cell, ...]:
         """Cells (and runtimes) matching any glob over "cell" or "cell/runtime"."""
@@ -113,7 +129,7 @@ class Matrix:
                 if hits:
                     keep.append(rt)
             if keep:
-                picked.append(Cell(cell.kernel, cell.arch, cell.kconfig, tuple(keep)))
+                picked.append(replace(cell, runtimes=tuple(keep)))
         unused = [g for g in globs if g not in used]
         if unused:
             names = ", ".join(c.name for c in self.cells)
@@ -129,14 +145,18 @@ class Matrix:
 
 
 def with_tree(m: Matrix, tree: Path | None, base: str | None) -> Matrix:
-    """The matrix with its kernel source overridden from the command line."""
+    """The matrix with its (one) kernel source overridden from the command line."""
     if tree is None:
-        return m if base is None else replace(m, source=replace(m.source, base=base))
-    if base is None:
+        if base is None:
+            return m
+        new = replace(m.source, base=base)
+    elif base is None:
         raise UserError("--kernel-tree needs --base REF: the commit the series applies to")
-    if not (tree / ".git").exists():
+    elif not (tree / ".git").exists():
         raise UserError(f"--kernel-tree {tree}: not a git checkout")
-    return replace(m, source=Source(base=base, tree=tree.resolve()))
+    else:
+        new = replace(m.source, base=base, tree=tree.resolve(), tarball=None)
+    return replace(m, sources=(new,), cells=tuple(replace(c, source=new) for c in m.cells))
 
 
 def _matches(glob: str, cell: str, runtime: str) -> bool:
@@ -219,25 +239,49 @@ def load(path: Path) -> Matrix:
 def parse(data: Mapping[str, Any], path: Path) -> Matrix:
     top = _Table(data, path.name)
     top.check_keys(
-        ["source", "series", "testcases", "guest", "cache", "axes", "kconfig", "runtime", "include", "exclude"]
+        [
+            "source",
+            "sources",
+            "series",
+            "testcases",
+            "guest",
+            "cache",
+            "axes",
+            "kconfig",
+            "runtime",
+            "include",
+            "exclude",
+        ]
     )
     here = path.parent
     kconfigs = _kconfigs(top.sub("kconfig"), here)
     runtimes = _runtimes(top.sub("runtime"), kconfigs)
-    series_dir = here / top.get("series", str, "kernel-series")
     testcases_dir = here / top.get("testcases", str, "testcases")
-    for what, folder in (("series", series_dir), ("testcases", testcases_dir)):
-        if not folder.is_dir():
-            raise UserError(f"{path.name}: {what}: no such directory {folder}")
+    if not testcases_dir.is_dir():
+        raise UserError(f"{path.name}: testcases: no such directory {testcases_dir}")
+    sources = _sources(top, here)
     return Matrix(
         path=path,
-        source=_source(top.sub("source"), here),
-        series_dir=series_dir,
+        sources=tuple(sources.values()),
         testcases_dir=testcases_dir,
         guest=_guest(top.sub("guest")),
-        cells=_cells(top, kconfigs, runtimes),
+        cells=_cells(top, kconfigs, runtimes, sources),
         cache_remote=_cache_remote(top.sub("cache")),
     )
+
+
+def _sources(top: _Table, here: Path) -> dict[str, Source]:
+    """[sources.NAME] tables (each with its series), or the single [source] with the top-level series."""
+    if "sources" in top.data:
+        if "source" in top.data or "series" in top.data:
+            raise UserError(f"{top.where}: give [sources.NAME] (each with its series) or [source] and series, not both")
+        table = top.sub("sources")
+        found = {name: _source(table.sub(_check_name(table.where, "source", name)), here, name) for name in table.data}
+        if not found:
+            raise UserError(f"{table.where}: define at least one [sources.NAME]")
+        return found
+    series = here / top.get("series", str, "kernel-series")
+    return {"": replace(_source(top.sub("source"), here, ""), series=series)}
 
 
 def _cache_remote(t: _Table) -> str | None:
@@ -246,16 +290,20 @@ def _cache_remote(t: _Table) -> str | None:
     return remote
 
 
-def _source(t: _Table, here: Path) -> Source:
-    t.check_keys(["tarball", "tree", "base"])
+def _source(t: _Table, here: Path, name: str) -> Source:
+    t.check_keys(["tarball", "tree", "base", *(["series"] if name else [])])
     tree = t.get("tree", str)
     tarball = t.get("tarball", str)
     if tree and tarball:
         raise UserError(f"{t.where}: give either 'tree' or 'tarball', not both")
+    series = here / t.get("series", str, required=True) if name else Path("kernel-series")
+    if name and not series.is_dir():
+        raise UserError(f"{t.where}: series: no such directory {series}")
     if tree:
-        return Source(base=t.get("base", str, required=True), tree=(here / tree).resolve())
+        return Source(base=t.get("base", str, required=True), tree=(here / tree).resolve(), series=series, name=name)
     tar = (here / tarball) if tarball else DEFAULT_TARBALL
-    return Source(base=t.get("base", str, "v6.12.117"), tarball=tar)
+    base = t.get("base", str, required=bool(name)) or "v6.12.117"
+    return Source(base=base, tarball=tar, series=series, name=name)
 
 
 def _guest(t: _Table) -> Guest:
@@ -333,14 +381,24 @@ def _cells(
     top: _Table,
     kconfigs: Mapping[str, Kconfig],
     runtimes: Mapping[str, tuple[Runtime, tuple[str, ...]]],
+    sources: Mapping[str, Source],
 ) -> tuple[Cell, ...]:
     axes = top.sub("axes")
-    axes.check_keys(["kernel", "arch", "kconfig"])
-    known = {"kernel": KERNELS, "arch": [*arches.ARCHES, *arches.ALIASES], "kconfig": list(kconfigs)}
+    axes.check_keys(["source", "kernel", "arch", "kconfig"] if len(sources) > 1 else ["kernel", "arch", "kconfig"])
+    known = {
+        "source": list(sources),
+        "kernel": KERNELS,
+        "arch": [*arches.ARCHES, *arches.ALIASES],
+        "kconfig": list(kconfigs),
+    }
+    if len(sources) == 1:
+        del known["source"]
+    chosen = _axis_values(axes, "source", known["source"]) if "source" in axes.data else list(sources)
     # Base and series of each arch/kconfig pair side by side: a partial run still compares them.
     combos = [
-        (kernel, arch, kconfig)
-        for arch, kconfig, kernel in itertools.product(
+        (source, kernel, arch, kconfig)
+        for source, arch, kconfig, kernel in itertools.product(
+            chosen,
             _axis_values(axes, "arch", known["arch"]),
             _axis_values(axes, "kconfig", known["kconfig"]),
             _axis_values(axes, "kernel", known["kernel"]),
@@ -356,19 +414,19 @@ def _cells(
     combos = [c for c in combos if not any(_excluded(c, e) for e in excludes)]
     for t in top.tables("include"):
         t.check_keys(known)
-        entry = []
-        for key in ("kernel", "arch", "kconfig"):
-            value = t.get(key, str, required=True)
+        values = {"source": chosen[0]}
+        for key in known:
+            value = t.get(key, str, values.get(key), required=key != "source")
             if value not in known[key]:
                 raise UserError(f"{t.where}: {key}: unknown value {value!r}")
-            entry.append(value)
-        combos.append((entry[0], entry[1], entry[2]))
+            values[key] = value
+        combos.append((values["source"], values["kernel"], values["arch"], values["kconfig"]))
 
     cells: list[Cell] = []
     seen: set[str] = set()
-    for kernel, arch_name, kconfig_name in combos:
+    for source, kernel, arch_name, kconfig_name in combos:
         rts = tuple(rt for rt, only in runtimes.values() if not only or kconfig_name in only)
-        cell = Cell(Kernel(kernel), arches.get(arch_name), kconfigs[kconfig_name], rts)
+        cell = Cell(Kernel(kernel), arches.get(arch_name), kconfigs[kconfig_name], rts, sources[source])
         if cell.name in seen:
             raise UserError(f"{top.where}: duplicate cell {cell.name!r}")
         seen.add(cell.name)
@@ -380,6 +438,6 @@ def _cells(
     return tuple(cells)
 
 
-def _excluded(combo: tuple[str, str, str], exclude: Mapping[str, str]) -> bool:
-    named = dict(zip(("kernel", "arch", "kconfig"), combo, strict=True))
+def _excluded(combo: tuple[str, str, str, str], exclude: Mapping[str, str]) -> bool:
+    named = dict(zip(("source", "kernel", "arch", "kconfig"), combo, strict=True))
     return all(named[k] == v for k, v in exclude.items())

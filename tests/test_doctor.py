@@ -1,0 +1,23 @@
+"""zpfarm doctor names every kernel source the matrix needs, and what installs a missing one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from farm.doctor import checks
+from farm.host.cache import Cache
+from farm.model.matrix import Source
+
+
+def test_each_source_of_the_matrix_is_checked(tmp_path: Path) -> None:
+    present = tmp_path / "linux-source-6.12.tar.xz"
+    present.write_bytes(b"")
+    sources = [
+        Source("v6.12.117", tarball=present, name="v6.12"),
+        Source("v7.3.4", tarball=tmp_path / "linux-source-7.3.tar.xz", name="v7.3"),
+    ]
+    found = {c.name: c for c in checks(Cache(tmp_path / "cache"), sources)}
+    assert found["kernel source v6.12"].ok
+    missing = found["kernel source v7.3"]
+    assert not missing.ok and "missing" in missing.detail and missing.fix == "./install.sh"
+    assert missing.needed_by == "v7.3.4 cells"
