@@ -83,7 +83,7 @@ def run(opts: Options, reporter: Reporter, stages: Stages | None = None, report:
     """
     stages = stages or LocalStages(opts, reporter.notice, reporter.line)
     report = report if report is not None else Report()
-    with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
+    with stages.hold_trees(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
         _run(opts, reporter, stages, report)
     return report
 

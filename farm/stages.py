@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -111,6 +112,10 @@ class Stages(Protocol):
         """Stop everything still running, in every thread (Ctrl-C, SIGTERM)."""
         ...
 
+    def hold_trees(self, waiting: Callable[[], None]) -> AbstractContextManager[None]:
+        """Exclusive use of the trees the stages check out and build from, for one run (waiting: if not free)."""
+        ...
+
 
 class LocalStages:
     """The real stages on this host."""
@@ -171,6 +176,9 @@ class LocalStages:
 
     def stop(self) -> None:
         proc.stop_all()
+
+    def hold_trees(self, waiting: Callable[[], None]) -> AbstractContextManager[None]:
+        return self.opts.cache.trees_lock(waiting)
 
 
 def prepare_trees(

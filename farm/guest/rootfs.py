@@ -37,11 +37,18 @@ def _digest(arch: Arch) -> str:
 
 
 def ensure(arch: Arch, cache: Cache, log: Path) -> Path:
-    """The arch's root filesystem in the cache, made if missing or outdated."""
+    """The arch's root filesystem in the cache, made if missing or outdated (one maker at a time)."""
     root = cache.rootfs(arch.name)
     stamp = root / ".zpfarm-rootfs"
     if stamp.is_file() and stamp.read_text() == _digest(arch):
         return root
+    with cache.lock(f"rootfs-{arch.name}"):
+        if stamp.is_file() and stamp.read_text() == _digest(arch):
+            return root  # made while this run waited
+        return _make(arch, root, log)
+
+
+def _make(arch: Arch, root: Path, log: Path) -> Path:
     tmp = root.with_name(root.name + ".new")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
