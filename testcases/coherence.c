@@ -14,6 +14,8 @@
 #include <poll.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #define REGION_PAGES 1024	/* 4 MiB with 4 KiB pages: room for 2 PMD THPs */
 #define NR_PROBES 8		/* offsets checked per test */
@@ -662,12 +664,16 @@ static int uffd_zeropage_private_kept(const struct zp_mode *m)
 	struct zp_region r;
 	unsigned long v = 0xda7aUL;
 	int uffd;
-	char *p;
+	char *p, *q;
 
 	uffd = uffd_open();
 	if (uffd < 0)
 		return zp_skip("userfaultfd: %s", strerror(-uffd));
 	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	/* Another mapping reads the hole: the zero page is mapped there too. */
+	q = zp_map(&r, PROT_READ, true);
+	ZP_SYS(q, "shared reader mapping");
+	ZP_CHECK(peek(q, 11 * ps) == 0, "hole reads zero");
 	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
 	ZP_SYS(p, "mapping");
 	if (uffd_register_missing(uffd, p, r.size))
@@ -682,6 +688,152 @@ static int uffd_zeropage_private_kept(const struct zp_mode *m)
 	ZP_CHECK(peek(p, 11 * ps) == 0,
 		 "the private UFFDIO_ZEROPAGE page keeps reading zero after the file got data; reads %#lx",
 		 peek(p, 11 * ps));
+	ZP_CHECK(peek(q, 11 * ps) == v, "the shared reader reads %#lx, expected %#lx",
+		 peek(q, 11 * ps), v);
+	return ZP_PASS;
+}
+
+#define KSM "/sys/kernel/mm/ksm/"
+#define KSM_PAGES 16
+
+/*
+ * Failure: pages of zeroes in a MAP_PRIVATE mapping that KSM merged into the
+ * zero page (use_zero_pages) - the mapping's own private data - were dropped
+ * when the file got data there, while another mapping had read the hole.
+ */
+static int ksm_zero_private_kept(const struct zp_mode *m)
+{
+	char old_run[32], old_zero[32], old_scan[32];
+	size_t ps = zp_page_size(), len = KSM_PAGES * ps, off;
+	unsigned long v = 0xda7aUL;
+	struct zp_region r;
+	size_t merged = 0;
+	char *p, *q;
+	int i;
+
+	if (zp_pagemap_unusable())
+		return zp_skip("%s", zp_pagemap_unusable());
+	if (zp_read_file(KSM "use_zero_pages", old_zero, sizeof(old_zero)) ||
+	    zp_read_file(KSM "run", old_run, sizeof(old_run)) ||
+	    zp_read_file(KSM "pages_to_scan", old_scan, sizeof(old_scan)))
+		return zp_skip("no KSM");
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	q = zp_map(&r, PROT_READ, true);
+	ZP_SYS(q, "shared reader mapping");
+	ZP_CHECK(zp_read_pages(q, len) == 0, "holes read zero");
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "private mapping");
+	if (madvise(p, len, MADV_MERGEABLE))
+		return zp_skip("MADV_MERGEABLE: %s", strerror(errno));
+	/* Read first, so that the writes COW the zero page, not a file page. */
+	ZP_CHECK(zp_read_pages(p, len) == 0, "private holes read zero");
+	memset(p, 0, len);	/* private anonymous pages of zeroes */
+	if (zp_write_file(KSM "use_zero_pages", "1"))
+		return zp_skip("use_zero_pages: %s", strerror(errno));
+	zp_write_file(KSM "pages_to_scan", "1000");
+	zp_write_file(KSM "run", "1");
+	for (i = 0; i < 200 && merged < KSM_PAGES; i++) {
+		usleep(50000);
+		merged = zp_count_zero_pfn(p, len);
+	}
+	zp_write_file(KSM "run", old_run);
+	zp_write_file(KSM "pages_to_scan", old_scan);
+	zp_write_file(KSM "use_zero_pages", old_zero);
+	if (merged < KSM_PAGES)
+		return zp_skip("KSM merged %zu of %d pages in 10 s", merged, KSM_PAGES);
+	for (off = 0; off < len; off += ps)
+		ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)off) == sizeof(v), "pwrite");
+	for (off = 0; off < len; off += ps)
+		ZP_CHECK(peek(p, off) == 0,
+			 "the private KSM zero page at %#zx reads %#lx after the file got data",
+			 off, peek(p, off));
+	ZP_CHECK(peek(q, 0) == v, "the shared reader reads %#lx, expected %#lx", peek(q, 0), v);
+	return ZP_PASS;
+}
+
+/*
+ * Failure: after reading a hole and mlock()ing it, writes still fault (the
+ * zero page survived mlock: the memory is not really locked, and on a full
+ * tmpfs the write would SIGBUS after a successful mlock).
+ */
+static int mlock_after_read_no_faults(const struct zp_mode *m)
+{
+	size_t len = 256 * zp_page_size();
+	struct rusage before, after;
+	struct zp_region r;
+	long faults;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, len), "region create");
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "mapping");
+	ZP_CHECK(zp_read_pages(p, len) == 0, "holes read zero");
+	if (mlock(p, len))
+		return zp_skip("mlock: %s", strerror(errno));
+	ZP_SYS(!getrusage(RUSAGE_SELF, &before), "getrusage");
+	zp_write_pages(p, len, 13);
+	ZP_SYS(!getrusage(RUSAGE_SELF, &after), "getrusage");
+	faults = after.ru_minflt - before.ru_minflt;
+	ktap_diag("metric: faults_after_mlock=%ld", faults);
+	ZP_CHECK(faults < 16, "%ld page faults writing 256 pages after mlock()", faults);
+	ZP_CHECK(zp_check_pages(p, len, 13) < 0, "stores read back");
+	return ZP_PASS;
+}
+
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
+#endif
+#define ZP_PM_UFFD_WP (1ULL << 57)
+
+/*
+ * Failure: a uffd-wp protected zero page lost its write protection when a
+ * forked child (not registered) filled the hole, or the parent reads stale
+ * zeroes afterwards.
+ */
+static int fork_uffd_wp_fill(const struct zp_mode *m)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_writeprotect wp = { 0 };
+	size_t ps = zp_page_size();
+	unsigned long v = 0xda7aUL;
+	struct zp_region r;
+	int uffd, status;
+	pid_t pid;
+	char *p;
+
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return zp_skip("userfaultfd: %s", strerror(errno));
+	if (ioctl(uffd, UFFDIO_API, &api))
+		return zp_skip("no uffd-wp on shmem: %s", strerror(errno));
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "mapping");
+	ZP_CHECK(peek(p, 3 * ps) == 0, "hole reads zero");
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = r.size;
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return zp_skip("UFFDIO_REGISTER WP: %s", strerror(errno));
+	wp.range = reg.range;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	ZP_SYS(!ioctl(uffd, UFFDIO_WRITEPROTECT, &wp), "UFFDIO_WRITEPROTECT");
+	ZP_CHECK(zp_pagemap_entry(p + 3 * ps) & ZP_PM_UFFD_WP,
+		 "write-protected after UFFDIO_WRITEPROTECT");
+	pid = fork();
+	ZP_SYS(pid >= 0, "fork");
+	if (pid == 0) {
+		(void)peek(p, 3 * ps);
+		_exit(pwrite(r.fd, &v, sizeof(v), (off_t)(3 * ps)) == sizeof(v) ? 0 : 1);
+	}
+	ZP_SYS(waitpid(pid, &status, 0) == pid, "waitpid");
+	ZP_CHECK(WIFEXITED(status) && !WEXITSTATUS(status), "child's pwrite failed");
+	ZP_CHECK(zp_pagemap_entry(p + 3 * ps) & ZP_PM_UFFD_WP,
+		 "write protection kept where the child's fill unmapped the zero page");
+	ZP_CHECK(peek(p, 3 * ps) == v, "parent reads %#lx, expected %#lx", peek(p, 3 * ps), v);
+	ZP_CHECK(zp_pagemap_entry(p + 3 * ps) & ZP_PM_UFFD_WP, "write-protected after the read");
 	return ZP_PASS;
 }
 
@@ -704,6 +856,9 @@ static const struct zp_test tests[] = {
 	ZP_TEST(uffd_missing_read, ZP_FD_ALL),
 	ZP_TEST(read_then_uffd_copy, ZP_FD_ALL),
 	ZP_TEST(uffd_zeropage_private_kept, ZP_FD_PRIVATE),
+	ZP_TEST(ksm_zero_private_kept, ZP_FD_PRIVATE),
+	ZP_TEST(mlock_after_read_no_faults, ZP_ALL_SHARED),
+	ZP_TEST(fork_uffd_wp_fill, ZP_FD_SHARED),
 };
 
 int main(void)

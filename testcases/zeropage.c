@@ -146,6 +146,7 @@ static int proc_self_mem_write(const struct zp_mode *m)
 {
 	unsigned long v = MAGIC;
 	struct zp_region r;
+	ssize_t n;
 	int fd;
 	char *p;
 
@@ -154,10 +155,41 @@ static int proc_self_mem_write(const struct zp_mode *m)
 	ZP_SYS(p, "setup");
 	fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 	ZP_SYS(fd >= 0, "open /proc/self/mem");
-	ZP_SYS(pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)(p + target_off())) == sizeof(v),
-	       "pwrite /proc/self/mem");
+	n = pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)(p + target_off()));
+	/* PROC_MEM_FORCE_PTRACE / proc_mem.force_override=ptrace: no FOLL_FORCE without ptrace. */
+	if (n < 0 && errno == EIO && !m->shared)
+		return zp_skip("/proc/self/mem may not override a read-only mapping here (proc_mem.force_override)");
+	ZP_SYS(n == sizeof(v), "pwrite /proc/self/mem");
 	close(fd);
 	return verify_written(&r, p, "/proc/self/mem");
+}
+
+/*
+ * Failure: a write to /proc/self/mem through a read-only shared mapping of a
+ * read hole succeeded (FOLL_FORCE must not write a shared mapping), or it
+ * wrote the zero page.
+ */
+static int proc_self_mem_ro_shared(const struct zp_mode *m)
+{
+	unsigned long v = MAGIC, file = ~0UL;
+	struct zp_region r;
+	ssize_t n;
+	int fd;
+	char *p;
+
+	p = setup(&r, m, PROT_READ);
+	ZP_SYS(p, "setup");
+	fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	ZP_SYS(fd >= 0, "open /proc/self/mem");
+	n = pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)(p + target_off()));
+	close(fd);
+	ZP_CHECK(n < 0, "pwrite to /proc/self/mem wrote %zd bytes into a read-only shared mapping", n);
+	ZP_CHECK(*(volatile unsigned long *)(p + target_off()) == 0, "mapping reads %#lx",
+		 *(volatile unsigned long *)(p + target_off()));
+	ZP_SYS(!zp_region_read(&r, target_off(), &file, sizeof(file)), "read back");
+	ZP_CHECK(file == 0, "file reads %#lx", file);
+	ZP_CHECK(zp_zero_page_intact(), "zero page intact");
+	return ZP_PASS;
 }
 
 /* Failure: process_vm_writev from another process wrote the zero page or was lost. */
@@ -259,6 +291,7 @@ static const struct zp_test tests[] = {
 	ZP_TEST(store_after_read, ZP_ALL),
 	ZP_TEST(mprotect_rw_store, ZP_ALL),
 	ZP_TEST(proc_self_mem_write, ZP_ALL),
+	ZP_TEST(proc_self_mem_ro_shared, ZP_ALL_SHARED),
 	ZP_TEST(process_vm_write, ZP_ALL),
 	ZP_TEST(read_syscall_into, ZP_ALL),
 	ZP_TEST(populate_write_after_read, ZP_ALL),
