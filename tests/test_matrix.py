@@ -186,3 +186,12 @@ def test_bad_sources_name_the_key(tmp_path: Path, change: tuple[str, str], messa
     with pytest.raises(UserError) as e:
         matrix.load(write(tmp_path, TWO_BASES.replace(*change, 1)))
     assert message in str(e.value)
+
+
+def test_the_two_bases_matrix_pairs_each_base_with_its_own_series() -> None:
+    m = matrix.load(ROOT / "matrix-two-bases.toml")
+    bases = {c.source.name: (c.source.base, c.source.series.name) for c in m.cells}
+    assert bases == {"v7.3": ("v7.3.4", "v7.3"), "v6.12": ("v6.12.117", "v6.12")}
+    names = {c.name for c in m.cells}
+    assert {"series-x86_64-thp-on-v7.3", "base-x86_64-thp-on-v6.12", "series-x86_64-debug-v7.3"} <= names
+    assert len(m.cells) == 2 * len(matrix.load(ROOT / "matrix.toml").cells)
