@@ -9,7 +9,7 @@
  *
  * MAP_PRIVATE mappings that never wrote must see file changes too.
  */
-#include "zpktap.h"	/* first: it defines _GNU_SOURCE */
+#include "zp_mm.h"	/* first: it defines _GNU_SOURCE */
 #include <pthread.h>
 #include <poll.h>
 #include <linux/userfaultfd.h>
@@ -289,10 +289,9 @@ static int truncate_sigbus(const struct zp_mode *m)
 	ZP_CHECK(!zp_access_sigbus(p + ps, false), "no SIGBUS below EOF");
 	ZP_SYS(!ftruncate(r.fd, (off_t)r.size), "ftruncate up");
 	ZP_CHECK(!zp_access_sigbus(p + off, false), "no SIGBUS after extending");
-	ZP_CHECK(peek(p, off) == 0, "re-extended range reads %#lx", peek(p, off));
+	ZP_CHECK_EQ(peek(p, off), 0, "the re-extended range reads zero");
 	ZP_SYS(!zp_peer_store(&r, off, 0xfeedUL), "peer store");
-	ZP_CHECK(peek(p, off) == 0xfeedUL, "re-extended range reads %#lx after a store, expected 0xfeed",
-		 peek(p, off));
+	ZP_CHECK_EQ(peek(p, off), 0xfeedUL, "the re-extended range shows another process's store");
 	return ZP_PASS;
 }
 
@@ -312,16 +311,14 @@ static int read_one_then_neighbour_stores(const struct zp_mode *m)
 	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
 	p = zp_map_mode(&r, PROT_READ | PROT_WRITE);
 	ZP_SYS(p, "mmap");
-	ZP_CHECK(peek(p, mid) == 0, "a hole reads %#lx", peek(p, mid));
+	ZP_CHECK_EQ(peek(p, mid), 0, "a hole reads zero");
 	ZP_SYS(!zp_peer_store(&r, mid - ps, peer), "peer store");
 	ZP_SYS(!zp_region_write(&r, mid + ps, &syscall, sizeof(syscall)), "region write");
 	if (m->shared)
 		*(volatile unsigned long *)(p + mid + 2 * ps) = own;
-	ZP_CHECK(peek(p, mid - ps) == peer, "the page before reads %#lx after another process's store",
-		 peek(p, mid - ps));
-	ZP_CHECK(peek(p, mid + ps) == syscall, "the page after reads %#lx after a write to the file",
-		 peek(p, mid + ps));
-	ZP_CHECK(peek(p, mid + 3 * ps) == 0, "an untouched neighbour reads %#lx", peek(p, mid + 3 * ps));
+	ZP_CHECK_EQ(peek(p, mid - ps), peer, "the page before shows another process's store");
+	ZP_CHECK_EQ(peek(p, mid + ps), syscall, "the page after shows a write to the file");
+	ZP_CHECK_EQ(peek(p, mid + 3 * ps), 0, "an untouched neighbour reads zero");
 	if (m->shared) {
 		ZP_SYS(!zp_region_read(&r, mid + 2 * ps, &got, sizeof(got)), "region read");
 		ZP_CHECK(got == own, "the file holds %#lx where the mapping stored %#lx", got, own);
@@ -347,7 +344,7 @@ static int read_below_eof_then_beyond_sigbus(const struct zp_mode *m)
 	p = zp_map_mode(&r, PROT_READ);
 	ZP_SYS(p, "mmap");
 	ZP_SYS(!ftruncate(r.fd, (off_t)eof), "ftruncate");
-	ZP_CHECK(peek(p, last) == 0, "the last page reads %#lx", peek(p, last));
+	ZP_CHECK_EQ(peek(p, last), 0, "the last page reads zero");
 	ZP_CHECK(zp_access_sigbus(p + last + ps, false), "no SIGBUS reading the page after EOF %#zx", eof);
 	ZP_CHECK(zp_access_sigbus(p + last + 7 * ps, false), "no SIGBUS reading 7 pages after EOF %#zx", eof);
 	return ZP_PASS;
@@ -685,11 +682,9 @@ static int uffd_zeropage_private_kept(const struct zp_mode *m)
 		return zp_skip("UFFDIO_ZEROPAGE in a private mapping: %s", strerror(errno));
 	ZP_CHECK(peek(p, 11 * ps) == 0, "UFFDIO_ZEROPAGE page reads zero");
 	ZP_SYS(pwrite(r.fd, &v, sizeof(v), (off_t)(11 * ps)) == sizeof(v), "pwrite");
-	ZP_CHECK(peek(p, 11 * ps) == 0,
-		 "the private UFFDIO_ZEROPAGE page keeps reading zero after the file got data; reads %#lx",
-		 peek(p, 11 * ps));
-	ZP_CHECK(peek(q, 11 * ps) == v, "the shared reader reads %#lx, expected %#lx",
-		 peek(q, 11 * ps), v);
+	ZP_CHECK_EQ(peek(p, 11 * ps), 0,
+		    "the private UFFDIO_ZEROPAGE page keeps reading zero after the file got data");
+	ZP_CHECK_EQ(peek(q, 11 * ps), v, "the shared reader sees the file's data");
 	return ZP_PASS;
 }
 
@@ -747,7 +742,7 @@ static int ksm_zero_private_kept(const struct zp_mode *m)
 		ZP_CHECK(peek(p, off) == 0,
 			 "the private KSM zero page at %#zx reads %#lx after the file got data",
 			 off, peek(p, off));
-	ZP_CHECK(peek(q, 0) == v, "the shared reader reads %#lx, expected %#lx", peek(q, 0), v);
+	ZP_CHECK_EQ(peek(q, 0), v, "the shared reader sees the file's data");
 	return ZP_PASS;
 }
 
@@ -832,7 +827,7 @@ static int fork_uffd_wp_fill(const struct zp_mode *m)
 	ZP_CHECK(WIFEXITED(status) && !WEXITSTATUS(status), "child's pwrite failed");
 	ZP_CHECK(zp_pagemap_entry(p + 3 * ps) & ZP_PM_UFFD_WP,
 		 "write protection kept where the child's fill unmapped the zero page");
-	ZP_CHECK(peek(p, 3 * ps) == v, "parent reads %#lx, expected %#lx", peek(p, 3 * ps), v);
+	ZP_CHECK_EQ(peek(p, 3 * ps), v, "the parent sees the child's fill");
 	ZP_CHECK(zp_pagemap_entry(p + 3 * ps) & ZP_PM_UFFD_WP, "write-protected after the read");
 	return ZP_PASS;
 }

@@ -9,7 +9,7 @@
  * the base kernel, which allocates a page per read fault, fails them with
  * numbers (see expectations.toml).
  */
-#include "zpktap.h"
+#include "zp_mm.h"
 
 #define ZP_MEM_SLACK_KB 1024	/* "about 0": below 1 MiB for any region size */
 #define ZP_RSS_SLACK_KB 256	/* percpu batching of mm counters */

@@ -8,7 +8,7 @@
  * shared zero page (stale data, or the zero page written by DMA-like
  * access).  A hang (GUP retry loop) is reported by the runner's timeout.
  */
-#include "zpktap.h"	/* first: it defines _GNU_SOURCE */
+#include "zp_mm.h"	/* first: it defines _GNU_SOURCE */
 #include <linux/io_uring.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>

@@ -15,7 +15,7 @@
  * write means a store went into the zero page or to a page that was then
  * replaced).
  */
-#include "zpktap.h"	/* first: it defines _GNU_SOURCE */
+#include "zp_mm.h"	/* first: it defines _GNU_SOURCE */
 #include <pthread.h>
 
 #define FILL_PAGES 256

@@ -9,7 +9,7 @@
  * coherent with every mapping.  A failure is a THP regression (or stale
  * data after a collapse filled the holes).
  */
-#include "zpktap.h"	/* first: it defines _GNU_SOURCE */
+#include "zp_mm.h"	/* first: it defines _GNU_SOURCE */
 
 #define NR_PMDS 4
 #define HUGE_FRACTION_PCT 75	/* of the region that must be huge */

@@ -13,7 +13,7 @@
  * anonymous page and a fresh memfd hole all still read zero.  A failure
  * there means the shared zero page was written: system-wide corruption.
  */
-#include "zpktap.h"	/* first: it defines _GNU_SOURCE */
+#include "zp_mm.h"	/* first: it defines _GNU_SOURCE */
 #include <sys/uio.h>
 
 #define REGION_PAGES 64
@@ -64,14 +64,12 @@ static int verify_written(struct zp_region *r, char *p, const char *how)
 	unsigned long file = ~0UL;
 	size_t nonzero;
 
-	ZP_CHECK(got == MAGIC, "%s: mapping reads %#lx, wrote %#lx", how, got, MAGIC);
+	ZP_CHECK_EQ(got, MAGIC, how);
 	ZP_SYS(!zp_region_read(r, target_off(), &file, sizeof(file)), "read back");
 	if (r->mode->shared)
-		ZP_CHECK(file == MAGIC, "%s: file holds %#lx, wrote %#lx through a shared mapping",
-			 how, file, MAGIC);
+		ZP_CHECK_EQ(file, MAGIC, how);
 	else
-		ZP_CHECK(file == 0, "%s: file holds %#lx after a write through a private mapping",
-			 how, file);
+		ZP_CHECK_EQ(file, 0, how);
 	if (nopfn) {
 		ktap_diag("pfn check skipped: %s", nopfn);
 	} else {
