@@ -321,7 +321,7 @@ static int read_one_then_neighbour_stores(const struct zp_mode *m)
 	ZP_CHECK_EQ(peek(p, mid + 3 * ps), 0, "an untouched neighbour reads zero");
 	if (m->shared) {
 		ZP_SYS(!zp_region_read(&r, mid + 2 * ps, &got, sizeof(got)), "region read");
-		ZP_CHECK(got == own, "the file holds %#lx where the mapping stored %#lx", got, own);
+		ZP_CHECK_EQ(got, own, "the file holds what the mapping stored");
 	}
 	return ZP_PASS;
 }
@@ -597,7 +597,7 @@ static int uffd_missing_read(const struct zp_mode *m)
 		return ZP_FAIL;
 	}
 	ZP_SYS(read(uffd, &msg, sizeof(msg)) == sizeof(msg), "read uffd");
-	ZP_CHECK(msg.event == UFFD_EVENT_PAGEFAULT, "a pagefault event, got %u", msg.event);
+	ZP_CHECK_EQ(msg.event, UFFD_EVENT_PAGEFAULT, "a pagefault event");
 	ZP_CHECK(!(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE), "a read fault");
 	src = aligned_alloc(ps, ps);
 	ZP_SYS(src, "aligned_alloc");
@@ -606,12 +606,12 @@ static int uffd_missing_read(const struct zp_mode *m)
 	ZP_SYS(!uffd_copy(uffd, (char *)(uintptr_t)(msg.arg.pagefault.address & ~(ps - 1)), src),
 	       "UFFDIO_COPY");
 	pthread_join(t, NULL);
-	ZP_CHECK(rd.seen == 0xabcdUL, "reader sees the UFFDIO_COPY data, saw %#lx", rd.seen);
+	ZP_CHECK_EQ(rd.seen, 0xabcdUL, "the reader sees the UFFDIO_COPY data");
 	if (m->shared) {
 		unsigned long v = 0;
 
 		zp_region_read(&r, 5 * ps, &v, sizeof(v));
-		ZP_CHECK(v == 0xabcdUL, "file holds the UFFDIO_COPY data, holds %#lx", v);
+		ZP_CHECK_EQ(v, 0xabcdUL, "the file holds the UFFDIO_COPY data");
 	}
 	return ZP_PASS;
 }

@@ -182,10 +182,9 @@ static int proc_self_mem_ro_shared(const struct zp_mode *m)
 	n = pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)(p + target_off()));
 	close(fd);
 	ZP_CHECK(n < 0, "pwrite to /proc/self/mem wrote %zd bytes into a read-only shared mapping", n);
-	ZP_CHECK(*(volatile unsigned long *)(p + target_off()) == 0, "mapping reads %#lx",
-		 *(volatile unsigned long *)(p + target_off()));
+	ZP_CHECK_EQ(*(volatile unsigned long *)(p + target_off()), 0, "the mapping still reads zero");
 	ZP_SYS(!zp_region_read(&r, target_off(), &file, sizeof(file)), "read back");
-	ZP_CHECK(file == 0, "file reads %#lx", file);
+	ZP_CHECK_EQ(file, 0, "the file still reads zero");
 	ZP_CHECK(zp_zero_page_intact(), "zero page intact");
 	return ZP_PASS;
 }
