@@ -210,27 +210,24 @@ def _error_junit(junit_path: Path, e: ZpfarmError) -> str:
     return f" (JUnit: {where})"
 
 
-def _cache(path: Path | None) -> Cache:
-    root = path or default_root()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".zpfarm-writable"
-        probe.touch()
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"--cache {root}: not a writable directory ({e.strerror or e})") from None
-    return Cache(root)
-
-
-def _results(path: Path) -> Path:
+def _writable(path: Path, option: str) -> Path:
+    """path as a directory this process can write in (made if missing), or one line naming the option."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".zpfarm-writable"
         probe.touch()
         probe.unlink()
     except OSError as e:
-        raise UserError(f"--results {path}: not a writable directory ({e.strerror or e})") from None
+        raise UserError(f"{option} {path}: not a writable directory ({e.strerror or e})") from None
     return path
+
+
+def _cache(path: Path | None) -> Cache:
+    return Cache(_writable(path or default_root(), "--cache"))
+
+
+def _results(path: Path) -> Path:
+    return _writable(path, "--results")
 
 
 def _load(

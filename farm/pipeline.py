@@ -97,7 +97,8 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
     trees = stages.prepare_trees({(c.source, c.kernel) for c in opts.cells})
-    guests = {c.arch.name: stages.guest_programs(c.arch) for c in opts.cells}
+    arches = {c.arch.name: c.arch for c in opts.cells}
+    guests = {name: stages.guest_programs(arch) for name, arch in arches.items()}  # once per arch
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder,
         ThreadPoolExecutor(max_workers=opts.jobs, thread_name_prefix="boot") as booter,

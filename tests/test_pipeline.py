@@ -71,6 +71,7 @@ class FakeStages:
     on_boot: Callable[[str], None] | None = None  # called with "cell/runtime" before each boot returns
     booted: list[str] = field(default_factory=list)
     built: list[str] = field(default_factory=list)
+    programs_for: list[str] = field(default_factory=list)  # arches guest_programs was asked for
     stopped: int = 0
 
     def prepare_trees(
@@ -84,6 +85,7 @@ class FakeStages:
         return trees
 
     def guest_programs(self, arch: Arch) -> GuestPrograms:
+        self.programs_for.append(arch.name)
         return GuestPrograms(self.tmp / "runner", (GuestTest("memory", ("./memory",), (), 60.0),))
 
     def build(self, cell: Cell, tree: Tree, progress: Callable[[str], None]) -> CellBuild:
@@ -298,8 +300,10 @@ def test_two_jobs_boot_two_guests_at_once_and_record_every_suite(tmp_path: Path)
             running[0] -= 1
 
     m = write_matrix(tmp_path, arches='["x86_64", "arm64"]')
-    report = run(tmp_path, FakeStages(tmp_path, on_boot=overlap), m, jobs=2)
+    stages = FakeStages(tmp_path, on_boot=overlap)
+    report = run(tmp_path, stages, m, jobs=2)
     assert peak[0] == 2
+    assert stages.programs_for == ["x86_64", "arm64"]  # the guest programs are built once per arch
     assert sorted(s.name for s in report.suites) == sorted(f"{c.name}/default" for c in m.cells)
     assert len(junitparser.JUnitXml.fromfile(str(tmp_path / "junit.xml"))) == 4
 
