@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -214,9 +215,8 @@ def _writable(path: Path, option: str) -> Path:
     """path as a directory this process can write in (made if missing), or one line naming the option."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".zpfarm-writable"
-        probe.touch()
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path):  # a name of its own: jobs sharing the cache check at once
+            pass
     except OSError as e:
         raise UserError(f"{option} {path}: not a writable directory ({e.strerror or e})") from None
     return path

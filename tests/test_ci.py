@@ -268,6 +268,8 @@ def test_gitlab_pipeline_builds_and_tests_real_kernels(tmp_path: Path) -> None:
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=3 * 3600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     report = repo / ".gitlab-ci-local" / "artifacts" / "report"
+    logs = sorted((repo / ".gitlab-ci-local" / "output").glob("*.log"))
+    assert (report / "junit.xml").is_file(), "\n".join(f"== {log.name}\n{log.read_text()[-2000:]}" for log in logs)
     suites = {s.get("name"): s for s in ET.parse(report / "junit.xml").getroot().iter("testsuite")}
     assert set(suites) == {"base-x86_64-thp-on/default", "series-x86_64-thp-on/default"}
     for suite in suites.values():

@@ -172,6 +172,16 @@ def test_an_early_error_never_overwrites_the_last_runs_junit(tmp_path: Path) -> 
     assert suite.errors == 1
 
 
+def test_jobs_sharing_a_cache_check_it_at_the_same_time(tmp_path: Path) -> None:
+    """Two CI jobs on one machine start at once with the same --cache: neither may see the other's probe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: cli._cache(cache), range(4000)))
+    assert list(cache.iterdir()) == []  # the probes leave nothing behind
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
