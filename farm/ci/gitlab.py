@@ -7,6 +7,9 @@ its build's artifact; the row's timeout), and a report job that merges the
 JUnit files (expecting every planned suite), publishes them
 (artifacts:reports:junit) and writes the compare table (posted as an MR note
 when a token is given).
+
+Every job names the image debian:12 (install.sh needs Debian 12's kernel source
+and toolchain); shell-executor runners ignore it and must be Debian 12 machines.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ ZPFARM_NOTE_TOKEN (a token allowed to post the comparison as a merge request not
 # Defaults for the ZPFARM_* knobs live in the scripts, not here: the trigger job forwards
 # these to the child as pipeline variables, which would override a project's own setting.
 VARIABLES = {"ZPFARM_CACHE": "$CI_PROJECT_DIR/" + CACHE_DIR, "GIT_DEPTH": "1"}
+IMAGE = "debian:12"  # for docker-executor runners; KVM there needs the runner's devices = ["/dev/kvm"]
 BEFORE = ['eval "${ZPFARM_SETUP:-./install.sh}"', 'export PATH="$PWD/.venv/bin:$PATH"']
 
 
@@ -39,6 +43,7 @@ def pipeline() -> str:
     """The parent pipeline (.gitlab-ci.yml)."""
     document: dict[str, Any] = {
         "variables": VARIABLES,
+        "default": {"image": IMAGE},
         "stages": ["plan", "run"],
         "plan": {
             "stage": "plan",
@@ -145,7 +150,7 @@ def child(plan: Plan) -> str:
     builds = {row.key: row for row in plan.builds}
     jobs: dict[str, Any] = {  # variables: the parent's, forwarded by the trigger job
         "stages": ["build", "test", "report"],
-        "default": {"before_script": BEFORE},
+        "default": {"image": IMAGE, "before_script": BEFORE},
     }
     for build in plan.builds:
         jobs[build_job(build)] = _build(build)
