@@ -16,12 +16,15 @@ per cell and the time of every (cell, runtime) suite (boot + tests).
 Asserts nothing; results: docs/results.md.
     .venv/bin/python bench/matrix_wall.py [--results DIR] [--jobs N [--against-serial]] [-- --cell 'base-*']
 A run timed elsewhere (`date +%s` before and after) can be read back instead:
-    .venv/bin/python bench/matrix_wall.py --junit results/X/junit.xml --wall SECONDS
+    .venv/bin/python bench/matrix_wall.py --junit results/X/junit.xml --wall SECONDS [--cpu SECONDS]
+The CPU time the run used (its processes and guests, from getrusage) gives the
+cores a guest keeps busy, from which it models how many guests fill a bigger host.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -55,16 +58,22 @@ def minutes(seconds: float) -> str:
     return f"{seconds / 60:7.1f} min"
 
 
-def run(results: Path, jobs: int | None, run_args: list[str]) -> tuple[Path, float, str]:
-    """One timed `zpfarm run -q`: its JUnit, wall seconds and a label."""
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run(results: Path, jobs: int | None, run_args: list[str]) -> tuple[Path, float, float, str]:
+    """One timed `zpfarm run -q`: its JUnit, wall seconds, CPU seconds (it and its guests) and a label."""
     zpfarm = Path(sys.executable).parent / "zpfarm"
     argv = [str(zpfarm), "run", "-q", "--results", str(results), *(["--jobs", str(jobs)] if jobs else []), *run_args]
-    start = time.monotonic()
+    start, cpu = time.monotonic(), _children_cpu()
     code = subprocess.run(argv, check=False).returncode
-    return results / "junit.xml", time.monotonic() - start, f"zpfarm run --jobs {jobs or 'default'} exit {code}:"
+    label = f"zpfarm run --jobs {jobs or 'default'} exit {code}:"
+    return results / "junit.xml", time.monotonic() - start, _children_cpu() - cpu, label
 
 
-def report(junit: Path, wall: float, what: str) -> tuple[dict[str, float], dict[str, float]]:
+def report(junit: Path, wall: float, what: str, cpu: float | None) -> tuple[dict[str, float], dict[str, float]]:
     builds, guests = phases(junit)
     built, tested = sum(builds.values()), sum(guests.values())
     print(f"\n{what} {len(builds)} cells, {len(guests)} boots")
@@ -77,10 +86,12 @@ def report(junit: Path, wall: float, what: str) -> tuple[dict[str, float], dict[
         f"  wall / guests alone          {wall / tested:7.2f}   (1.00 = every build hidden behind one guest at a time)"
     )
     print("  (the rest of the wall time: source, worktree, selftests and testcases builds, rootfs)")
+    if cpu is not None:
+        print(f"  CPU time (run + guests)      {minutes(cpu)}   {cpu / wall:.2f} cores busy on average")
     return builds, guests
 
 
-def fleet(builds: dict[str, float], guests: dict[str, float], run_args: list[str]) -> None:
+def fleet(builds: dict[str, float], guests: dict[str, float], run_args: list[str], per_guest: float | None) -> None:
     """The plan of the same cells (read back from the JUnit) on N CI runners, from the job times just measured."""
     flags = [i for i, a in enumerate(run_args[:-1]) if a in ("--matrix", "-m")]
     m = matrix.load(Path(run_args[flags[-1] + 1]) if flags else ROOT / "matrix.toml")
@@ -95,12 +106,19 @@ def fleet(builds: dict[str, float], guests: dict[str, float], run_args: list[str
     print(f"\nthe plan of these cells on CI runners (critical path {minutes(plan.critical_path(p, build_s, test_s))})")
     for n in FLEETS:
         print(f"  {n:3d} runners                  {minutes(plan.wall_time(p, build_s, test_s, n))}")
-    # One host's pool: guests at once by vCPUs and memory (pipeline.default_jobs), each keeping its vCPUs busy.
+    # One host's pool: guests at once by vCPUs and memory (pipeline.default_jobs), each keeping its vCPUs busy;
+    # and, from the measured CPU use, as many as keep the cores busy (memory still counts).
     tested = sum(guests.values())
     print(f"\none host's pool ({m.guest.cpus}-vCPU, {m.guest.memory} guests; the guests' sum spread over the pool)")
+    if per_guest is not None:
+        print(f"  a guest kept {per_guest:.2f} cores busy (measured: CPU time / guests' sum)")
     for cores, gib in ((2, 24), (16, 64), (64, 256)):
         jobs = pipeline.default_jobs(m.guest, cores=cores, memory=gib << 30)
-        print(f"  {cores:3d} cores, {gib:3d} GiB: {jobs:2d} at once  {minutes(tested / jobs)}")
+        line = f"  {cores:3d} cores, {gib:3d} GiB: by vCPUs {jobs:2d} at once  {minutes(tested / jobs)}"
+        if per_guest is not None:
+            fits = max(1, min(int(cores / per_guest), int(gib * 0.75 * (1 << 30)) // m.guest.memory_bytes))
+            line += f";  by measured use {fits:2d} at once  {minutes(tested / fits)}"
+        print(line)
 
 
 def main() -> None:
@@ -110,23 +128,24 @@ def main() -> None:
     ap.add_argument("--against-serial", action="store_true", help="first run the same with --jobs 1")
     ap.add_argument("--junit", type=Path, help="report this finished run instead of starting one (needs --wall)")
     ap.add_argument("--wall", type=float, help="the finished run's wall time in seconds")
+    ap.add_argument("--cpu", type=float, help="the finished run's CPU seconds, it and its guests (optional)")
     ap.add_argument("run_args", nargs="*", help="extra `zpfarm run` arguments (after --)")
     args = ap.parse_args()
     if (args.junit is None) != (args.wall is None):
         ap.error("--junit and --wall go together")
     if args.junit is not None:
-        builds, guests = report(args.junit, args.wall, f"{args.junit}:")
-        fleet(builds, guests, args.run_args)
+        builds, guests = report(args.junit, args.wall, f"{args.junit}:", args.cpu)
+        fleet(builds, guests, args.run_args, args.cpu / sum(guests.values()) if args.cpu else None)
         return
-    serial_wall = None
+    serial_wall = per_guest = None
     if args.against_serial:
-        junit, serial_wall, what = run(args.results.with_name(args.results.name + "-serial"), 1, args.run_args)
-        report(junit, serial_wall, what)
-    junit, wall, what = run(args.results, args.jobs, args.run_args)
-    builds, guests = report(junit, wall, what)
+        junit, serial_wall, cpu, what = run(args.results.with_name(args.results.name + "-serial"), 1, args.run_args)
+        per_guest = cpu / sum(report(junit, serial_wall, what, cpu)[1].values())
+    junit, wall, cpu, what = run(args.results, args.jobs, args.run_args)
+    builds, guests = report(junit, wall, what, cpu)
     if serial_wall is not None:
         print(f"\n  wall with --jobs {args.jobs} / wall with one guest at a time: {wall / serial_wall:.2f}")
-    fleet(builds, guests, args.run_args)
+    fleet(builds, guests, args.run_args, per_guest)
 
 
 if __name__ == "__main__":
