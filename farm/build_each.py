@@ -11,30 +11,50 @@ and the next `zpfarm run` does not rebuild.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
+from farm.host.cache import Cache
 from farm.kernel import build, git
-from farm.model.errors import UserError
-from farm.model.matrix import Cell, Kernel
+from farm.model.errors import UserError, ZpfarmError
+from farm.model.matrix import Cell, Kernel, Source
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.pipeline import LOG_TAIL, stage_error
 from farm.report import junit
 from farm.report.progress import Reporter
 from farm.stages import Options, Tree, prepare_trees
 
+# The two side effects, as build.build and stages.prepare_trees take them (tests pass fakes).
+Builder = Callable[[Cell, Path, str, Cache, Path, build.Progress], build.Built]
+TreeMaker = Callable[[Cache, Collection[tuple[Source, Kernel]]], Mapping[tuple[Source, Kernel], Tree | ZpfarmError]]
 
-def check(opts: Options, reporter: Reporter, report: Report) -> None:
-    """One JUnit suite per series cell, one case per patch (and one for the base), added to report."""
+
+def check(
+    opts: Options,
+    reporter: Reporter,
+    report: Report,
+    *,
+    trees_of: TreeMaker = prepare_trees,
+    build_kernel: Builder = build.build,
+) -> None:
+    """One JUnit suite per series cell, one case per patch (and one for the base), added to report.
+
+    Build-only cells (s390) are built like any other: build-each never boots.
+    """
     cells = [c for c in opts.cells if c.kernel is Kernel.SERIES]
     if not cells:
         raise UserError("no series cell selected: build-each builds the patches of the series cells")
     with opts.cache.trees_lock(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):
         reporter.notice("preparing kernel trees")
-        trees = prepare_trees(opts.cache, {(c.source, Kernel.SERIES) for c in cells})
+        trees = trees_of(opts.cache, {(c.source, Kernel.SERIES) for c in cells})
         for cell in cells:
             started = datetime.now(UTC)
             tree = trees[cell.source, Kernel.SERIES]
-            cases = _steps(opts, cell, tree, reporter) if isinstance(tree, Tree) else [stage_error("series", tree)]
+            if isinstance(tree, Tree):
+                cases = _steps(opts, cell, tree, reporter, build_kernel)
+            else:
+                cases = [stage_error("series", tree)]
             suite = Suite(
                 f"build-each/{cell.name}",
                 tuple(cases),
@@ -49,7 +69,7 @@ def check(opts: Options, reporter: Reporter, report: Report) -> None:
             reporter.suite_done(suite)
 
 
-def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> list[TestResult]:
+def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter, build_kernel: Builder) -> list[TestResult]:
     base = cell.source.base
     commits = git.out(tree.path, ["rev-list", "--reverse", f"{base}..{tree.commit}"]).split()
     cases = []
@@ -59,7 +79,7 @@ def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter) -> list[Te
         name = f"{n:04d} {subject}" if n else f"base {base}"
         reporter.phase(cell.name, f"build {n}/{len(commits)}", subject)
         log = opts.out / cell.name / f"{n:04d}.log"
-        built = build.build(cell, tree.path, commit, opts.cache, log, functools.partial(reporter.line, cell.name))
+        built = build_kernel(cell, tree.path, commit, opts.cache, log, functools.partial(reporter.line, cell.name))
         cases.append(verdict(name, built, is_patch=n > 0))
     return cases
 

@@ -46,11 +46,13 @@ def checks(cache: Cache, sources: Sequence[Source]) -> list[Check]:
         *(_source(s) for s in sources),
     ]
     for arch in arches.ARCHES.values():
-        who = f"{arch.name} cells"
-        out.append(_tool(arch.qemu, arch.packages[0], who))
+        who = f"{arch.name} cells" + (" (build only)" if arch.build_only else "")
+        if arch.qemu is not None:
+            out.append(_tool(arch.qemu.binary, arch.qemu.packages[0], who))
         if not arch.native:
-            out.append(_tool(arch.cc, arch.packages[1], who))
-            out.append(_tool("mmdebstrap", "mmdebstrap", who))
+            out.append(_tool(arch.cc, arch.cc_package, who))
+            if arch.qemu is not None:
+                out.append(_tool("mmdebstrap", "mmdebstrap", who))
     out.append(_kvm(cache))
     out.append(_disk(cache))
     return out

@@ -26,7 +26,7 @@ from farm.host.cache import Cache
 from farm.judge import expect, verdict
 from farm.model.arches import Accel
 from farm.model.errors import UserError, ZpfarmError
-from farm.model.matrix import Cell, Matrix, Runtime
+from farm.model.matrix import Cell, Matrix, Runtime, check_bootable
 from farm.model.matrix import Guest as GuestSettings
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
@@ -79,8 +79,10 @@ def run(opts: Options, reporter: Reporter, stages: Stages | None = None, report:
     """The whole pipeline; waits while another run is using the worktrees.
 
     report, when given, is filled in as suites finish: after an interruption it
-    says what finished and where the JUnit went.
+    says what finished and where the JUnit went. A build-only cell is refused (UserError)
+    before anything starts: it has no boot to run.
     """
+    check_bootable(opts.cells)
     stages = stages or LocalStages(opts, reporter.notice, reporter.line)
     report = report if report is not None else Report()
     with stages.hold_trees(lambda: reporter.notice("another zpfarm run is using the kernel trees: waiting")):

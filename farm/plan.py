@@ -28,7 +28,7 @@ from farm.kernel.build import fragments
 from farm.model import arches
 from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError
-from farm.model.matrix import Cell, Guest, Matrix, Runtime, Source
+from farm.model.matrix import Cell, Guest, Matrix, Runtime, Source, check_bootable
 
 KEY_VERSION = "zpfarm-build-key 1"  # bump when the key's inputs change meaning
 KEY_LENGTH = 16  # hex digits of sha256 kept
@@ -130,7 +130,7 @@ def probe_toolchain(arch: Arch) -> Toolchain:
     """The compiler this host builds arch's kernels with, and its version line."""
     done = proc.run([arch.cc, "--version"], timeout=60)
     if not done.ok or not done.output.strip():
-        raise InfraError(f"{arch.cc} --version failed: {done.tail(1)} (apt-get install {' '.join(arch.packages)})")
+        raise InfraError(f"{arch.cc} --version failed: {done.tail(1)} (apt-get install {arch.cc_package})")
     return Toolchain(arch.cc, done.output.strip().splitlines()[0])
 
 
@@ -174,7 +174,11 @@ def make(
     runners: Mapping[str, Runner] = DEFAULT_RUNNERS,
     build_runner: Runner = HOSTED,
 ) -> Plan:
-    """The plan for cells of matrix; series_hash defaults to the hash of each cell's source's series."""
+    """The plan for cells of matrix; series_hash defaults to the hash of each cell's source's series.
+
+    A build-only cell is refused (UserError): a CI test row would boot it.
+    """
+    check_bootable(cells)
     hashes: dict[Path, str] = {}
 
     def series_of(cell: Cell) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from farm.doctor import checks
 from farm.host.cache import Cache
+from farm.model import arches
 from farm.model.matrix import Source
 
 
@@ -21,3 +22,16 @@ def test_each_source_of_the_matrix_is_checked(tmp_path: Path) -> None:
     missing = found["kernel source v7.3"]
     assert not missing.ok and "missing" in missing.detail and missing.fix == "./install.sh"
     assert missing.needed_by == "v7.3.4 cells"
+
+
+def test_a_build_only_arch_needs_its_cross_compiler_and_no_qemu(tmp_path: Path) -> None:
+    for_s390 = [c for c in checks(Cache(tmp_path / "cache"), []) if c.needed_by == "s390 cells (build only)"]
+    assert [(c.name, c.fix) for c in for_s390] == [("s390x-linux-gnu-gcc", "apt-get install gcc-s390x-linux-gnu")]
+
+
+def test_install_sh_installs_what_each_arch_needs() -> None:
+    script = (Path(__file__).resolve().parent.parent / "install.sh").read_text()
+    packages = set(script.split("PACKAGES=(", 1)[1].split("\n)", 1)[0].split())
+    for arch in arches.ARCHES.values():
+        wanted = arch.packages if not arch.native else arch.qemu.packages if arch.qemu else ()
+        assert set(wanted) <= packages, arch.name

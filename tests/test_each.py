@@ -1,12 +1,20 @@
-"""build-each's verdicts on captured kernel build logs."""
+"""build-each: its verdicts on captured kernel build logs, and its steps with a fake build."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
-from farm import build_each
+from farm import build_each, pipeline
+from farm.host.cache import Cache
 from farm.kernel import build
-from farm.model.results import Status
+from farm.model import matrix
+from farm.model.errors import ZpfarmError
+from farm.model.matrix import Cell, Kernel, Source
+from farm.model.results import Report, Status
+from farm.report.progress import Reporter
+from farm.stages import Tree
 
 # What make prints for a warning in an incremental O= build (gcc 12, 6.12 tree).
 WARNING_LOG = """\
@@ -43,3 +51,65 @@ def test_a_clean_patch_passes_and_a_broken_one_fails(tmp_path: Path) -> None:
     assert build_each.verdict("0001", _built(tmp_path, CLEAN_LOG), is_patch=True).status is Status.PASS
     broken = build_each.verdict("0002", _built(tmp_path, CLEAN_LOG + "make: *** Error 2\n", ok=False), is_patch=True)
     assert broken.status is Status.BUILD and "error: oops" in broken.message
+
+
+class Quiet(Reporter):
+    def notice(self, text: str) -> None: ...
+    def phase(self, cell: str, phase: str, detail: str = "") -> None: ...
+    def line(self, cell: str, text: str) -> None: ...
+    def suite_done(self, suite: object) -> None: ...
+
+
+def _series_repo(repo: Path) -> str:
+    """A git repo with the tag v6.12.117 and two patches on top; the tip's commit."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+    repo.mkdir()
+    git("init", "-q")
+    for n, subject in enumerate(["base", "mm: one", "s390/mm: two"]):
+        (repo / "file").write_text(f"{n}\n")
+        git("add", "file")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", subject)
+        if n == 0:
+            git("tag", "v6.12.117")
+    return git("rev-parse", "HEAD").strip()
+
+
+def test_build_each_builds_a_build_only_cell_at_every_patch(tmp_path: Path) -> None:
+    (tmp_path / "kernel-series").mkdir()
+    (tmp_path / "testcases").mkdir()
+    (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
+    axes = '[axes]\nkernel = ["base", "series"]\narch = ["s390"]\nkconfig = ["on"]\n'
+    (tmp_path / "matrix.toml").write_text(axes + '[kconfig.on]\nfragments = ["on.config"]\n')
+    m = matrix.load(tmp_path / "matrix.toml")
+    tip = _series_repo(tmp_path / "linux")
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
+    built: list[tuple[str, str]] = []
+
+    def trees_of(
+        cache: Cache, wanted: Collection[tuple[Source, Kernel]]
+    ) -> dict[tuple[Source, Kernel], Tree | ZpfarmError]:
+        return {w: Tree(tmp_path / "linux", tip, "hash") for w in wanted}
+
+    def fake_build(
+        cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: build.Progress
+    ) -> build.Built:
+        built.append((cell.name, commit))
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(WARNING_LOG if len(built) == 3 else CLEAN_LOG)  # the second patch warns
+        return build.Built(True, tree / cell.arch.image, "6.12.117", 0, 1.0, log, "built")
+
+    report = Report()
+    build_each.check(opts, Quiet(), report, trees_of=trees_of, build_kernel=fake_build)
+    assert [name for name, _ in built] == ["series-s390-on"] * 3  # the base cell is not built
+    assert built[-1][1] == tip  # the tip last: the cell's build is current afterwards
+    (suite,) = report.suites
+    assert suite.name == "build-each/series-s390-on" and suite.properties["arch"] == "s390"
+    assert [(c.name, c.status) for c in suite.cases] == [
+        ("base v6.12.117", Status.PASS),
+        ("0001 mm: one", Status.PASS),
+        ("0002 s390/mm: two", Status.FAIL),
+    ]
+    assert (tmp_path / "junit.xml").is_file()

@@ -195,3 +195,27 @@ def test_the_two_bases_matrix_pairs_each_base_with_its_own_series() -> None:
     names = {c.name for c in m.cells}
     assert {"series-x86_64-thp-on-v7.3", "base-x86_64-thp-on-v6.12", "series-x86_64-debug-v7.3"} <= names
     assert len(m.cells) == 2 * len(matrix.load(ROOT / "matrix.toml").cells)
+
+
+S390 = '[[include]]\nkernel = "series"\narch = "s390x"\nkconfig = "on"\n'
+
+
+def test_a_build_only_arch_has_cells_without_boots(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path, GOOD + S390))
+    s390 = m.cells[-1]
+    assert (s390.name, s390.arch.build_only, s390.runtimes) == ("series-s390-on", True, ())
+    assert all(c.runtimes for c in m.cells[:-1])  # the other cells keep their boots
+    assert m.select(["*-s390-*"]) == (s390,)  # picked by its name
+    assert s390 not in m.select(["*/always"])
+    with pytest.raises(UserError, match=r"^cell series-s390-on is build-only \(the farm cannot boot s390\)"):
+        matrix.check_bootable(m.cells)
+    with pytest.raises(UserError, match="build-only"):
+        m.select_one("series-s390-*")
+    matrix.check_bootable(m.select(["*-x86_64-*"]))
+
+
+def test_the_s390_matrix_builds_the_series_on_both_bases_and_boots_nothing() -> None:
+    m = matrix.load(ROOT / "matrix-s390.toml")
+    assert {c.source.name: c.source.series.name for c in m.cells} == {"v7.3": "v7.3", "v6.12": "v6.12"}
+    assert all(c.kernel is matrix.Kernel.SERIES and c.arch.build_only and not c.runtimes for c in m.cells)
+    assert all(c.arch.base_config.is_file() for c in m.cells)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import junitparser
@@ -335,3 +335,16 @@ def test_two_bases_in_one_run_fail_and_report_separately(tmp_path: Path) -> None
     assert statuses(report)["series-x86_64-on-v7.3/default"] == [("build", Status.INPUT)]
     assert statuses(report)["series-x86_64-on-v6.12/default"][-1] == ("memory.read_hole", Status.PASS)
     assert {s.properties["base"] for s in report.suites} == {"v7.3.4", "v6.12.117"}
+
+
+def test_a_build_only_cell_is_refused_before_any_stage_runs(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path, arches='["x86_64", "s390"]')
+    assert [c.name for c in m.cells if not c.runtimes] == ["base-s390-on", "series-s390-on"]
+    stages = FakeStages(tmp_path)
+    with pytest.raises(UserError, match=r"^cell base-s390-on is build-only \(the farm cannot boot s390\)"):
+        run(tmp_path, stages, m)
+    assert (stages.built, stages.booted, stages.programs_for) == ([], [], [])
+    assert not (tmp_path / "junit.xml").exists()
+    report = run(tmp_path, stages, replace(m, cells=m.select(["*-x86_64-*"])))  # --cell leaves them out
+    assert stages.booted == ["base-x86_64-on/default", "series-x86_64-on/default"]
+    assert cli.exit_code(report) == 0

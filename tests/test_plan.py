@@ -165,6 +165,19 @@ def test_over_the_engine_limit_says_how_to_shard(tmp_path: Path) -> None:
     plan_mod.make(m, m.select(["base-*"]), toolchain=fake_gcc())  # a shard fits
 
 
+def test_a_build_only_cell_is_refused_in_one_line_before_any_probe(tmp_path: Path) -> None:
+    body = BODY + '[[include]]\nkernel = "series"\narch = "s390"\nkconfig = "on"\n'
+    m = matrix.load(write(tmp_path, body))
+
+    def no_probe(arch: Arch) -> Toolchain:
+        raise AssertionError(f"probed {arch.cc} for a plan that is refused")
+
+    with pytest.raises(UserError, match=r"^cell series-s390-on is build-only .*`zpfarm build-each` builds it"):
+        plan_mod.make(m, m.cells, toolchain=no_probe)
+    bootable = m.select(["*-x86_64-*", "*-arm64-*"])
+    assert [b.cell for b in make(replace(m, cells=bootable)).builds] == [c.name for c in bootable]
+
+
 def test_parse_runner() -> None:
     assert plan_mod.parse_runner("arm64=self-hosted,arm64") == ("arm64", Runner(("self-hosted", "arm64"), "aarch64"))
     assert plan_mod.parse_runner("aarch64=big@x86_64") == ("arm64", Runner(("big",), "x86_64"))

@@ -21,17 +21,34 @@ class Accel(StrEnum):
 
 
 @dataclass(frozen=True)
+class Qemu:
+    """How the farm boots an arch's kernels: the machine vng runs, and what it needs installed."""
+
+    binary: str  # qemu-system-* that vng runs
+    packages: tuple[str, ...]  # qemu's Debian package first, then what the guest's root filesystem needs
+
+
+@dataclass(frozen=True)
 class Arch:
-    name: str  # the farm's name, also vng --arch: x86_64, arm64
+    name: str  # the farm's name, also vng --arch: x86_64, arm64, s390
     kernel_arch: str  # ARCH= for make
     image: str  # kernel image, relative to the build directory
     make_target: str
     cross_compile: str  # CROSS_COMPILE= prefix when not native, else ""
-    qemu: str  # qemu-system-* binary vng will run
+    cc_package: str  # the Debian package of {cross_compile}gcc
     uname_m: str  # what `uname -m` says on a host of this arch
     debian_arch: str  # for mmdebstrap --architectures
-    # Packages doctor asks for when the pieces above are missing.
-    packages: tuple[str, ...]
+    qemu: Qemu | None  # None: the farm can build this arch's kernels but not boot them
+
+    @property
+    def build_only(self) -> bool:
+        """Its cells are built (zpfarm build-each), never booted."""
+        return self.qemu is None
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """Every Debian package the farm needs for this arch (install.sh installs them)."""
+        return (*(self.qemu.packages if self.qemu else ()), self.cc_package)
 
     @property
     def base_config(self) -> Path:
@@ -63,10 +80,10 @@ ARCHES: dict[str, Arch] = {
             image="arch/x86/boot/bzImage",
             make_target="bzImage",
             cross_compile="x86_64-linux-gnu-",
-            qemu="qemu-system-x86_64",
+            cc_package="gcc-x86-64-linux-gnu",
             uname_m="x86_64",
             debian_arch="amd64",
-            packages=("qemu-system-x86", "gcc-x86-64-linux-gnu"),
+            qemu=Qemu("qemu-system-x86_64", ("qemu-system-x86",)),
         ),
         Arch(
             name="arm64",
@@ -74,15 +91,27 @@ ARCHES: dict[str, Arch] = {
             image="arch/arm64/boot/Image",
             make_target="Image",
             cross_compile="aarch64-linux-gnu-",
-            qemu="qemu-system-aarch64",
+            cc_package="gcc-aarch64-linux-gnu",
             uname_m="aarch64",
             debian_arch="arm64",
-            packages=("qemu-system-arm", "gcc-aarch64-linux-gnu", "mmdebstrap"),
+            qemu=Qemu("qemu-system-aarch64", ("qemu-system-arm", "mmdebstrap")),
+        ),
+        # Cross-built only, so that the series' s390 patch compiles: the farm has no s390 guest.
+        Arch(
+            name="s390",
+            kernel_arch="s390",
+            image="arch/s390/boot/bzImage",
+            make_target="bzImage",
+            cross_compile="s390x-linux-gnu-",
+            cc_package="gcc-s390x-linux-gnu",
+            uname_m="s390x",
+            debian_arch="s390x",
+            qemu=None,
         ),
     )
 }
 
-ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64"}
+ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64", "s390x": "s390"}
 
 
 def get(name: str) -> Arch:

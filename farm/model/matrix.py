@@ -2,8 +2,9 @@
 
 A cell is one kernel build: kernel (base or series) x arch x kconfig variant.
 Each cell boots once per runtime variant (sysfs and command-line settings
-applied at boot, no rebuild). Cells are the product of [axes], plus
-[[include]] entries, minus [[exclude]] entries.
+applied at boot, no rebuild), except a cell of a build-only arch (s390):
+it has no runtime and only `zpfarm build-each` takes it. Cells are the
+product of [axes], plus [[include]] entries, minus [[exclude]] entries.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Cell:
     kernel: Kernel
     arch: Arch
     kconfig: Kconfig
-    runtimes: tuple[Runtime, ...]
+    runtimes: tuple[Runtime, ...]  # its boots; none for a build-only arch
     source: Source
 
     @property
@@ -96,6 +97,16 @@ class Cell:
         """KERNEL-ARCH-KCONFIG, then -SOURCE when the matrix has several (the kernel first: compare pairs on it)."""
         suffix = f"-{self.source.name}" if self.source.name else ""
         return f"{self.kernel}-{self.arch.name}-{self.kconfig.name}{suffix}"
+
+
+def check_bootable(cells: Iterable[Cell]) -> None:
+    """UserError naming the first build-only cell: only build-each takes those, never a command that boots."""
+    for cell in cells:
+        if cell.arch.build_only:
+            raise UserError(
+                f"cell {cell.name} is build-only (the farm cannot boot {cell.arch.name}): "
+                "`zpfarm build-each` builds it; leave it out with --cell"
+            )
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,12 @@ class Matrix:
         picked: list[Cell] = []
         used: set[str] = set()
         for cell in self.cells:
+            if cell.arch.build_only:  # no runtime: picked by its name alone
+                hits = [g for g in globs if fnmatch.fnmatchcase(cell.name, g)]
+                used.update(hits)
+                if hits:
+                    picked.append(cell)
+                continue
             keep = []
             for rt in cell.runtimes:
                 hits = [g for g in globs if _matches(g, cell.name, rt.name)]
@@ -141,6 +158,7 @@ class Matrix:
         cells = self.select([glob])
         if len(cells) != 1:
             raise UserError(f"--cell {glob!r} matches {len(cells)} cells; this command needs exactly one")
+        check_bootable(cells)
         return f"{cells[0].name}/{cells[0].runtimes[0].name}"
 
 
@@ -425,12 +443,13 @@ def _cells(
     cells: list[Cell] = []
     seen: set[str] = set()
     for source, kernel, arch_name, kconfig_name in combos:
-        rts = tuple(rt for rt, only in runtimes.values() if not only or kconfig_name in only)
-        cell = Cell(Kernel(kernel), arches.get(arch_name), kconfigs[kconfig_name], rts, sources[source])
+        arch = arches.get(arch_name)
+        rts = () if arch.build_only else tuple(rt for rt, only in runtimes.values() if not only or kconfig_name in only)
+        cell = Cell(Kernel(kernel), arch, kconfigs[kconfig_name], rts, sources[source])
         if cell.name in seen:
             raise UserError(f"{top.where}: duplicate cell {cell.name!r}")
         seen.add(cell.name)
-        if not rts:
+        if not rts and not arch.build_only:
             raise UserError(f"{top.where}: cell {cell.name!r} has no runtime variant")
         cells.append(cell)
     if not cells:
