@@ -20,11 +20,15 @@ import pytest
 
 from farm.guest import selftests
 from farm.host import proc
-from farm.host.cache import default_root
+from farm.host.cache import Cache, default_root
 from farm.judge import expect, ktap
-from farm.model import arches
+from farm.kernel import source
+from farm.model import arches, matrix
+from farm.model.errors import InfraError
 from farm.model.programs import GuestTest
 from farm.model.results import Status
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DATA = Path(__file__).parent / "data" / "selftests"
 
@@ -186,6 +190,26 @@ def test_patch_applies_once_and_not_to_a_fixed_tree(patch: selftests.Patch) -> N
     assert patch.apply("something else\n") == "something else\n"
 
 
+def test_a_patch_the_tree_made_moot_another_way_is_not_applied(tmp_path: Path) -> None:
+    (khugepaged,) = [p for p in selftests._PATCHES if p.path == "mm/khugepaged.c"]
+    (tmp_path / "mm").mkdir()
+    (tmp_path / "mm/vm_util.h").write_text("#include <stdio.h>\n")  # 6.12
+    assert khugepaged.needed(tmp_path)
+    (tmp_path / "mm/vm_util.h").write_text('#include <stdio.h>\n#include "kselftest.h"\n')  # 7.x
+    assert not khugepaged.needed(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("check_config", "header"), [("", "local_config.h"), ("OUTPUT_H_FILE=local_config.h_gen\n", "local_config.h_gen")]
+)
+def test_the_config_header_gets_the_name_the_trees_makefile_wants(
+    tmp_path: Path, check_config: str, header: str
+) -> None:
+    (tmp_path / "check_config.sh").write_text(f"#!/bin/sh\n{check_config}OUTPUT_MKFILE=local_config.mk\n")
+    selftests._local_config(arches.get("x86_64"), tmp_path)
+    assert (tmp_path / header).is_file() and (tmp_path / "local_config.mk").is_file()
+
+
 def test_new_zeropage_selftests_of_a_series_are_picked_up(tmp_path: Path) -> None:
     mm = tmp_path / "tools/testing/selftests/mm"
     mm.mkdir(parents=True)
@@ -237,6 +261,39 @@ def kernel_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     proc.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], timeout=300)
 
 
+@pytest.fixture(scope="module")
+def kernel_tree_7_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A 7.3.4 tree (matrix-two-bases.toml's newer base), imported from its tarball if the farm has not yet."""
+    (newer,) = [s for s in matrix.load(ROOT / "matrix-two-bases.toml").sources if s.name == "v7.3"]
+    try:
+        repo = source.ensure_repo(newer, Cache(default_root()))
+    except InfraError as e:
+        pytest.skip(str(e))
+    tree = tmp_path_factory.mktemp("selftests-7.3") / "linux"
+    done = proc.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), newer.base], timeout=900)
+    assert done.ok, done.tail(5)
+    yield tree
+    proc.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], timeout=300)
+
+
+@pytest.mark.vm
+def test_real_build_of_the_7_3_selftests(kernel_tree_7_3: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """7.3's mm Makefile wants local_config.h_gen, and its vm_util.h makes the khugepaged fix moot."""
+    arch = arches.get("x86_64")
+    out = tmp_path_factory.mktemp("selftests-7.3-x86_64")
+    log = out / "build.log"
+    tests = selftests.build(kernel_tree_7_3, arch, out, log)
+    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS)]  # rwp, mmap-changing
+    assert all(selftests.binary(out, p).is_file() for p in selftests.SELECTED), log.read_text()
+    assert "patched mm/khugepaged.c" not in log.read_text()
+    assert "patched mm/mremap_test.c" in log.read_text()  # 7.3 still has that bug
+    assert tests[0].argv[1:] == ("ksft_setup.py", "liburing=yes")
+    listed = proc.run([str(selftests.binary(out, "mm/uffd-unit-tests")), "-l"], timeout=60).output.split()
+    assert set(listed) == selftests.uffd_tests(kernel_tree_7_3)  # read from the source, as for arm64
+    runs = {n: sum(g in n for g in selftests.UFFD_GROUPS) for n in listed}
+    assert {n for n, k in runs.items() if k != 1} == {"rwp-fork", "rwp-fork-pin"} and min(runs.values()) == 1
+
+
 def _elf_machine(path: Path) -> tuple[int, bool]:
     """(e_machine, statically linked) from the ELF header and program headers."""
     data = path.read_bytes()
@@ -261,7 +318,8 @@ def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
     log = out / "build.log"
     tests = selftests.build(kernel_tree, arch, out, log)
 
-    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS)]
+    newer = {"selftests-mm-uffd-unit-tests-rwp", "selftests-mm-uffd-unit-tests-mmap-changing"}  # 7.x's tests
+    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS if r.name not in newer)]
     assert all(f"patched {p.path}" in log.read_text() for p in selftests._PATCHES)  # each still applies to 6.12
     for test in tests:
         assert isinstance(test, GuestTest) and test.files, f"{test.name}: {shlex.join(test.argv)}"
