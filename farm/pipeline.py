@@ -12,6 +12,7 @@ and leaves a valid file.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import threading
@@ -30,7 +31,7 @@ from farm.model.matrix import Cell, Matrix, Runtime, check_bootable
 from farm.model.matrix import Guest as GuestSettings
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
-from farm.report import junit
+from farm.report import junit, merge
 from farm.report.progress import Reporter
 from farm.stages import CellBuild, Guest, GuestPrograms, LocalStages, Options, Stages, Tree
 
@@ -105,9 +106,10 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder,
         ThreadPoolExecutor(max_workers=opts.jobs, thread_name_prefix="boot") as booter,
     ):
+        cells, order = boot_order(opts)
         builds = {
             cell.name: builder.submit(_build, stages, cell, tree, reporter)
-            for cell in opts.cells
+            for cell in cells
             if isinstance(tree := trees[cell.source, cell.kernel], Tree)
         }
         runs = [
@@ -123,8 +125,8 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
             )
             for c in opts.cells
         ]
-        # One task per boot, in matrix order: with one job the cells boot one after another, as built.
-        # Each records its suite (and rewrites the JUnit) before its thread takes the next boot.
+        # One task per boot, in boot_order. Each records its suite (and rewrites the JUnit) before
+        # its thread takes the next boot.
         recording, stopped = threading.Lock(), threading.Event()
 
         def boot(run: CellRun, rt: Runtime) -> None:
@@ -133,7 +135,8 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
                 if not stopped.is_set():  # a boot the stop killed is one of the interrupted
                     _record(opts, report, reporter, suite)
 
-        boots = [booter.submit(boot, run, rt) for run in runs for rt in run.cell.runtimes]
+        by_cell = {run.cell.name: run for run in runs}
+        boots = [booter.submit(boot, by_cell[cell.name], rt) for cell, rt in order]
         try:
             for done in as_completed(boots):
                 done.result()
@@ -149,6 +152,27 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
                 report.junit = opts.junit if report.suites else early_junit(opts.junit)
                 junit.write(report.junit, [*report.suites, *interrupted(opts, report, e)])
             raise
+
+
+def boot_order(opts: Options) -> tuple[list[Cell], list[tuple[Cell, Runtime]]]:
+    """The order of the builds and of the boots.
+
+    One guest at a time: matrix order, each cell booting as it is built. Several:
+    the longest boots first (their times in the JUnit file this run replaces; a
+    boot without a time counts as the longest), so that no long guest runs alone
+    at the end while the other slots idle; the builds follow the same order.
+    """
+    boots = [(cell, rt) for cell in opts.cells for rt in cell.runtimes]
+    if opts.jobs == 1:
+        return list(opts.cells), boots
+    times = merge.suite_times(opts.junit)
+
+    def seconds(boot: tuple[Cell, Runtime]) -> float:
+        return times.get(f"{boot[0].name}/{boot[1].name}", math.inf)
+
+    boots.sort(key=seconds, reverse=True)  # stable: ties keep matrix order
+    cells = list(dict.fromkeys(cell for cell, _ in boots))
+    return [*cells, *(c for c in opts.cells if c not in cells)], boots
 
 
 def _build(stages: Stages, cell: Cell, tree: Tree, reporter: Reporter) -> CellBuild:

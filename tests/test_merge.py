@@ -15,7 +15,7 @@ from farm.model.errors import UserError
 from farm.model.results import Status
 from farm.model.results import TestResult as Result  # not "Test*": pytest would try to collect it
 from farm.report import compare, junit
-from farm.report.merge import LOST_CASE, expected_suites, lost_message, merge
+from farm.report.merge import LOST_CASE, expected_suites, lost_message, merge, suite_times
 
 DATA = Path(__file__).parent / "data"
 WHEN = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
@@ -160,3 +160,12 @@ def test_expected_suites_from_a_plan(tmp_path: Path) -> None:
     stage.write_text('{"include": [')
     with pytest.raises(UserError, match="not a JSON plan"):
         expected_suites(stage)
+
+
+def test_suite_times_of_an_earlier_run_or_nothing(tmp_path: Path) -> None:
+    good = tmp_path / "junit.xml"
+    good.write_text('<testsuites><testsuite name="a/default" tests="0" time="12.5"/></testsuites>\n')
+    assert suite_times(good) == {"a/default": 12.5}
+    (tmp_path / "cut.xml").write_text(good.read_text()[:30])
+    for unusable in (tmp_path / "cut.xml", tmp_path / "missing.xml", tmp_path):
+        assert suite_times(unusable) == {}  # the pool then keeps matrix order

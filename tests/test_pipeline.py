@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import junitparser
@@ -28,6 +29,7 @@ from farm.model.errors import InfraError, UserError, ZpfarmError
 from farm.model.matrix import Cell, Kernel, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted, Report, Status, Suite, TestResult
+from farm.report import junit
 from farm.stages import CellBuild, Guest, GuestPrograms, Options, Tree
 
 GOOD_KTAP = "KTAP version 1\n1..2\nok 1 runtime\n    # Subtest: memory\n    1..1\n    ok 1 read_hole\nok 2 memory\n"
@@ -306,6 +308,39 @@ def test_two_jobs_boot_two_guests_at_once_and_record_every_suite(tmp_path: Path)
     assert stages.programs_for == ["x86_64", "arm64"]  # the guest programs are built once per arch
     assert sorted(s.name for s in report.suites) == sorted(f"{c.name}/default" for c in m.cells)
     assert len(junitparser.JUnitXml.fromfile(str(tmp_path / "junit.xml"))) == 4
+
+
+def test_several_jobs_start_the_longest_boots_of_the_last_run_first(tmp_path: Path) -> None:
+    """A long guest left alone at the end idles the other slots: boot (and build) it first."""
+    m = write_matrix(tmp_path, arches='["x86_64", "arm64"]', runtimes="[runtime.second]\n")
+    last = {"series-arm64-on/default": 300.0, "base-x86_64-on/second": 200.0, "base-arm64-on/default": 5.0}
+    suites = [
+        Suite(name, (TestResult("runtime", Status.PASS),), {}, "", datetime.now(UTC), t) for name, t in last.items()
+    ]
+    junit.write(tmp_path / "junit.xml", suites)  # the others have no time yet: they may be long
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
+
+    cells, boots = pipeline.boot_order(replace(opts, jobs=2))
+    names = [f"{cell.name}/{rt.name}" for cell, rt in boots]
+    untimed = [f"{c.name}/{rt.name}" for c in m.cells for rt in c.runtimes if f"{c.name}/{rt.name}" not in last]
+    assert names == [*untimed, *last]  # untimed first in matrix order, then longest first
+    assert [c.name for c in cells] == ["base-x86_64-on", "series-x86_64-on", "base-arm64-on", "series-arm64-on"]
+    stages = FakeStages(tmp_path)
+    run(tmp_path, stages, m, jobs=2)
+    assert sorted(stages.booted) == sorted(names)
+
+    cells, boots = pipeline.boot_order(replace(opts, jobs=1))  # one at a time: matrix order, each as built
+    assert cells == list(m.cells) and boots == [(c, rt) for c in m.cells for rt in c.runtimes]
+
+
+def test_the_longest_cell_is_built_first_when_several_jobs_boot(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    suites = [Suite("series-x86_64-on/default", (TestResult("runtime", Status.PASS),), {}, "", datetime.now(UTC), 9.0)]
+    suites.append(replace(suites[0], name="base-x86_64-on/default", elapsed=1.0))
+    junit.write(tmp_path / "junit.xml", suites)
+    stages = FakeStages(tmp_path)
+    run(tmp_path, stages, m, jobs=2)
+    assert stages.built == ["series-x86_64-on", "base-x86_64-on"]
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,14 @@ def expected_suites(plan: Path) -> tuple[str, ...]:
     return tuple(r["suite"] for r in rows)
 
 
+def suite_times(path: Path) -> dict[str, float]:
+    """Seconds per suite of an earlier run's JUnit file; empty when there is none or it is unreadable."""
+    try:
+        return {element.get("name", ""): _number(element, "time") for element in _suites(path)}
+    except UserError:
+        return {}
+
+
 def _suites(path: Path) -> list[ET.Element]:
     """The top-level <testsuite> elements of one JUnit file; UserError if it is not one."""
     try:
