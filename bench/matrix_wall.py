@@ -108,16 +108,20 @@ def fleet(builds: dict[str, float], guests: dict[str, float], run_args: list[str
         print(f"  {n:3d} runners                  {minutes(plan.wall_time(p, build_s, test_s, n))}")
     # One host's pool: guests at once by vCPUs and memory (pipeline.default_jobs), each keeping its vCPUs busy;
     # and, from the measured CPU use, as many as keep the cores busy (memory still counts).
-    tested = sum(guests.values())
+    tested, longest = sum(guests.values()), max(guests.values())
+
+    def spread(jobs: int) -> str:  # the guests' sum over the pool, never below its longest guest
+        return minutes(max(longest, tested / jobs))
+
     print(f"\none host's pool ({m.guest.cpus}-vCPU, {m.guest.memory} guests; the guests' sum spread over the pool)")
     if per_guest is not None:
         print(f"  a guest kept {per_guest:.2f} cores busy (measured: CPU time / guests' sum)")
     for cores, gib in ((2, 24), (16, 64), (64, 256)):
         jobs = pipeline.default_jobs(m.guest, cores=cores, memory=gib << 30)
-        line = f"  {cores:3d} cores, {gib:3d} GiB: by vCPUs {jobs:2d} at once  {minutes(tested / jobs)}"
+        line = f"  {cores:3d} cores, {gib:3d} GiB: by vCPUs {jobs:2d} at once  {spread(jobs)}"
         if per_guest is not None:
             fits = max(1, min(int(cores / per_guest), int(gib * 0.75 * (1 << 30)) // m.guest.memory_bytes))
-            line += f";  by measured use {fits:2d} at once  {minutes(tested / fits)}"
+            line += f";  by measured use {fits:2d} at once  {spread(fits)}"
         print(line)
 
 
