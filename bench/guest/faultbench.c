@@ -5,9 +5,9 @@
  * bench/read_faults.py, which runs it on base and series and prints ratios.
  *
  *   read_ns_per_page[memfd]       first-touch read faults of a memfd hole (MAP_SHARED,
- *                                 PROT_READ|PROT_WRITE: no zero page around a read there)
- *   read_ns_per_page[memfd-ro]    the same through a PROT_READ mapping (fault-around
- *                                 maps the zero page over 16 holes per fault)
+ *                                 PROT_READ|PROT_WRITE; with the series fault-around maps
+ *                                 the zero page over 16 holes per fault)
+ *   read_ns_per_page[memfd-ro]    the same through a PROT_READ mapping
  *   read_ns_per_page[anon]        the same on anonymous memory (zero page on every kernel)
  *   read_write_ns_per_page[memfd] read every page of a hole, then write every page
  *   read_write_ns_per_page[anon]  the same on anonymous memory (zero page, then COW)
@@ -21,8 +21,10 @@
  *   fill_ns_per_page[pN]          write(2) into a hole that N processes read-faulted
  *                                 (with the series: zero-page PTEs unmapped in N mappings)
  *   unread_fill_ns_per_page[pN]   write(2) into holes nobody read, of a file that N other
- *                                 processes map, after one read of an unrelated hole
- *                                 (per-offset tracking: should cost what base costs)
+ *                                 processes map, after one read of an unrelated hole a
+ *                                 fault-around window (16 pages) past them, so that no zero
+ *                                 page lies over them (per-offset tracking: should cost
+ *                                 what base costs)
  *
  * Each number is the best of REPS runs. Under TCG the absolute values are
  * emulation times; the ratios between kernels are what the bench reports.
@@ -121,8 +123,12 @@ static double touch(int use_memfd, int write, size_t stride, int prot)
 /*
  * ns per page for write(2) to fill a hole that nproc processes map: they have
  * read-faulted it (readers), or not, and then one unrelated hole of the file
- * past the filled range was read (by the parent, through its own mapping).
+ * was read (by the parent, through its own mapping) SPARSE pages past the
+ * filled range: fault-around's window is aligned by virtual address, so a read
+ * right next to the range would map the zero page over up to 15 of its holes.
  */
+#define FILL_FILE ((FILL_PAGES + 2 * SPARSE) * PAGE)
+
 static double fill(int nproc, int readers)
 {
 	static char buf[FILL_PAGES * PAGE];
@@ -130,7 +136,7 @@ static double fill(int nproc, int readers)
 
 	memset(buf, 0x5a, sizeof(buf));
 	for (int r = 0; r < REPS; r++) {
-		int fd = hole((FILL_PAGES + SPARSE) * PAGE), ready[2];
+		int fd = hole(FILL_FILE), ready[2];
 		char *own = NULL;
 		pid_t pids[64];
 		double t0, ns;
@@ -141,7 +147,7 @@ static double fill(int nproc, int readers)
 		for (int i = 0; i < nproc; i++) {
 			pids[i] = fork();
 			if (pids[i] == 0) {
-				char *p = map(fd, (FILL_PAGES + SPARSE) * PAGE, PROT_READ);
+				char *p = map(fd, FILL_FILE, PROT_READ);
 
 				if (p && readers)
 					read_pages(p, FILL_PAGES, 1);
@@ -155,8 +161,8 @@ static double fill(int nproc, int readers)
 			if (read(ready[0], &c, 1) != 1)
 				return -1;
 		if (!readers) {
-			own = map(fd, (FILL_PAGES + SPARSE) * PAGE, PROT_READ);
-			if (!own || read_pages(own + FILL_PAGES * PAGE, 1, 1))
+			own = map(fd, FILL_FILE, PROT_READ);
+			if (!own || read_pages(own + (FILL_PAGES + SPARSE) * PAGE, 1, 1))
 				return -1;
 		}
 		t0 = now_ns();
@@ -169,7 +175,7 @@ static double fill(int nproc, int readers)
 			waitpid(pids[i], NULL, 0);
 		}
 		if (own)
-			munmap(own, (FILL_PAGES + SPARSE) * PAGE);
+			munmap(own, FILL_FILE);
 		close(ready[0]);
 		close(ready[1]);
 		close(fd);
