@@ -147,6 +147,7 @@ def cells_json(cells: Sequence[Cell]) -> list[dict[str, object]]:
             "kconfig": c.kconfig.name,
             "fragments": [str(f) for f in c.kconfig.fragments],
             "runtimes": [r.name for r in c.runtimes],
+            "build_only": c.arch.build_only,
         }
         for c in cells
     ]
@@ -157,10 +158,12 @@ def cells_table(m: Matrix, cells: Sequence[Cell]) -> Table:
     for col in ("cell", "kernel", "arch", "kconfig", "runtimes"):
         table.add_column(col)
     for c in cells:
-        table.add_row(
-            *_cells((c.name, c.kernel.value, c.arch.name, c.kconfig.name, ", ".join(r.name for r in c.runtimes)))
-        )
+        table.add_row(*_cells((c.name, c.kernel.value, c.arch.name, c.kconfig.name, _runtimes(c))))
     return table
+
+
+def _runtimes(cell: Cell) -> str:
+    return "none (build only)" if cell.arch.build_only else ", ".join(r.name for r in cell.runtimes)
 
 
 def print_summary(console: Console, report: Report, junit_path: Path) -> None:

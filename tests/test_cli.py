@@ -29,6 +29,17 @@ def test_matrix_json_lists_every_cell() -> None:
     cells = {row["cell"]: row for row in json.loads(result.stdout)}
     assert cells["series-arm64-thp-off"]["runtimes"] == ["default"]
     assert "shmem-always" in cells["base-x86_64-thp-on"]["runtimes"]
+    assert not cells["base-x86_64-thp-on"]["build_only"]
+
+
+def test_matrix_shows_build_only_cells_as_such() -> None:
+    result = runner.invoke(app, ["matrix", "--matrix", str(ROOT / "matrix-s390.toml"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert {(row["arch"], row["build_only"], len(row["runtimes"])) for row in json.loads(result.stdout)} == {
+        ("s390", True, 0)
+    }
+    table = runner.invoke(app, ["matrix", "--matrix", str(ROOT / "matrix-s390.toml")], env={"COLUMNS": "200"})
+    assert "none (build only)" in table.output and "0 boots" in table.output
 
 
 def test_unknown_cell_is_exit_2_with_the_cell_list() -> None:
