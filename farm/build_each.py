@@ -87,12 +87,13 @@ def _steps(opts: Options, cell: Cell, tree: Tree, reporter: Reporter, build_kern
 def verdict(name: str, built: build.Built, *, is_patch: bool) -> TestResult:
     """A patch passes when it builds without a warning; the base only has to build."""
     if not built.ok:
-        return TestResult(name, Status.BUILD, built.message, _tail(built))
+        return TestResult(name, Status.BUILD, built.message, _tail(built), elapsed=built.elapsed)
     lines = build.warning_lines(built.log)
     if lines and is_patch:
-        return TestResult(name, Status.FAIL, f"{len(lines)} new compiler warning(s): {lines[0]}", "\n".join(lines))
+        message = f"{len(lines)} new compiler warning(s): {lines[0]}"
+        return TestResult(name, Status.FAIL, message, "\n".join(lines), elapsed=built.elapsed)
     note = f"built in {built.elapsed:.0f} s" + (f", {len(lines)} warning(s) in the base" if lines else "")
-    return TestResult(name, Status.PASS, note, "\n".join(lines))
+    return TestResult(name, Status.PASS, note, "\n".join(lines), elapsed=built.elapsed)
 
 
 def _tail(built: build.Built) -> str:

@@ -51,6 +51,8 @@ def test_a_clean_patch_passes_and_a_broken_one_fails(tmp_path: Path) -> None:
     assert build_each.verdict("0001", _built(tmp_path, CLEAN_LOG), is_patch=True).status is Status.PASS
     broken = build_each.verdict("0002", _built(tmp_path, CLEAN_LOG + "make: *** Error 2\n", ok=False), is_patch=True)
     assert broken.status is Status.BUILD and "error: oops" in broken.message
+    assert broken.elapsed == 42.0  # every step's <testcase> has its build time
+    assert build_each.verdict("0001", _built(tmp_path, CLEAN_LOG), is_patch=True).elapsed == 42.0
 
 
 class Quiet(Reporter):
