@@ -62,7 +62,7 @@ def private_cow_survives_fill(mode):
     check(read_fault_all(priv, r.size) == 0, "the hole reads zero")
     for i in range(0, PAGES, 2):
         put_word(priv, i * PAGE, 0x1000 + i)
-    os.pwrite(r.fd, bytes([0x77]) * r.size, 0)   # fill every page of the file
+    os.pwrite(r.fd, bytes([0x77]) * r.size, 0)  # fill every page of the file
     lost = [i for i in range(0, PAGES, 2) if word(priv, i * PAGE) != 0x1000 + i]
     stale = [i for i in range(1, PAGES, 2) if word(priv, i * PAGE) != int.from_bytes(bytes([0x77]) * 8, "little")]
     metric("lost_private_pages", len(lost))
@@ -101,10 +101,14 @@ def private_ro_mapping_follows_file(mode):
 
 
 if __name__ == "__main__":
-    sys.exit(run([
-        (sees_file_changes_until_write, PRIVATE),
-        (private_write_stays_private, PRIVATE),
-        (private_cow_survives_fill, PRIVATE),
-        (private_cow_survives_punch, PRIVATE),
-        (private_ro_mapping_follows_file, PRIVATE),
-    ]))
+    sys.exit(
+        run(
+            [
+                (sees_file_changes_until_write, PRIVATE),
+                (private_write_stays_private, PRIVATE),
+                (private_cow_survives_fill, PRIVATE),
+                (private_cow_survives_punch, PRIVATE),
+                (private_ro_mapping_follows_file, PRIVATE),
+            ]
+        )
+    )

@@ -28,6 +28,7 @@ def _writer_task(region, requests, replies):
     """Task 2: its own open file and its own shared mapping; writes on request."""
     fd = region.reopen()
     import mmap
+
     m = mmap.mmap(fd, region.size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
     while (req := requests.get()) is not None:
         off, value = req
@@ -46,10 +47,10 @@ def rfc_case_two_processes(mode):
     try:
         for k in range(ROUNDS):
             off = (k * 13 % PAGES) * PAGE + 8 * k
-            check(word(m, off) == 0, f"round {k}: 1) the hole reads zero")        # 1) read
-            requests.put((off, 0xF00D0000 + k))                                   # 2) task 2 writes
+            check(word(m, off) == 0, f"round {k}: 1) the hole reads zero")  # 1) read
+            requests.put((off, 0xF00D0000 + k))  # 2) task 2 writes
             check(replies.get(timeout=30) == 0xF00D0000 + k, "task 2 reads its own write")
-            if word(m, off) != 0xF00D0000 + k:                                    # 3) read again
+            if word(m, off) != 0xF00D0000 + k:  # 3) read again
                 stale.append((k, hex(word(m, off))))
     finally:
         requests.put(None)
@@ -62,9 +63,9 @@ def _ponger(region, shared, rounds, done):
     m = region.map(shared=True)
     for k in range(rounds):
         off = k * PAGE
-        while word(m, off) != 2 * k + 1:   # wait for the ping, reading the page
+        while word(m, off) != 2 * k + 1:  # wait for the ping, reading the page
             pass
-        put_word(m, off + 8, 2 * k + 2)     # pong on the same page, other word
+        put_word(m, off + 8, 2 * k + 2)  # pong on the same page, other word
     done.set()
 
 
@@ -72,7 +73,7 @@ def ping_pong_processes(mode):
     """Failure: two processes alternating on fresh holes stopped seeing each other's writes."""
     r = Region(mode, PAGES * PAGE)
     mine = r.map(writable=True, shared=True)
-    reader = r.map(writable=False)          # the mode's mapping: private or shared
+    reader = r.map(writable=False)  # the mode's mapping: private or shared
     done = ctx.Event()
     other = ctx.Process(target=_ponger, args=(r, mode.shared, ROUNDS * 4, done))
     other.start()
@@ -84,9 +85,11 @@ def ping_pong_processes(mode):
             deadline = time.monotonic() + 20
             while word(reader, off + 8) != 2 * k + 2:
                 if time.monotonic() > deadline or not other.is_alive():
-                    check(word(reader, off + 8) == 2 * k + 2,
-                          f"round {k}: the pong written by the other process is seen via the "
-                          f"{mode.name} mapping (reads {word(reader, off + 8):#x})")
+                    check(
+                        word(reader, off + 8) == 2 * k + 2,
+                        f"round {k}: the pong written by the other process is seen via the "
+                        f"{mode.name} mapping (reads {word(reader, off + 8):#x})",
+                    )
                     break
     finally:
         other.kill()
@@ -101,8 +104,10 @@ def _read_then(mode, write_fn):
     data = bytes(range(1, 65))
     write_fn(r, off, data)
     check(os.pread(r.fd, len(data), off) == data, "the file holds the data")
-    check(m[off:off + len(data)] == data,
-          f"the mapping sees data written by {write_fn.__name__}; sees {m[off:off + 8].hex()}")
+    check(
+        m[off : off + len(data)] == data,
+        f"the mapping sees data written by {write_fn.__name__}; sees {m[off : off + 8].hex()}",
+    )
 
 
 def _scratch(r, data):
@@ -114,34 +119,42 @@ def _scratch(r, data):
 
 def read_then_pwritev(mode):
     """Failure: pwritev(2) after a read fault is not seen through the mapping."""
+
     def pwritev(r, off, data):
         os.pwritev(r.fd, [data[:20], data[20:]], off)
+
     _read_then(mode, pwritev)
 
 
 def read_then_sendfile(mode):
     """Failure: sendfile(2) into the file after a read fault is not seen through the mapping."""
+
     def sendfile(r, off, data):
         src = _scratch(r, data)
         os.lseek(r.fd, off, os.SEEK_SET)
         check(os.sendfile(r.fd, src, 0, len(data)) == len(data), "sendfile copied everything")
+
     _read_then(mode, sendfile)
 
 
 def read_then_copy_file_range(mode):
     """Failure: copy_file_range(2) into the file after a read fault is not seen through the mapping."""
+
     def copy_file_range(r, off, data):
         src = _scratch(r, data)
         check(os.copy_file_range(src, r.fd, len(data), 0, off) == len(data), "copied everything")
+
     _read_then(mode, copy_file_range)
 
 
 def read_then_splice(mode):
     """Failure: splice(2) from a pipe into the file after a read fault is not seen through the mapping."""
+
     def splice(r, off, data):
         rp, wp = os.pipe()
         os.write(wp, data)
         check(os.splice(rp, r.fd, len(data), offset_dst=off) == len(data), "spliced everything")
+
     _read_then(mode, splice)
 
 
@@ -166,8 +179,9 @@ def truncate_then_sigbus(mode):
         word(m, 10 * PAGE)  # must die of SIGBUS here
         os._exit(0)
     _, status = os.waitpid(pid, 0)
-    check(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGBUS,
-          f"SIGBUS beyond EOF; child status {status:#x}")
+    check(
+        os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGBUS, f"SIGBUS beyond EOF; child status {status:#x}"
+    )
     os.ftruncate(r.fd, r.size)
     check(word(m, 10 * PAGE) == 0, "re-extended file reads zero")
     r.pwrite_word(10 * PAGE, 0xE0F)
@@ -175,13 +189,17 @@ def truncate_then_sigbus(mode):
 
 
 if __name__ == "__main__":
-    sys.exit(run([
-        (rfc_case_two_processes, ALL),
-        (ping_pong_processes, ALL),
-        (read_then_pwritev, ALL),
-        (read_then_sendfile, ALL),
-        (read_then_copy_file_range, ALL),
-        (read_then_splice, ALL),
-        (read_syscall_no_alloc, ALL),
-        (truncate_then_sigbus, ALL),
-    ]))
+    sys.exit(
+        run(
+            [
+                (rfc_case_two_processes, ALL),
+                (ping_pong_processes, ALL),
+                (read_then_pwritev, ALL),
+                (read_then_sendfile, ALL),
+                (read_then_copy_file_range, ALL),
+                (read_then_splice, ALL),
+                (read_syscall_no_alloc, ALL),
+                (truncate_then_sigbus, ALL),
+            ]
+        )
+    )

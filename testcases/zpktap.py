@@ -112,8 +112,11 @@ class Region:
         if mode.backing == MEMFD:
             self.fd = os.memfd_create("zpfarm", os.MFD_CLOEXEC)
         else:
-            d = (os.environ.get("ZPFARM_TMPFS_HUGE") if mode.backing == TMPFS_HUGE
-                 else os.environ.get("ZPFARM_TMPFS") or "/dev/shm")
+            d = (
+                os.environ.get("ZPFARM_TMPFS_HUGE")
+                if mode.backing == TMPFS_HUGE
+                else os.environ.get("ZPFARM_TMPFS") or "/dev/shm"
+            )
             self.fd, path = tempfile.mkstemp(prefix="zpfarm-", dir=d)
             os.unlink(path)
         os.ftruncate(self.fd, size)
@@ -141,11 +144,11 @@ class Region:
 
 def word(m, off):
     """Read (and fault) the 8-byte word at off of an mmap."""
-    return int.from_bytes(m[off:off + 8], "little")
+    return int.from_bytes(m[off : off + 8], "little")
 
 
 def put_word(m, off, value):
-    m[off:off + 8] = value.to_bytes(8, "little")
+    m[off : off + 8] = value.to_bytes(8, "little")
 
 
 def read_fault_all(m, size):
@@ -228,8 +231,11 @@ def run(tests):
             else:
                 if os.WIFSIGNALED(status):
                     sig = os.WTERMSIG(status)
-                    diag(f"timed out after {timeout} s (hang?)" if sig == signal.SIGALRM
-                         else f"killed by signal {sig} ({signal.Signals(sig).name})")
+                    diag(
+                        f"timed out after {timeout} s (hang?)"
+                        if sig == signal.SIGALRM
+                        else f"killed by signal {sig} ({signal.Signals(sig).name})"
+                    )
                 out(f"not ok {nr} {name}")
                 failed += 1
     diag(f"totals: {nr} subtests, {failed} failed")

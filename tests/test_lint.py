@@ -20,7 +20,7 @@ def test_ruff_lint() -> None:
 
 
 def test_ruff_format() -> None:
-    check("ruff", "format", "--check", "cli.py", "farm", "bench", "tests")
+    check("ruff", "format", "--check", "cli.py", "farm", "bench", "tests", "testcases")
 
 
 def test_mypy_strict() -> None:
