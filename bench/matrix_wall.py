@@ -120,7 +120,7 @@ def fleet(builds: dict[str, float], guests: dict[str, float], run_args: list[str
         jobs = pipeline.default_jobs(m.guest, cores=cores, memory=gib << 30)
         line = f"  {cores:3d} cores, {gib:3d} GiB: by vCPUs {jobs:2d} at once  {spread(jobs)}"
         if per_guest is not None:
-            fits = max(1, min(int(cores / per_guest), int(gib * 0.75 * (1 << 30)) // m.guest.memory_bytes))
+            fits = pipeline.default_jobs(m.guest, cores=cores, memory=gib << 30, cores_per_guest=per_guest)
             line += f";  by measured use {fits:2d} at once  {spread(fits)}"
         print(line)
 

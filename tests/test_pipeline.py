@@ -354,6 +354,12 @@ def test_default_jobs_are_sized_by_vcpus_and_memory(
     assert pipeline.default_jobs(guest, cores=cores, memory=host_gib << 30) == jobs
 
 
+def test_a_measured_use_per_guest_sizes_the_pool_instead_of_its_vcpus() -> None:
+    guest = matrix.Guest(memory="2G", cpus=2)
+    assert pipeline.default_jobs(guest, cores=16, memory=64 << 30, cores_per_guest=1.15) == 13
+    assert pipeline.default_jobs(guest, cores=64, memory=16 << 30, cores_per_guest=0.5) == 6  # memory still counts
+
+
 def test_two_bases_in_one_run_fail_and_report_separately(tmp_path: Path) -> None:
     m = write_matrix(tmp_path)
     for name in ("7.3", "6.12"):

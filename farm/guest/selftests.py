@@ -369,11 +369,15 @@ def _local_config(arch: Arch, mm: Path) -> str:
         probe = Path(tmp) / "probe.c"
         probe.write_text(_LIBURING_PROBE)
         linked = proc.run([arch.cc, "-static", str(probe), "-luring", "-o", str(Path(tmp) / "probe")]).ok
-    header = re.search(r"^OUTPUT_H_FILE=(\S+)", _read(mm / "check_config.sh"), re.M)
-    config_h = mm / (header.group(1) if header else "local_config.h")
-    config_h.write_text("#define LOCAL_CONFIG_HAVE_LIBURING 1\n" if linked else "// no liburing\n")
+    _config_header(mm).write_text("#define LOCAL_CONFIG_HAVE_LIBURING 1\n" if linked else "// no liburing\n")
     (mm / "local_config.mk").write_text(f"IOURING_EXTRA_LIBS = {'-luring' if linked else ''}\n")
     return f"liburing for {arch.name}: {'yes' if linked else 'no (no static liburing links)'}"
+
+
+def _config_header(mm: Path) -> Path:
+    """The header the tree's mm Makefile wants: check_config.sh's OUTPUT_H_FILE (7.x), else local_config.h."""
+    named = re.search(r"^OUTPUT_H_FILE=(\S+)", _read(mm / "check_config.sh"), re.M)
+    return mm / (named.group(1) if named else "local_config.h")
 
 
 def _compile(out: Path, arch: Arch, program: str, headers_ok: bool) -> bool:
@@ -406,8 +410,8 @@ def binary(out: Path, program: str) -> Path:
 
 
 def _guest_tests(tree: Path, out: Path) -> list[GuestTest]:
-    mm = out / "src" / _SELFTEST_DIR / "mm"
-    liburing = "yes" if any("HAVE_LIBURING" in _read(mm / name) for name in _GENERATED) else "no"
+    config_h = _config_header(out / "src" / _SELFTEST_DIR / "mm")
+    liburing = "yes" if "HAVE_LIBURING" in _read(config_h) else "no"
     tests = [GuestTest(SETUP_NAME, (GUEST_PYTHON, SETUP.name, f"liburing={liburing}"), (SETUP,), SETUP_TIMEOUT)]
     share = out / "share"
     share.mkdir(exist_ok=True)
