@@ -25,6 +25,9 @@
  *                                 fault-around window (16 pages) past them, so that no zero
  *                                 page lies over them (per-offset tracking: should cost
  *                                 what base costs)
+ *   untouched_fill_ns_per_page[pN] the same with no read of the file at all: the same
+ *                                 boot's control for unread_fill (the series notes nothing
+ *                                 then; base does the same work in both)
  *
  * Each number is the best of REPS runs. Under TCG the absolute values are
  * emulation times; the ratios between kernels are what the bench reports.
@@ -120,16 +123,23 @@ static double touch(int use_memfd, int write, size_t stride, int prot)
 	return best;
 }
 
+/* Who read the file before a fill. */
+enum fill_reads {
+	FILL_READ_BY_ALL,	/* the nproc mappers read-faulted the filled range */
+	FILL_UNRELATED_READ,	/* one read of a hole SPARSE pages past the range */
+	FILL_NO_READ,		/* nothing of the file was read */
+};
+
 /*
- * ns per page for write(2) to fill a hole that nproc processes map: they have
- * read-faulted it (readers), or not, and then one unrelated hole of the file
- * was read (by the parent, through its own mapping) SPARSE pages past the
- * filled range: fault-around's window is aligned by virtual address, so a read
- * right next to the range would map the zero page over up to 15 of its holes.
+ * ns per page for write(2) to fill a hole that nproc processes map, after the
+ * reads of @reads.  The unrelated read is by the parent, through its own
+ * mapping, SPARSE pages past the filled range: fault-around's window is
+ * aligned by virtual address, so a read right next to the range would map the
+ * zero page over up to 15 of its holes.
  */
 #define FILL_FILE ((FILL_PAGES + 2 * SPARSE) * PAGE)
 
-static double fill(int nproc, int readers)
+static double fill(int nproc, enum fill_reads reads)
 {
 	static char buf[FILL_PAGES * PAGE];
 	double best = -1;
@@ -149,7 +159,7 @@ static double fill(int nproc, int readers)
 			if (pids[i] == 0) {
 				char *p = map(fd, FILL_FILE, PROT_READ);
 
-				if (p && readers)
+				if (p && reads == FILL_READ_BY_ALL)
 					read_pages(p, FILL_PAGES, 1);
 				if (write(ready[1], "x", 1) != 1)
 					_exit(1);
@@ -160,7 +170,7 @@ static double fill(int nproc, int readers)
 		for (int i = 0; i < nproc; i++)
 			if (read(ready[0], &c, 1) != 1)
 				return -1;
-		if (!readers) {
+		if (reads == FILL_UNRELATED_READ) {
 			own = map(fd, FILL_FILE, PROT_READ);
 			if (!own || read_pages(own + (FILL_PAGES + SPARSE) * PAGE, 1, 1))
 				return -1;
@@ -193,7 +203,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("KTAP version 1\n1..%zu\n", 9 + sizeof(procs) / sizeof(procs[0]) +
-	       sizeof(others) / sizeof(others[0]));
+	       2 * sizeof(others) / sizeof(others[0]));
 	v = touch(1, 0, 1, rw);
 	result(v > 0, "read_ns_per_page[memfd]", v);
 	v = touch(1, 0, 1, PROT_READ);
@@ -214,12 +224,15 @@ int main(void)
 	result(v > 0, "sparse_read_write_ns_per_page[anon]", v);
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		snprintf(name, sizeof(name), "fill_ns_per_page[p%d]", procs[i]);
-		v = fill(procs[i], 1);
+		v = fill(procs[i], FILL_READ_BY_ALL);
 		result(v > 0, name, v);
 	}
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		snprintf(name, sizeof(name), "unread_fill_ns_per_page[p%d]", others[i]);
-		v = fill(others[i], 0);
+		v = fill(others[i], FILL_UNRELATED_READ);
+		result(v > 0, name, v);
+		snprintf(name, sizeof(name), "untouched_fill_ns_per_page[p%d]", others[i]);
+		v = fill(others[i], FILL_NO_READ);
 		result(v > 0, name, v);
 	}
 	return failed ? 1 : 0;
