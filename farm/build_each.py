@@ -36,12 +36,14 @@ def check(
     report: Report,
     *,
     trees_of: TreeMaker = prepare_trees,
-    build_kernel: Builder = build.build,
+    build_kernel: Builder | None = None,
 ) -> None:
     """One JUnit suite per series cell, one case per patch (and one for the base), added to report.
 
-    Build-only cells (s390) are built like any other: build-each never boots.
+    Build-only cells (s390) are built like any other: build-each never boots. The builds use
+    the matrix's ccache remote storage ([cache] remote), as `zpfarm run` does.
     """
+    build_kernel = build_kernel or functools.partial(build.build, remote=opts.matrix.cache_remote)
     cells = [c for c in opts.cells if c.kernel is Kernel.SERIES]
     if not cells:
         raise UserError("no series cell selected: build-each builds the patches of the series cells")

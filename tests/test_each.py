@@ -6,6 +6,8 @@ import subprocess
 from collections.abc import Collection
 from pathlib import Path
 
+import pytest
+
 from farm import build_each, pipeline
 from farm.host.cache import Cache
 from farm.kernel import build
@@ -79,21 +81,30 @@ def _series_repo(repo: Path) -> str:
     return git("rev-parse", "HEAD").strip()
 
 
-def test_build_each_builds_a_build_only_cell_at_every_patch(tmp_path: Path) -> None:
+def _s390_options(tmp_path: Path, extra: str = "") -> pipeline.Options:
+    """Options for a matrix of one s390 base and series cell; extra is more TOML."""
     (tmp_path / "kernel-series").mkdir()
     (tmp_path / "testcases").mkdir()
     (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
     axes = '[axes]\nkernel = ["base", "series"]\narch = ["s390"]\nkconfig = ["on"]\n'
-    (tmp_path / "matrix.toml").write_text(axes + '[kconfig.on]\nfragments = ["on.config"]\n')
+    (tmp_path / "matrix.toml").write_text(axes + '[kconfig.on]\nfragments = ["on.config"]\n' + extra)
     m = matrix.load(tmp_path / "matrix.toml")
-    tip = _series_repo(tmp_path / "linux")
-    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
-    built: list[tuple[str, str]] = []
+    return pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
 
+
+def _trees_at(path: Path, tip: str) -> build_each.TreeMaker:
     def trees_of(
         cache: Cache, wanted: Collection[tuple[Source, Kernel]]
     ) -> dict[tuple[Source, Kernel], Tree | ZpfarmError]:
-        return {w: Tree(tmp_path / "linux", tip, "hash") for w in wanted}
+        return {w: Tree(path, tip, "hash") for w in wanted}
+
+    return trees_of
+
+
+def test_build_each_builds_a_build_only_cell_at_every_patch(tmp_path: Path) -> None:
+    opts = _s390_options(tmp_path)
+    tip = _series_repo(tmp_path / "linux")
+    built: list[tuple[str, str]] = []
 
     def fake_build(
         cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: build.Progress
@@ -104,7 +115,7 @@ def test_build_each_builds_a_build_only_cell_at_every_patch(tmp_path: Path) -> N
         return build.Built(True, tree / cell.arch.image, "6.12.117", 0, 1.0, log, "built")
 
     report = Report()
-    build_each.check(opts, Quiet(), report, trees_of=trees_of, build_kernel=fake_build)
+    build_each.check(opts, Quiet(), report, trees_of=_trees_at(tmp_path / "linux", tip), build_kernel=fake_build)
     assert [name for name, _ in built] == ["series-s390-on"] * 3  # the base cell is not built
     assert built[-1][1] == tip  # the tip last: the cell's build is current afterwards
     (suite,) = report.suites
@@ -115,3 +126,21 @@ def test_build_each_builds_a_build_only_cell_at_every_patch(tmp_path: Path) -> N
         ("0002 s390/mm: two", Status.FAIL),
     ]
     assert (tmp_path / "junit.xml").is_file()
+
+
+def test_build_each_uses_the_matrix_ccache_remote_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opts = _s390_options(tmp_path, '[cache]\nremote = "redis://127.0.0.1:6379"\n')
+    tip = _series_repo(tmp_path / "linux")
+    remotes: list[str | None] = []
+
+    def real_build_stand_in(
+        cell: Cell, tree: Path, commit: str, cache: Cache, log: Path, progress: build.Progress, *, remote: str | None
+    ) -> build.Built:
+        remotes.append(remote)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(CLEAN_LOG)
+        return build.Built(True, tree / cell.arch.image, "6.12.117", 0, 1.0, log, "built")
+
+    monkeypatch.setattr(build, "build", real_build_stand_in)
+    build_each.check(opts, Quiet(), Report(), trees_of=_trees_at(tmp_path / "linux", tip))
+    assert remotes == ["redis://127.0.0.1:6379"] * 3  # the base and both patches, as `zpfarm run` builds
