@@ -72,7 +72,8 @@ def build_artifact(matrix: Matrix, opts: Options, key: str, out_dir: Path, repor
 
 
 def _build_row(matrix: Matrix, key: str) -> plan.BuildRow:
-    rows = plan.make(matrix, matrix.cells).builds
+    """The plan's build row of key: the plan of the matrix's bootable cells, as `zpfarm plan` makes it."""
+    rows = plan.make(matrix, [c for c in matrix.cells if not c.arch.build_only]).builds
     for row in rows:
         if row.key == key:
             return row

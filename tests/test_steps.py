@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_pipeline import write_matrix
 
-from farm import pipeline, steps
+from farm import pipeline, plan, steps
 from farm.guest.selection import Selection
 from farm.host.cache import Cache
 from farm.kernel import artifact
@@ -78,3 +78,14 @@ def test_a_test_step_runs_exactly_one_suite(tmp_path: Path) -> None:
     for glob in ("base-x86_64-on", "*/default"):
         with pytest.raises(UserError, match="exactly one CELL/RUNTIME"):
             steps.one_suite(m, glob)
+
+
+def test_a_build_key_is_found_in_a_matrix_that_also_has_build_only_cells(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path, arches='["x86_64", "s390"]')
+    (tmp_path / "kernel-series" / "series").write_text("0001-one.patch\n")
+    (tmp_path / "kernel-series" / "0001-one.patch").write_text("Subject: [PATCH] one\n")
+    bootable = m.select(["*-x86_64-*"])
+    keys = [row.key for row in plan.make(m, bootable).builds]
+    assert [steps._build_row(m, key).cell for key in keys] == [c.name for c in bootable]
+    with pytest.raises(UserError, match="no build nope"):
+        steps._build_row(m, "nope")
