@@ -170,7 +170,16 @@ class LocalStages:
     def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
         opts = self.opts
         mode = accel.resolve(opts.accel, cell.arch, guest.image, opts.cache.host_facts, self.notice)
-        request = boot.Boot(guest.image, cell.arch.name, guest.runner, mode, opts.matrix.guest, runtime, guest.rootfs)
+        request = boot.Boot(
+            guest.image,
+            cell.arch.name,
+            guest.runner,
+            mode,
+            opts.matrix.guest,
+            runtime,
+            guest.rootfs,
+            cell.kconfig.cmdline,
+        )
         on_line = functools.partial(self.line, cell.name)
         return boot.boot(request, tests, where / "share", where / "console.log", on_line)
 

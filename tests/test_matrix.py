@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from farm.guest import boot
 from farm.model import matrix
+from farm.model.arches import Accel
 from farm.model.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,36 @@ def test_cells_runtimes_and_select(tmp_path: Path) -> None:
     picked = m.select(["series-*/always"])
     assert [(c.name, [r.name for r in c.runtimes]) for c in picked] == [("series-x86_64-on", ["always"])]
     assert [c.name for c in m.select(["base-*"])] == ["base-x86_64-on"]
+
+
+def test_a_kconfig_variant_boots_with_its_kernel_parameters_before_the_runtimes(tmp_path: Path) -> None:
+    body = GOOD.replace('fragments = ["on.config"]', 'fragments = ["on.config"]\ncmdline = ["hung_task_panic=1"]')
+    m = matrix.load(write(tmp_path, body.replace("[runtime.always]", '[runtime.always]\ncmdline = ["quiet"]')))
+    cell = m.cells[0]
+    assert cell.kconfig.cmdline == ("hung_task_panic=1",)
+    always = cell.runtimes[1]
+    request = boot.Boot(
+        tmp_path / "bzImage",
+        "x86_64",
+        tmp_path / "runner",
+        Accel.TCG,
+        m.guest,
+        always,
+        kconfig_cmdline=cell.kconfig.cmdline,
+    )
+    argv = boot.vng_argv(request, tmp_path / "share")
+    appended = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--append"]
+    assert appended == ["hung_task_panic=1", "quiet"]
+
+
+def test_the_debug_variants_panic_on_hangs_on_both_bases() -> None:
+    """BOOTPARAM_*_PANIC are bool on 6.12 and counts on 7.x: the boot parameters ask on both."""
+    for name in ("matrix.toml", "matrix-two-bases.toml"):
+        debug = {c.kconfig for c in matrix.load(ROOT / name).cells if c.kconfig.name == "debug"}
+        assert [k.cmdline for k in debug] == [("softlockup_panic=1", "hung_task_panic=1")]
+    assert "BOOTPARAM" not in "".join(
+        line for line in (ROOT / "farm/configs/debug.config").read_text().splitlines() if not line.startswith("#")
+    )
 
 
 def test_include_and_exclude(tmp_path: Path) -> None:

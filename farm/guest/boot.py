@@ -45,6 +45,7 @@ class Boot:
     guest: Guest
     runtime: Runtime
     rootfs: Path | None = None  # foreign arch: the guest's root filesystem
+    kconfig_cmdline: tuple[str, ...] = ()  # the build's kernel parameters, before the runtime's
 
 
 def vng_argv(boot: Boot, share: Path) -> list[str]:
@@ -57,7 +58,7 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
         argv.append("--disable-kvm")
     if boot.rootfs is not None:
         argv += ["--arch", boot.arch, "--root", str(boot.rootfs)]
-    for option in boot.runtime.cmdline:
+    for option in (*boot.kconfig_cmdline, *boot.runtime.cmdline):
         argv += ["--append", option]
     argv += ["--exec", f"{GUEST_SHARE}/{runner.NAME}"]
     return argv

@@ -58,6 +58,7 @@ class Source:
 class Kconfig:
     name: str
     fragments: tuple[Path, ...]
+    cmdline: tuple[str, ...] = ()  # kernel parameters every boot of these builds gets
 
 
 @dataclass(frozen=True)
@@ -342,14 +343,14 @@ def _kconfigs(t: _Table, here: Path) -> dict[str, Kconfig]:
     out = {}
     for name in t.data:
         sub = t.sub(_check_name(t.where, "kconfig variant", name))
-        sub.check_keys(["fragments"])
+        sub.check_keys(["fragments", "cmdline"])
         fragments = tuple(here / f for f in sub.strings("fragments", required=True))
         if not fragments:
             raise UserError(f"{sub.where}: fragments: list at least one config fragment")
         for frag in fragments:
             if not frag.is_file():
                 raise UserError(f"{sub.where}: fragments: no such file {frag}")
-        out[name] = Kconfig(name, fragments)
+        out[name] = Kconfig(name, fragments, tuple(sub.strings("cmdline")))
     if not out:
         raise UserError(f"{t.where}: define at least one [kconfig.NAME] with fragments")
     return out
