@@ -30,6 +30,9 @@ class Selection:
     names: tuple[str, ...] = ()
 
     def wants(self, program: str) -> bool:
+        """Whether program runs; the selftests' setup step runs with any selftest (swap, debugfs, hugetlb)."""
+        if program == selftests.SETUP_NAME:
+            return self.wants_selftests()
         return not self.names or any(_selects(n, program) for n in self.names)
 
     def wants_selftests(self) -> bool:
