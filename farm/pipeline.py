@@ -278,7 +278,8 @@ class CellRun:
     def _boot(self, rt: Runtime, guest: Guest, selftests: Sequence[GuestTest], props: dict[str, str]) -> Suite:
         started = datetime.now(UTC)
         self.reporter.phase(self.cell.name, f"boot {rt.name}")
-        chosen = [t for t in (*self.guest_programs.tests, *selftests) if not rt.tests or t.name in rt.tests]
+        wanted = selection.Selection(rt.tests)  # the runtime's tests, read as --test reads names
+        chosen = [t for t in (*self.guest_programs.tests, *selftests) if wanted.wants(t.name)]
         where = self.opts.out / self.cell.name / rt.name
         booted = self.stages.boot(self.cell, rt, guest, chosen, where)
         text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""

@@ -74,6 +74,8 @@ class FakeStages:
     booted: list[str] = field(default_factory=list)
     built: list[str] = field(default_factory=list)
     programs_for: list[str] = field(default_factory=list)  # arches guest_programs was asked for
+    selftests: tuple[GuestTest, ...] = ()  # what build gives back as the cell's selftests
+    boot_programs: dict[str, list[str]] = field(default_factory=dict)  # "cell/runtime": programs booted with
     stopped: int = 0
 
     def prepare_trees(
@@ -98,7 +100,9 @@ class FakeStages:
         log.write_text("mm/shmem.c:1:1: error: expected ';'\n")
         ok = cell.name not in self.build_fails
         message = "built" if ok else "build failed: mm/shmem.c:1:1: error: expected ';'"
-        return CellBuild(Built(ok, self.tmp / "bzImage" if ok else None, "6.12.117", 0, 1.0, log, message))
+        return CellBuild(
+            Built(ok, self.tmp / "bzImage" if ok else None, "6.12.117", 0, 1.0, log, message), self.selftests
+        )
 
     def rootfs(self, arch: Arch) -> Path | None:
         if self.rootfs_error:
@@ -108,6 +112,7 @@ class FakeStages:
     def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
         name = f"{cell.name}/{runtime.name}"
         self.booted.append(name)
+        self.boot_programs[name] = [t.name for t in tests]
         if self.on_boot:
             self.on_boot(name)
         console = where / "console.log"
@@ -288,6 +293,16 @@ def test_a_runtime_naming_an_unknown_test_is_bad_input(tmp_path: Path) -> None:
     m = write_matrix(tmp_path, runtimes='[runtime.odd]\ntests = ["memroy"]\n')
     with pytest.raises(UserError, match=r"\[runtime.odd\] tests: 'memroy'"):
         pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml")
+
+
+def test_a_runtime_reads_its_tests_as_test_names_setup_step_included(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path, runtimes='[runtime.st]\ntests = ["selftests-mm-uffd-unit-tests"]\n')
+    names = ["selftests-setup", "selftests-mm-cow", "selftests-mm-uffd-unit-tests-zeropage"]
+    stages = FakeStages(tmp_path, selftests=tuple(GuestTest(n, (n,), (), 60.0) for n in names))
+    run(tmp_path, stages, m)
+    assert stages.boot_programs["base-x86_64-on/default"] == ["memory", *names]
+    # a group name selects its runs, and the selftests' setup step comes with them
+    assert stages.boot_programs["base-x86_64-on/st"] == ["selftests-setup", "selftests-mm-uffd-unit-tests-zeropage"]
 
 
 def test_two_jobs_boot_two_guests_at_once_and_record_every_suite(tmp_path: Path) -> None:
