@@ -10,6 +10,7 @@ that does not apply, a dropped config option, a malformed matrix.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import junitparser
 import pytest
 import xmlschema
 
-from farm.host.cache import default_root
+from farm.host.cache import Cache, default_root
 
 ROOT = Path(__file__).resolve().parent.parent
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
@@ -207,7 +208,9 @@ def _left_running(marker: str) -> list[str]:
 
 
 def test_sigterm_mid_build_stops_the_build_and_leaves_valid_junit(tmp_path: Path) -> None:
-    # A kconfig variant of its own: a build directory nobody has built, so a build is running.
+    # A kconfig variant of its own, its build directory emptied: each interrupted run leaves objects
+    # behind, and make picks up where the last one stopped, so without this a build finishes early.
+    shutil.rmtree(Cache(default_root()).build("base-x86_64-sigterm-build"), ignore_errors=True)
     m = matrix(tmp_path, kconfig="sigterm-build", fragment='CONFIG_LOCALVERSION="-zpfarm-sigterm"\n')
     add_test(tmp_path, "a_fine", "print('KTAP version 1\\n1..1\\nok 1 fine')\n")
     args = ["run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests"]
