@@ -146,7 +146,13 @@ JunitOpt = Annotated[
     Path | None, typer.Option("--junit", metavar="FILE", help="JUnit XML output \\[default: RESULTS/junit.xml].")
 ]
 AccelOpt = Annotated[
-    Accel, typer.Option("--accel", help="kvm, tcg, or auto (probe KVM once, fall back to TCG).", case_sensitive=False)
+    Accel,
+    typer.Option(
+        "--accel",
+        help="kvm, tcg, auto (probe KVM once, fall back to TCG), or icount (TCG whose guest clock counts"
+        " instructions: exact timings for benchmarks).",
+        case_sensitive=False,
+    ),
 ]
 SelftestsOpt = Annotated[
     bool,

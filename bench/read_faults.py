@@ -22,9 +22,13 @@ writes meet the zero page that fault-around mapped next to each read.
 Asserts nothing. Under TCG the absolute numbers are emulation times, and
 they move by up to 2x from one boot to the next (faultbench already takes
 the best of 5 repetitions within a boot, and the guest has one vCPU: see
-bench/matrix.toml): hence several boots and medians.
+bench/matrix.toml): hence several boots and medians. With --accel icount
+the guest's clock counts instructions (1 ns each): the numbers are the
+instructions the guest executed, nearly the same on every boot, and blind
+to what makes one kernel's code slower to emulate than another's (and to
+cache misses, which hardware would show).
     .venv/bin/python bench/read_faults.py [--boots 3] [--results results/bench-faults]
-        [--matrix bench/matrix-v7.3.toml]
+        [--matrix bench/matrix-v7.3.toml] [--accel icount]
 Print again from the boots of earlier runs, pooled, without booting:
     .venv/bin/python bench/read_faults.py --saved results/bench-faults results/bench-faults-2
 """
@@ -67,10 +71,10 @@ NEWER = {f"untouched_fill_ns_per_page[p{n}]" for n in (0, 16, 64)}
 Metrics = dict[str, float]  # ns per page by test case name
 
 
-def boot_once(matrix: Path, results: Path) -> tuple[Metrics, Metrics]:
+def boot_once(matrix: Path, accel: str, results: Path) -> tuple[Metrics, Metrics]:
     """One `zpfarm run` of both cells: ns per page by metric, for base and for series."""
     zpfarm = Path(sys.executable).parent / "zpfarm"
-    argv = [str(zpfarm), "run", "--matrix", str(matrix), "--no-selftests", "-q"]
+    argv = [str(zpfarm), "run", "--matrix", str(matrix), "--accel", accel, "--no-selftests", "-q"]
     subprocess.run([*argv, "--results", str(results)], check=False, stdout=subprocess.DEVNULL)
     return read_boot(results)
 
@@ -97,6 +101,9 @@ def main() -> None:
         "--matrix", type=Path, default=ROOT / "bench" / "matrix.toml", help="the bench matrix: one base and its series"
     )
     ap.add_argument("--boots", type=int, default=3, help="boot each kernel this many times; medians are printed")
+    ap.add_argument(
+        "--accel", default="auto", help="zpfarm run's --accel; icount: guest time counts instructions (see above)"
+    )
     ap.add_argument("--saved", type=Path, nargs="+", help="no boots: read the boot-* results under these directories")
     args = ap.parse_args()
     if args.saved:
@@ -104,7 +111,7 @@ def main() -> None:
         if not runs:
             sys.exit(f"no boot-* results under {' '.join(map(str, args.saved))}")
     else:
-        runs = [boot_once(args.matrix, args.results / f"boot-{i}") for i in range(1, args.boots + 1)]
+        runs = [boot_once(args.matrix, args.accel, args.results / f"boot-{i}") for i in range(1, args.boots + 1)]
 
     def median(kernel: int, name: str) -> float:
         return statistics.median(run[kernel][f"{PROGRAM}.{name}"] for run in runs)

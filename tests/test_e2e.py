@@ -148,6 +148,21 @@ def test_hung_guest_is_killed_at_its_timeout(tmp_path: Path) -> None:
     assert "guest hung" in cases["boot"].result[0].message
 
 
+def test_icount_guest_clock_counts_instructions_and_skips_idle_time(tmp_path: Path) -> None:
+    """--accel icount: a guest sleeping 200 s of its own time costs the host almost none."""
+    slept = "import time\ntime.sleep(200)\nprint('KTAP version 1\\n1..1\\nok 1 slept')\n"
+    add_test(tmp_path, "a_sleeps", slept)
+    m = matrix(tmp_path, guest="test_timeout = 400")
+    start = time.monotonic()
+    done = zpfarm("run", "--matrix", m, "--accel", "icount", "--results", tmp_path / "out", "--quiet", "--no-selftests")
+    elapsed = time.monotonic() - start
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = read_junit(tmp_path / "out" / "junit.xml")[f"{CELL}/default"]
+    assert kind(cases["a_sleeps.slept"]) == "pass"
+    assert 'name="accel" value="icount"' in (tmp_path / "out" / "junit.xml").read_text()
+    assert elapsed < 150, f"{elapsed:.0f} s on the host for a boot and a 200 s sleep"
+
+
 def test_kernel_panic_is_an_error_with_the_excerpt(tmp_path: Path) -> None:
     add_test(tmp_path, "panic", "open('/proc/sysrq-trigger', 'w').write('c')\n")
     done = zpfarm("run", "--matrix", matrix(tmp_path), "--results", tmp_path / "out", "--quiet", "--no-selftests")

@@ -131,8 +131,35 @@ enum fill_reads {
 };
 
 /*
+ * Wait until @pid sleeps (in pause()): a child that has said it is ready may
+ * still be on its way there, and on a guest with one vCPU its run would land
+ * inside the parent's timed write.
+ */
+static int wait_asleep(pid_t pid)
+{
+	char path[32], stat[256], *state;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		stat[n] = '\0';
+		/* "pid (comm) S ...": comm may hold spaces and parens */
+		state = strrchr(stat, ')');
+		if (!state || state[1] != ' ')
+			return -1;
+		if (state[2] == 'S')
+			return 0;
+		usleep(100);
+	}
+}
+
+/*
  * ns per page for write(2) to fill a hole that nproc processes map, after the
- * reads of @reads.  The unrelated read is by the parent, through its own
+ * reads of @reads, with the mappers asleep.  The unrelated read is by the parent, through its own
  * mapping, SPARSE pages past the filled range: fault-around's window is
  * aligned by virtual address, so a read right next to the range would map the
  * zero page over up to 15 of its holes.
@@ -169,6 +196,9 @@ static double fill(int nproc, enum fill_reads reads)
 		}
 		for (int i = 0; i < nproc; i++)
 			if (read(ready[0], &c, 1) != 1)
+				return -1;
+		for (int i = 0; i < nproc; i++)
+			if (wait_asleep(pids[i]))
 				return -1;
 		if (reads == FILL_UNRELATED_READ) {
 			own = map(fd, FILL_FILE, PROT_READ);

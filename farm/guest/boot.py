@@ -41,7 +41,7 @@ class Boot:
     image: Path
     arch: str
     runner: Path  # the guest runner built for arch (farm/guest/runner.py)
-    accel: Accel  # KVM or TCG
+    accel: Accel  # KVM, TCG or ICOUNT
     guest: Guest
     runtime: Runtime
     rootfs: Path | None = None  # foreign arch: the guest's root filesystem
@@ -54,8 +54,10 @@ def vng_argv(boot: Boot, share: Path) -> list[str]:
     argv += ["--memory", boot.guest.memory, "--cpus", str(boot.guest.cpus)]
     # 9p only: the farm's configs have no virtiofs, and vng's virtiofsd probe costs seconds.
     argv += ["--force-9p", f"--rwdir={GUEST_SHARE}={share}"]
-    if boot.accel is Accel.TCG:
+    if boot.accel in (Accel.TCG, Accel.ICOUNT):
         argv.append("--disable-kvm")
+    if boot.accel is Accel.ICOUNT:
+        argv += ["--qemu-opts", "-icount shift=0,sleep=off"]
     if boot.rootfs is not None:
         argv += ["--arch", boot.arch, "--root", str(boot.rootfs)]
     for option in (*boot.kconfig_cmdline, *boot.runtime.cmdline):

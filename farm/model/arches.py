@@ -13,11 +13,19 @@ CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 class Accel(StrEnum):
-    """How a guest's CPU runs: KVM, TCG (emulation), or auto (KVM if it really boots a kernel here)."""
+    """How a guest's CPU runs: KVM, TCG (emulation), or auto (KVM if it really boots a kernel here).
+
+    icount is TCG with QEMU's instruction counting: the guest's clock advances
+    1 ns per instruction executed (and jumps over idle time), so what a guest
+    program times is an instruction count, the same on every boot and free of
+    the host's load and of how fast QEMU emulates this or that code. For
+    benchmarks that compare two kernels on a machine without KVM.
+    """
 
     AUTO = "auto"
     KVM = "kvm"
     TCG = "tcg"
+    ICOUNT = "icount"
 
 
 @dataclass(frozen=True)

@@ -99,4 +99,4 @@ class Booted:
     finished: bool  # the runner got to its end
     ktap: str  # results.ktap as far as the guest wrote it
     console: Path
-    accel: str = ""  # kvm or tcg: what the boot really used
+    accel: str = ""  # kvm, tcg or icount: what the boot really used
