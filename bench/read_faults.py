@@ -45,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from farm.model.arches import Accel  # noqa: E402
 from farm.report import compare  # noqa: E402
 
 PROGRAM = "faultbench"
@@ -102,7 +103,10 @@ def main() -> None:
     )
     ap.add_argument("--boots", type=int, default=3, help="boot each kernel this many times; medians are printed")
     ap.add_argument(
-        "--accel", default="auto", help="zpfarm run's --accel; icount: guest time counts instructions (see above)"
+        "--accel",
+        default=Accel.AUTO.value,
+        choices=[a.value for a in Accel],
+        help="zpfarm run's --accel; icount: guest time counts instructions (see above)",
     )
     ap.add_argument("--saved", type=Path, nargs="+", help="no boots: read the boot-* results under these directories")
     args = ap.parse_args()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,17 @@ def test_a_kconfig_variant_boots_with_its_kernel_parameters_before_the_runtimes(
     argv = boot.vng_argv(request, tmp_path / "share")
     appended = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--append"]
     assert appended == ["hung_task_panic=1", "quiet"]
+
+
+def test_icount_boots_without_kvm_and_counts_instructions(tmp_path: Path) -> None:
+    m = matrix.load(write(tmp_path, GOOD))
+    cell = m.cells[0]
+    request = boot.Boot(tmp_path / "bzImage", "x86_64", tmp_path / "runner", Accel.ICOUNT, m.guest, cell.runtimes[0])
+    argv = boot.vng_argv(request, tmp_path / "share")
+    assert "--disable-kvm" in argv
+    assert argv[argv.index("--qemu-opts") + 1] == "-icount shift=0,sleep=off"
+    kvm = boot.vng_argv(dataclasses.replace(request, accel=Accel.KVM), tmp_path / "share")
+    assert "--disable-kvm" not in kvm and "--qemu-opts" not in kvm
 
 
 def test_the_debug_variants_panic_on_hangs_on_both_bases() -> None:

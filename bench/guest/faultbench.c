@@ -137,18 +137,18 @@ enum fill_reads {
  */
 static int wait_asleep(pid_t pid)
 {
-	char path[32], stat[256], *state;
+	char path[32], line[256], *state;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	for (;;) {
 		FILE *f = fopen(path, "r");
-		size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+		size_t n = f ? fread(line, 1, sizeof(line) - 1, f) : 0;
 
 		if (f)
 			fclose(f);
-		stat[n] = '\0';
+		line[n] = '\0';
 		/* "pid (comm) S ...": comm may hold spaces and parens */
-		state = strrchr(stat, ')');
+		state = strrchr(line, ')');
 		if (!state || state[1] != ' ')
 			return -1;
 		if (state[2] == 'S')
@@ -159,10 +159,10 @@ static int wait_asleep(pid_t pid)
 
 /*
  * ns per page for write(2) to fill a hole that nproc processes map, after the
- * reads of @reads, with the mappers asleep.  The unrelated read is by the parent, through its own
- * mapping, SPARSE pages past the filled range: fault-around's window is
- * aligned by virtual address, so a read right next to the range would map the
- * zero page over up to 15 of its holes.
+ * reads of @reads, with the mappers asleep.  The unrelated read is by the
+ * parent, through its own mapping, SPARSE pages past the filled range:
+ * fault-around's window is aligned by virtual address, so a read right next to
+ * the range would map the zero page over up to 15 of its holes.
  */
 #define FILL_FILE ((FILL_PAGES + 2 * SPARSE) * PAGE)
 
