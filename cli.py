@@ -161,10 +161,24 @@ SelftestsOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Plain progress lines, no live view.")]
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from farm.host import provenance
+
+        out.print(f"zpfarm {provenance.zpfarm()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", metavar="", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help="Print zpfarm's version and exit."
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = Settings(debug=debug)
 
@@ -174,9 +188,11 @@ def _error(message: str) -> None:
 
 
 def fail(ctx: typer.Context, e: ZpfarmError) -> NoReturn:
-    """One line, exit 2 (bad input) or 3 (infrastructure); the traceback with --debug."""
+    """One line, exit 2 (bad input) or 3 (infrastructure); the traceback before it with --debug."""
     if ctx.obj is not None and ctx.obj.debug:
-        raise e
+        import traceback
+
+        traceback.print_exception(e, file=sys.stderr)
     _error(str(e))
     raise typer.Exit(2 if isinstance(e, UserError) else 3) from None
 
@@ -236,11 +252,18 @@ def _results(path: Path) -> Path:
     return _writable(path, "--results")
 
 
+def _matrix(path: Path | None, cache: Cache, tree: Path | None = None, base: str | None = None) -> matrix_mod.Matrix:
+    """The matrix, its source overridden by --kernel-tree/--base, each base resolved to its point release."""
+    from farm import resolve
+
+    return resolve.load(path or _default_matrix(), cache, tree, base)
+
+
 def _load(
-    path: Path | None, cells: list[str] | None, tree: Path | None = None, base: str | None = None
+    path: Path | None, cells: list[str] | None, cache: Cache, tree: Path | None = None, base: str | None = None
 ) -> tuple[matrix_mod.Matrix, tuple[matrix_mod.Cell, ...]]:
-    """The matrix (its source overridden by --kernel-tree/--base) and the cells --cell selects."""
-    m = matrix_mod.with_tree(matrix_mod.load(path or _default_matrix()), tree, base)
+    """The resolved matrix (see _matrix) and the cells --cell selects."""
+    m = _matrix(path, cache, tree, base)
     return m, m.select(cells or [])
 
 
@@ -260,7 +283,8 @@ def show_matrix(
 ) -> None:
     """List the cells a run would build and boot."""
     with _errors(ctx):
-        m, cells = _load(matrix, cell)
+        m = matrix_mod.load(matrix or _default_matrix())
+        cells = m.select(cell or [])
     if as_json:
         sys.stdout.write(json.dumps(ui.cells_json(cells), indent=2) + "\n")
     else:
@@ -304,11 +328,12 @@ def run(
     junit_path = junit_file or results / "junit.xml"
     report = Report()
     with _job(ctx, junit_path, report):
-        m, cells = _load(matrix, cell, kernel_tree, base)
+        c = _cache(cache)
+        m, cells = _load(matrix, cell, c, kernel_tree, base)
         opts = pipeline.options(
             m,
             cells,
-            _cache(cache),
+            c,
             _results(results),
             junit_path,
             accel=accel,
@@ -355,8 +380,9 @@ def build_each_cmd(
     junit_path = junit_file or results / "junit.xml"
     report = Report()
     with _job(ctx, junit_path, report):
-        m, cells = _load(matrix, cell, kernel_tree, base)
-        opts = pipeline.options(m, cells, _cache(cache), _results(results), junit_path)
+        c = _cache(cache)
+        m, cells = _load(matrix, cell, c, kernel_tree, base)
+        opts = pipeline.options(m, cells, c, _results(results), junit_path)
         reporter = _reporter([c.name for c in cells if c.kernel is Kernel.SERIES], quiet)
         with reporter.shown():
             build_each.check(opts, reporter, report)
@@ -381,19 +407,14 @@ def compare_cmd(
     Exit code 1 when anything regressed.
     """
     with _errors(ctx):
-        if after is None:
-            old, new = compare.split_kernels(compare.from_junit(before))
-            names = ("base", "series")
-            if not old or not new:
-                missing = "base" if not old else "series"
-                raise UserError(f"{before}: no {missing} suites to compare (give two JUnit files to compare runs)")
-        else:
-            old, new = compare.from_junit(before), compare.from_junit(after)
-            names = (before.name, after.name)
-    changes = compare.diff(old, new)
+        found = compare.files(before, after)
+    changes, names = found.changes, (found.before, found.after)
     if fmt is Format.MD:
-        sys.stdout.write(compare.markdown(changes, *names))
-    elif changes:
+        sys.stdout.write("".join(f"**{note}**\n\n" for note in found.notes) + compare.markdown(changes, *names))
+        raise typer.Exit(1 if any(c.kind is compare.Kind.REGRESSION for c in changes) else 0)
+    for note in found.notes:
+        out.print(note, soft_wrap=True)
+    if changes:
         out.print(ui.changes_table(changes, *names))
     else:
         out.print(f"no differences between {names[0]} and {names[1]}")
@@ -411,6 +432,7 @@ def plan_cmd(
         typer.Option(metavar="ARCH=LABEL,...[@MACHINE]", help="CI runner labels for an arch's rows (repeatable)."),
     ] = None,
     stage: Annotated[Stage | None, typer.Option(help='Print only this stage\'s {"include": [...]} rows.')] = None,
+    cache: CacheOpt = None,
 ) -> None:
     """Print the build and test rows a CI engine's matrix expands (JSON on stdout).
 
@@ -420,7 +442,7 @@ def plan_cmd(
     from farm import plan
 
     with _errors(ctx):
-        m, cells = _load(matrix, cell)
+        m, cells = _load(matrix, cell, _cache(cache))
         runners = {**plan.DEFAULT_RUNNERS, **dict(plan.parse_runner(spec) for spec in runner or ())}
         rows = plan.make(m, cells, runners=runners)
         plan.check(rows)
@@ -443,9 +465,10 @@ def build_cmd(
     from farm import steps
 
     with _errors(ctx):
-        m = matrix_mod.load(matrix or _default_matrix())
+        c = _cache(cache)
+        m = _matrix(matrix, c)
         logs = _results(out_dir / "logs" / key)
-        opts = pipeline.options(m, m.cells, _cache(cache), logs, logs / "junit.xml", selftests=with_selftests)
+        opts = pipeline.options(m, m.cells, c, logs, logs / "junit.xml", selftests=with_selftests)
         done = steps.build_artifact(m, opts, key, _results(out_dir), ui.PlainReporter(err))
     if done.artifact is None:
         _error(f"the kernel does not build: {done.built.message} (log: {done.built.log})")
@@ -477,12 +500,13 @@ def test_cmd(
     junit_path = junit_file or results / "junit.xml"
     report = Report()
     with _job(ctx, junit_path, report):
-        m = matrix_mod.load(matrix or _default_matrix())
+        c = _cache(cache)
+        m = _matrix(matrix, c)
         cells = steps.one_suite(m, cell)
         opts = pipeline.options(
             m,
             cells,
-            _cache(cache),
+            c,
             _results(results),
             junit_path,
             accel=accel,
@@ -585,7 +609,8 @@ def bisect(
     from farm import bisect as bisecting
 
     with _errors(ctx):
-        c, m = _cache(cache), matrix_mod.load(matrix or _default_matrix())
+        c = _cache(cache)
+        m = _matrix(matrix, c)
         tree = bisecting.worktree(m, c)
         if reset:
             bisecting.reset(tree)
@@ -630,12 +655,11 @@ def bisect_step(
 
     started = time.monotonic()
     try:
-        m, cells = _load(matrix, [cell])
+        c = _cache(cache)
+        m, cells = _load(matrix, [cell], c)
         where = bisecting.step_results(checkout, results)
         tests = [test.split(".", 1)[0]]
-        opts = pipeline.options(
-            m, cells, _cache(cache), where, where / "junit.xml", accel=accel, tests=tests, checkout=checkout
-        )
+        opts = pipeline.options(m, cells, c, where, where / "junit.xml", accel=accel, tests=tests, checkout=checkout)
         verdict, why = bisecting.step(opts, ui.PlainReporter(err), test, runs, threshold)
     except UserError as e:
         verdict, why = bisecting.SKIP, str(e)

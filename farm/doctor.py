@@ -11,7 +11,9 @@ from pathlib import Path
 
 from farm.guest.boot import vng
 from farm.host.cache import Cache
+from farm.kernel import source as kernel_source
 from farm.model import arches
+from farm.model.errors import ZpfarmError
 from farm.model.matrix import Source
 
 MIN_FREE_GB = 20
@@ -43,7 +45,7 @@ def checks(cache: Cache, sources: Sequence[Source]) -> list[Check]:
         _tool("bc", "bc"),
         _tool("git", "git"),
         _tool("busybox", "busybox-static"),
-        *(_source(s) for s in sources),
+        *(_source(s, cache) for s in sources),
     ]
     for arch in arches.ARCHES.values():
         who = f"{arch.name} cells" + (" (build only)" if arch.build_only else "")
@@ -58,16 +60,20 @@ def checks(cache: Cache, sources: Sequence[Source]) -> list[Check]:
     return out
 
 
-def _source(source: Source) -> Check:
-    """A base's kernel source: its tarball (install.sh fetches both Debian ones) or the user's tree."""
+def _source(source: Source, cache: Cache) -> Check:
+    """A base's kernel source and the point release it resolves to, or why it does not."""
     name = f"kernel source {source.name or source.base}"
     who = f"{source.base} cells"
     if source.tree is not None:
         ok = (source.tree / ".git").exists()
-        return Check(name, ok, str(source.tree), "a git checkout of the kernel (--kernel-tree)", who)
-    tarball = source.tarball
-    ok = tarball is not None and tarball.is_file()
-    return Check(name, ok, f"{tarball}" + ("" if ok else " missing"), "./install.sh", who)
+        return Check(name, ok, f"{source.tree} at {source.base}", "a git checkout of the kernel (--kernel-tree)", who)
+    try:
+        resolved = kernel_source.resolve(source, cache)
+    except ZpfarmError as e:
+        return Check(name, False, str(e), "./install.sh", who)
+    line = f"{resolved.line} -> " if resolved.line else ""
+    detail = f"{line}{resolved.base} from {resolved.tarball} (sha256 {resolved.tarball_sha256[:12] or 'not recorded'})"
+    return Check(name, True, detail, needed_by=who)
 
 
 def _kvm(cache: Cache) -> Check:

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm.guest import selection
+from farm.guest import boot, selection
+from farm.host import provenance
 from farm.host.cache import Cache
 from farm.judge import expect, verdict
 from farm.model.arches import Accel
@@ -207,7 +208,26 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
 
 
 def _identity(cell: Cell) -> dict[str, str]:
-    return {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel.value, "base": cell.source.base}
+    """What a suite is of: the cell, and the base as resolved (the point release and its tarball)."""
+    src = cell.source
+    ids = {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel.value, "base": src.base}
+    extra = {"base_line": src.line, "tarball_sha256": src.tarball_sha256}
+    return ids | {k: v for k, v in extra.items() if v}
+
+
+def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
+    """Which farm, tools and matrix file made a suite (asked once per process)."""
+    tools = {
+        "vng_version": (boot.vng(), "--version"),
+        "compiler": (cell.arch.cc, "--version"),
+        **({"qemu_version": (cell.arch.qemu.binary, "--version")} if cell.arch.qemu else {}),
+    }
+    try:
+        matrix_sha = provenance.sha256(matrix.path)
+    except OSError:
+        matrix_sha = "unreadable"
+    facts = {"zpfarm": provenance.zpfarm(), "matrix_sha256": matrix_sha}
+    return facts | {name: provenance.tool_version(*argv) for name, argv in tools.items()}
 
 
 def stage_error(stage: str, e: ZpfarmError) -> TestResult:
@@ -250,7 +270,7 @@ class CellRun:
 
     def _prepare(self) -> tuple[dict[str, str], Guest | TestResult, tuple[GuestTest, ...]]:
         """The cell's guest (kernel, runner, root), or the case saying why it has none."""
-        props = _identity(self.cell)
+        props = _identity(self.cell) | _provenance(self.opts.matrix, self.cell)
         if isinstance(self.tree, ZpfarmError) or self.build is None:
             error = self.tree if isinstance(self.tree, ZpfarmError) else ZpfarmError("no build was started")
             return props, stage_error("build", error), ()

@@ -135,9 +135,9 @@ def probe_toolchain(arch: Arch) -> Toolchain:
 
 
 def source_identity(source: Source) -> str:
-    """The base ref and where it comes from: the tarball's file name or the tree's path."""
+    """The base ref and where it comes from: the tarball's file name and sha256, or the tree's path."""
     if source.tarball is not None:
-        return f"{source.base} tarball {source.tarball.name}"
+        return f"{source.base} tarball {source.tarball.name} sha256 {source.tarball_sha256}"
     return f"{source.base} tree {source.tree}"
 
 

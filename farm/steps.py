@@ -64,6 +64,9 @@ def build_artifact(matrix: Matrix, opts: Options, key: str, out_dir: Path, repor
             image=result.built.image.name,
             release=result.built.release,
             epoch=artifact.commit_epoch(tree.path, tree.commit),
+            base=cell.source.base,
+            base_line=cell.source.line,
+            tarball_sha256=cell.source.tarball_sha256,
         )
         config = opts.cache.build(cell.name) / ".config"
         with tempfile.TemporaryDirectory() as tmp:

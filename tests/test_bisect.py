@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kernels import imported
 
 from farm import bisect
 from farm.host.cache import default_root
@@ -53,14 +54,12 @@ def git(repo: Path, *args: str) -> str:
 @pytest.mark.vm
 @pytest.mark.bisect
 def test_bisect_names_the_planted_regression_and_skips_a_broken_build(tmp_path: Path) -> None:
-    """A real 4-patch series on 6.12.117: the first patch changes vm_swappiness's default (the
-    regression a guest test sees), the second breaks the build, the third mends it."""
+    """A real 4-patch series on the default base: the first patch changes vm_swappiness's default
+    (the regression a guest test sees), the second breaks the build, the third mends it."""
     cache = default_root()
-    repo = cache / "source" / "linux-6.12.117"
-    if not repo.is_dir():
-        pytest.skip("no imported 6.12.117 source yet (test_e2e imports it)")
+    repo, tag = imported(ROOT / "matrix.toml")
     scratch = tmp_path / "scratch"
-    git(repo, "worktree", "add", "--detach", str(scratch), "v6.12.117")
+    git(repo, "worktree", "add", "--detach", str(scratch), tag)
     try:
         vmscan = scratch / "mm" / "vmscan.c"
         edits = [
@@ -73,7 +72,7 @@ def test_bisect_names_the_planted_regression_and_skips_a_broken_build(tmp_path: 
             vmscan.write_text(vmscan.read_text().replace(old, new, 1))
             git(scratch, "-c", "user.name=T", "-c", "user.email=t@t", "commit", "-qam", subject)
         series_dir = tmp_path / "kernel-series"
-        git(scratch, "format-patch", "-q", "-o", str(series_dir), "v6.12.117..HEAD")
+        git(scratch, "format-patch", "-q", "-o", str(series_dir), f"{tag}..HEAD")
     finally:
         git(repo, "worktree", "remove", "--force", str(scratch))
     (series_dir / "series").write_text("\n".join(sorted(p.name for p in series_dir.glob("0*.patch"))) + "\n")

@@ -60,7 +60,7 @@ def test_malformed_matrix_is_one_line_exit_2_and_valid_junit(tmp_path: Path) -> 
     assert suite.errors == 1
 
 
-def _junit(path: Path, statuses: dict[str, Status], metric: float) -> Path:
+def _junit(path: Path, statuses: dict[str, Status], metric: float, base: str = "v7.3.4") -> Path:
     now = datetime.now(UTC)
     suites = []
     for kernel, status in statuses.items():
@@ -68,7 +68,7 @@ def _junit(path: Path, statuses: dict[str, Status], metric: float) -> Path:
             TestResult("memory.read_hole[memfd,shared]", status, "", f"# metric: shmem_delta_kb={metric}"),
             TestResult("coherence.rfc[memfd,shared]", Status.PASS),
         )
-        suites.append(junit.Suite(f"{kernel}-x86_64-thp-off/default", cases, {}, "", now, 1.0))
+        suites.append(junit.Suite(f"{kernel}-x86_64-thp-off/default", cases, {"base": base}, "", now, 1.0))
     junit.write(path, suites)
     return path
 
@@ -86,6 +86,29 @@ def test_compare_two_runs_flags_a_regression_with_exit_1(tmp_path: Path) -> None
     result = runner.invoke(app, ["compare", str(a), str(b)])
     assert result.exit_code == 1, result.output
     assert "regression" in result.output
+
+
+def test_compare_of_two_runs_on_different_point_releases_says_so_first(tmp_path: Path) -> None:
+    a = _junit(tmp_path / "a.xml", {"series": Status.PASS}, 0, base="v6.12.117")
+    b = _junit(tmp_path / "b.xml", {"series": Status.PASS}, 0, base="v6.12.118")
+    for fmt in ("table", "md"):
+        result = runner.invoke(app, ["compare", str(a), str(b), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[0].strip("*") == "base moved: v6.12.117 -> v6.12.118"
+    same = runner.invoke(app, ["compare", str(a), str(a)])
+    assert "base moved" not in same.stdout
+
+
+@pytest.mark.parametrize("other", ["other-suite", "empty"])
+def test_compare_of_runs_with_no_suite_in_common_is_exit_2_not_no_differences(tmp_path: Path, other: str) -> None:
+    a = _junit(tmp_path / "a.xml", {"series": Status.PASS}, 0)
+    b = tmp_path / "b.xml"
+    junit.write(
+        b, [junit.Suite("series-arm64-thp-on/default", (), {}, "", datetime.now(UTC), 0.0)] * (other != "empty")
+    )
+    result = runner.invoke(app, ["compare", str(a), str(b)])
+    assert result.exit_code == 2, result.output
+    assert "no suite in common: nothing to compare" in result.output
 
 
 def test_kernel_tree_that_is_not_git_is_exit_2(tmp_path: Path) -> None:
@@ -217,6 +240,12 @@ def test_hostile_input_is_one_line_exit_2(tmp_path: Path, args: list[str], words
     one_error_line(done, 2, *words)
 
 
-def test_debug_shows_the_traceback_for_any_command() -> None:
+def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
     done = zpfarm("--debug", "matrix", "--cell", "nope")
-    assert done.returncode == 1 and "Traceback" in done.stderr and "UserError" in done.stderr
+    assert done.returncode == 2 and "Traceback" in done.stderr and "UserError" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("error: --cell 'nope' matches no cell")
+
+
+def test_version_names_zpfarm_and_its_commit() -> None:
+    done = zpfarm("--version")
+    assert done.returncode == 0 and done.stdout.startswith("zpfarm 0.1.0 ("), done.stdout

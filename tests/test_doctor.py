@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kernels import kernel_tarball
+
 from farm.doctor import checks
 from farm.host.cache import Cache
 from farm.model import arches
 from farm.model.matrix import Source
 
 
-def test_each_source_of_the_matrix_is_checked(tmp_path: Path) -> None:
-    present = tmp_path / "linux-source-6.12.tar.xz"
-    present.write_bytes(b"")
+def test_each_source_of_the_matrix_is_checked_and_shown_as_resolved(tmp_path: Path) -> None:
+    present = kernel_tarball(tmp_path / "linux-source-6.12.tar.xz", "6.12.118")
     sources = [
-        Source("v6.12.117", tarball=present, name="v6.12"),
-        Source("v7.3.4", tarball=tmp_path / "linux-source-7.3.tar.xz", name="v7.3"),
+        Source("v6.12", tarball=present, name="v6.12"),
+        Source("v7.3", tarball=tmp_path / "linux-source-7.3.tar.xz", name="v7.3"),
+        Source("v6.12.117", tarball=present, name="pinned"),
     ]
     found = {c.name: c for c in checks(Cache(tmp_path / "cache"), sources)}
-    assert found["kernel source v6.12"].ok
+    resolved = found["kernel source v6.12"]
+    assert resolved.ok and resolved.detail.startswith(f"v6.12 -> v6.12.118 from {present} (sha256 ")
     missing = found["kernel source v7.3"]
-    assert not missing.ok and "missing" in missing.detail and missing.fix == "./install.sh"
-    assert missing.needed_by == "v7.3.4 cells"
+    assert not missing.ok and "not found" in missing.detail and missing.fix == "./install.sh"
+    assert missing.needed_by == "v7.3 cells"
+    moved = found["kernel source pinned"]
+    assert not moved.ok and "holds Linux 6.12.118, but the matrix pins v6.12.117" in moved.detail
 
 
 def test_a_build_only_arch_needs_its_cross_compiler_and_no_qemu(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""End to end on a real kernel: build 6.12 (x86_64, arm64), boot it under virtme-ng, run tests.
+"""End to end on a real kernel: build the default base (x86_64, arm64), boot it under virtme-ng, run tests.
 
 These are the farm's honest tests: a real build, a real QEMU guest, real
 JUnit. The kernel cache ($ZPFARM_CACHE, default ~/.cache/zpfarm) survives
@@ -22,12 +22,19 @@ import junitparser
 import pytest
 import xmlschema
 
+from farm import resolve
 from farm.host.cache import Cache, default_root
 
 ROOT = Path(__file__).resolve().parent.parent
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 CELL = "base-x86_64-thp-on"
 pytestmark = pytest.mark.vm
+
+
+@pytest.fixture(scope="module")
+def release() -> str:
+    """The point release the default matrix's tarball holds (7.3.4): what its cells build."""
+    return resolve.load(ROOT / "matrix.toml", Cache(default_root())).source.base.removeprefix("v")
 
 
 def zpfarm(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -91,7 +98,7 @@ def add_test(tmp_path: Path, name: str, body: str) -> None:
     (tmp_path / "testcases" / f"{name}.py").write_text(textwrap.dedent(body))
 
 
-def test_real_kernel_builds_boots_and_runs_fault_tests(tmp_path: Path) -> None:
+def test_real_kernel_builds_boots_and_runs_fault_tests(tmp_path: Path, release: str) -> None:
     done = zpfarm("run", "--cell", f"{CELL}/default", "--test", "memory", "--results", tmp_path, "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     suites = read_junit(tmp_path / "junit.xml")
@@ -103,10 +110,12 @@ def test_real_kernel_builds_boots_and_runs_fault_tests(tmp_path: Path) -> None:
     assert "xfail" in memory.values(), memory
     assert all(k in ("pass", "xfail", "skipped") for k in memory.values()), memory
     xml = (tmp_path / "junit.xml").read_text()
-    assert 'name="kernel_release" value="6.12.117' in xml
+    assert f'name="kernel_release" value="{release}' in xml
+    assert f'name="base" value="v{release}"' in xml and 'name="base_line" value="v7.3"' in xml
+    assert 'name="tarball_sha256" value="' in xml
     assert 'name="reproducer" value="zpfarm run --matrix' in xml
     assert (tmp_path / CELL / "build.log").is_file()
-    assert "Linux version 6.12.117" in (tmp_path / CELL / "default" / "console.log").read_text()
+    assert f"Linux version {release}" in (tmp_path / CELL / "default" / "console.log").read_text()
 
 
 def test_arm64_cell_cross_builds_and_boots_on_its_own_root(tmp_path: Path) -> None:
@@ -174,7 +183,7 @@ def test_kernel_panic_is_an_error_with_the_excerpt(tmp_path: Path) -> None:
     assert any(n == "panic.console" for n in cases), list(cases)
 
 
-def test_patch_that_does_not_apply_is_exit_2_naming_it(tmp_path: Path) -> None:
+def test_patch_that_does_not_apply_is_exit_2_naming_it(tmp_path: Path, release: str) -> None:
     m = matrix(tmp_path, kernel="series")
     series = tmp_path / "kernel-series"
     (series / "0001-shmem-bogus.patch").write_text(
@@ -184,7 +193,7 @@ def test_patch_that_does_not_apply_is_exit_2_naming_it(tmp_path: Path) -> None:
     (series / "series").write_text("0001-shmem-bogus.patch\n")
     done = zpfarm("run", "--matrix", m, "--results", tmp_path / "out", "--quiet", "--no-selftests")
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "0001-shmem-bogus.patch does not apply to v6.12.117" in done.stderr
+    assert f"0001-shmem-bogus.patch does not apply to v{release}" in done.stderr
     assert "Traceback" not in done.stderr
     cases = read_junit(tmp_path / "out" / "junit.xml")["series-x86_64-thp-on/default"]
     assert kind(cases["build"]) == "error"

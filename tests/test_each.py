@@ -65,7 +65,7 @@ class Quiet(Reporter):
 
 
 def _series_repo(repo: Path) -> str:
-    """A git repo with the tag v6.12.117 and two patches on top; the tip's commit."""
+    """A git repo with the tag v7.3.4 and two patches on top; the tip's commit."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
@@ -77,7 +77,7 @@ def _series_repo(repo: Path) -> str:
         git("add", "file")
         git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", subject)
         if n == 0:
-            git("tag", "v6.12.117")
+            git("tag", "v7.3.4")
     return git("rev-parse", "HEAD").strip()
 
 
@@ -86,7 +86,7 @@ def _s390_options(tmp_path: Path, extra: str = "") -> pipeline.Options:
     (tmp_path / "kernel-series").mkdir()
     (tmp_path / "testcases").mkdir()
     (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
-    axes = '[axes]\nkernel = ["base", "series"]\narch = ["s390"]\nkconfig = ["on"]\n'
+    axes = '[source]\nbase = "v7.3.4"\n[axes]\nkernel = ["base", "series"]\narch = ["s390"]\nkconfig = ["on"]\n'
     (tmp_path / "matrix.toml").write_text(axes + '[kconfig.on]\nfragments = ["on.config"]\n' + extra)
     m = matrix.load(tmp_path / "matrix.toml")
     return pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
@@ -121,7 +121,7 @@ def test_build_each_builds_a_build_only_cell_at_every_patch(tmp_path: Path) -> N
     (suite,) = report.suites
     assert suite.name == "build-each/series-s390-on" and suite.properties["arch"] == "s390"
     assert [(c.name, c.status) for c in suite.cases] == [
-        ("base v6.12.117", Status.PASS),
+        ("base v7.3.4", Status.PASS),
         ("0001 mm: one", Status.PASS),
         ("0002 s390/mm: two", Status.FAIL),
     ]

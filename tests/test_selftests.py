@@ -17,14 +17,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from kernels import imported
 
 from farm.guest import selftests
 from farm.host import proc
-from farm.host.cache import Cache, default_root
 from farm.judge import expect, ktap
-from farm.kernel import source
-from farm.model import arches, matrix
-from farm.model.errors import InfraError
+from farm.model import arches
 from farm.model.programs import GuestTest
 from farm.model.results import Status
 
@@ -239,41 +237,32 @@ def test_setup_script_runs_and_prints_tap() -> None:
     assert "cannot write" in setup.write("/nonexistent/x", "1")
 
 
-# --- a real build of the 6.12.117 selftests -------------------------------------------------
+# --- a real build of the 6.12 and 7.3 selftests ---------------------------------------------
 
-_TAG = "v6.12.117"
+
+def _worktree(tmp_path_factory: pytest.TempPathFactory, matrix_file: Path, name: str) -> Iterator[Path]:
+    """A worktree at the matrix source's point release, imported from its tarball as zpfarm run does."""
+    repo, tag = imported(matrix_file)
+    tree = tmp_path_factory.mktemp(name) / "linux"
+    done = proc.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), tag], timeout=900)
+    assert done.ok, done.tail(5)
+    yield tree
+    proc.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], timeout=300)
 
 
 @pytest.fixture(scope="module")
 def kernel_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A 6.12.117 tree: $ZPFARM_SELFTESTS_TREE, else a worktree of the farm's cached source."""
+    """A 6.12.y tree (the backport's base): $ZPFARM_SELFTESTS_TREE, else the farm's import of the tarball."""
     if env := os.environ.get("ZPFARM_SELFTESTS_TREE"):
         yield Path(env)
         return
-    repo = default_root() / "source" / "linux-6.12.117"
-    if not (repo / ".git").exists():
-        pytest.skip(f"no kernel source at {repo} (zpfarm run imports it; or set ZPFARM_SELFTESTS_TREE)")
-    tree = tmp_path_factory.mktemp("selftests") / "linux"
-    done = proc.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), _TAG], timeout=900)
-    if not done.ok:
-        pytest.skip(f"cannot check out {_TAG} from {repo}: {done.tail(2)}")
-    yield tree
-    proc.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], timeout=300)
+    yield from _worktree(tmp_path_factory, ROOT / "matrix-v6.12.toml", "selftests")
 
 
 @pytest.fixture(scope="module")
 def kernel_tree_7_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A 7.3.4 tree (matrix-two-bases.toml's newer base), imported from its tarball if the farm has not yet."""
-    (newer,) = [s for s in matrix.load(ROOT / "matrix-two-bases.toml").sources if s.name == "v7.3"]
-    try:
-        repo = source.ensure_repo(newer, Cache(default_root()))
-    except InfraError as e:
-        pytest.skip(str(e))
-    tree = tmp_path_factory.mktemp("selftests-7.3") / "linux"
-    done = proc.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), newer.base], timeout=900)
-    assert done.ok, done.tail(5)
-    yield tree
-    proc.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], timeout=300)
+    """A 7.3.y tree (the default matrix's base), imported from its tarball if the farm has not yet."""
+    yield from _worktree(tmp_path_factory, ROOT / "matrix.toml", "selftests-7.3")
 
 
 @pytest.mark.vm

@@ -47,6 +47,9 @@ class Manifest:
     image: str  # the image's file name under kernel/: bzImage, Image
     release: str = ""  # `make kernelrelease`
     epoch: int = 0  # the commit's date: member times and KBUILD_BUILD_TIMESTAMP
+    base: str = ""  # the base's exact tag (v7.3.4)
+    base_line: str = ""  # the stable line the matrix named (v7.3), when the base floats
+    tarball_sha256: str = ""  # the source tarball the base was imported from
     format: int = FORMAT_VERSION
 
 

@@ -36,7 +36,10 @@ KERNELS = tuple(k.value for k in Kernel)
 # A name that becomes a path component (cells, results directories): no separators, no "..".
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _MEMORY = re.compile(r"^[1-9][0-9]*[KMGT]?$")  # what qemu -m (and vng --memory) takes
-DEFAULT_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
+DEFAULT_TARBALL = Path("/usr/local/src/linux-source-7.3.tar.xz")  # install.sh fetches it
+DEFAULT_BASE = "v7.3"  # the line: whichever 7.3.y the tarball holds
+STABLE_LINE = re.compile(r"v(\d+)\.(\d+)")  # a base without a point release: the tarball's decides
+_TARBALL_BASE = re.compile(r"v\d{1,3}\.\d{1,3}(\.\d{1,4})?")
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,20 @@ class Source:
     with its own series: the upstream series and its backport), then a "source" axis.
     """
 
-    base: str  # a git ref: the tag made from the tarball, or a ref in the tree
+    base: str  # a git ref: the tag made from the tarball ("v6.12": whichever 6.12.y it holds), or a ref in the tree
     tarball: Path | None = None
     tree: Path | None = None
     series: Path = Path("kernel-series")  # directory of the series file and patches for this base
     name: str = ""  # [sources.NAME]; "" for a matrix's single [source]
+    # Set by kernel.source.resolve: the stable line the matrix named ("v6.12") when base was made the
+    # point release the tarball holds, and the tarball's sha256.
+    line: str = ""
+    tarball_sha256: str = ""
+
+    @property
+    def floating(self) -> bool:
+        """A tarball base named by its stable line: the point release is the tarball's."""
+        return self.tarball is not None and STABLE_LINE.fullmatch(self.base) is not None
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,8 @@ def with_tree(m: Matrix, tree: Path | None, base: str | None) -> Matrix:
     if tree is None:
         if base is None:
             return m
+        if m.source.tarball is not None and not _TARBALL_BASE.fullmatch(base):
+            raise UserError(f"--base {base!r}: a tarball's base is a stable line (v7.3) or a point release (v7.3.4)")
         new = replace(m.source, base=base)
     elif base is None:
         raise UserError("--kernel-tree needs --base REF: the commit the series applies to")
@@ -321,7 +335,11 @@ def _source(t: _Table, here: Path, name: str) -> Source:
     if tree:
         return Source(base=t.get("base", str, required=True), tree=(here / tree).resolve(), series=series, name=name)
     tar = (here / tarball) if tarball else DEFAULT_TARBALL
-    base = t.get("base", str, required=bool(name)) or "v6.12.117"
+    base = t.get("base", str, required=bool(name)) or DEFAULT_BASE
+    if not _TARBALL_BASE.fullmatch(base):
+        raise UserError(
+            f"{t.where}: base {base!r}: a tarball's base is a stable line (v7.3) or a point release (v7.3.4)"
+        )
     return Source(base=base, tarball=tar, series=series, name=name)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from farm.model.errors import UserError
 from farm.model.results import Status, Suite
@@ -52,18 +53,62 @@ def from_suites(suites: Iterable[Suite]) -> list[Case]:
     return [Case(s.name, c.name, c.status, dict(c.metrics)) for s in suites for c in s.cases]
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What compare found: the changes, the two sides' names, and notes for the first lines."""
+
+    changes: list[Change]
+    before: str
+    after: str
+    notes: tuple[str, ...] = ()
+
+
+def files(before: Path, after: Path | None) -> Comparison:
+    """One run's base against its series (after None), or run before against run after.
+
+    Two runs on different point releases of a base say so first ("base moved");
+    two files with no suite in common are bad input, never "no differences".
+    """
+    if after is None:
+        old, new = split_kernels(from_junit(before))
+        if not old or not new:
+            missing = "base" if not old else "series"
+            raise UserError(f"{before}: no {missing} suites to compare (give two JUnit files to compare runs)")
+        return Comparison(diff(old, new), "base", "series")
+    old, new = from_junit(before), from_junit(after)
+    if not {c.suite for c in old} & {c.suite for c in new}:
+        raise UserError(f"{before} and {after} have no suite in common: nothing to compare")
+    was, now = _bases(before), _bases(after)
+    moved = (f"base moved: {', '.join(was)} -> {', '.join(now)}",) if was and now and was != now else ()
+    return Comparison(diff(old, new), before.name, after.name, moved)
+
+
+def _bases(path: Path) -> tuple[str, ...]:
+    """The distinct point releases (suite property "base") the file's suites ran on."""
+    found = {value for suite in _read(path) for name, value in _properties(suite) if name == "base"}
+    return tuple(sorted(found))
+
+
+def _properties(suite: object) -> list[tuple[str, str]]:
+    return [(p.name, p.value) for p in getattr(suite, "properties", lambda: [])()]
+
+
+def _read(path: Path) -> Any:
+    import junitparser
+
+    try:
+        return junitparser.JUnitXml.fromfile(str(path))
+    except (OSError, SyntaxError, junitparser.JUnitXmlError) as e:
+        raise UserError(f"{path}: not a readable JUnit file: {e}") from None
+
+
 def from_junit(path: Path) -> list[Case]:
     """Cases from a JUnit file written by zpfarm (metrics come back from the text).
 
     Anything else (not XML, not JUnit, a suite or case without a name) is one
     UserError naming the file; a metric that is not a number is left out.
     """
-    import junitparser
-
-    try:
-        xml = junitparser.JUnitXml.fromfile(str(path))
-    except (OSError, SyntaxError, junitparser.JUnitXmlError) as e:
-        raise UserError(f"{path}: not a readable JUnit file: {e}") from None
+    xml = _read(path)
     cases = []
     for number, suite in enumerate(xml, 1):
         if not suite.name:

@@ -1,0 +1,54 @@
+"""Where a result came from: zpfarm's own revision, the tools' versions, the inputs' hashes.
+
+Every suite carries these (as tuxrun's metadata.json does), so a result read
+weeks later says which farm, QEMU, virtme-ng and compiler made it, from which
+matrix file. Each tool is asked once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from importlib import metadata
+from pathlib import Path
+
+from farm.host import proc
+from farm.model.errors import InfraError
+
+_CHECKOUT = Path(__file__).resolve().parents[2]  # the zpfarm checkout (an editable install runs from it)
+
+
+@functools.cache
+def zpfarm() -> str:
+    """zpfarm's version, and its git commit when it runs from a checkout ("+dirty" with local changes)."""
+    try:
+        version = metadata.version("zpfarm")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    if not (_CHECKOUT / ".git").exists():
+        return version
+    head = proc.run(["git", "-C", str(_CHECKOUT), "rev-parse", "--short=12", "HEAD"], timeout=30)
+    if not head.ok:
+        return version
+    dirty = proc.run(["git", "-C", str(_CHECKOUT), "status", "--porcelain", "--untracked-files=no"], timeout=30)
+    return f"{version} ({head.output.strip()}{'+dirty' if dirty.output.strip() else ''})"
+
+
+@functools.cache
+def tool_version(*argv: str) -> str:
+    """The first line a tool prints for its version flag, or why there is none."""
+    try:
+        done = proc.run(list(argv), timeout=60)
+    except InfraError:
+        return f"unavailable ({argv[0]} not found)"
+    lines = done.output.strip().splitlines()
+    return lines[0].strip() if done.ok and lines else f"unavailable ({argv[0]} exit {done.returncode})"
+
+
+def sha256(path: Path) -> str:
+    """The file's sha256 (OSError when it cannot be read)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
