@@ -465,11 +465,12 @@ def build_cmd(
     from farm import steps
 
     with _errors(ctx):
+        artifact_key = steps.check_key(key)  # it names directories: checked before any is made
         c = _cache(cache)
         m = _matrix(matrix, c)
-        logs = _results(out_dir / "logs" / key)
+        logs = _results(out_dir / "logs" / artifact_key)
         opts = pipeline.options(m, m.cells, c, logs, logs / "junit.xml", selftests=with_selftests)
-        done = steps.build_artifact(m, opts, key, _results(out_dir), ui.PlainReporter(err))
+        done = steps.build_artifact(m, opts, artifact_key, _results(out_dir), ui.PlainReporter(err))
     if done.artifact is None:
         _error(f"the kernel does not build: {done.built.message} (log: {done.built.log})")
         raise typer.Exit(1)

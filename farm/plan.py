@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from farm.host import proc
+from farm.kernel import artifact
 from farm.kernel import series as series_mod
 from farm.kernel.build import fragments
 from farm.model import arches
@@ -31,7 +32,6 @@ from farm.model.errors import InfraError, UserError
 from farm.model.matrix import Cell, Guest, Matrix, Runtime, Source, check_bootable
 
 KEY_VERSION = "zpfarm-build-key 1"  # bump when the key's inputs change meaning
-KEY_LENGTH = 16  # hex digits of sha256 kept
 # Engine limits (rows per matrix): GitHub 256, GitLab 200 per parallel:matrix.
 MAX_ROWS = 200
 MAX_JSON_BYTES = 1_000_000  # GitHub: 1 MB of outputs per job
@@ -153,7 +153,7 @@ def build_key(cell: Cell, source: Source, toolchain: Toolchain, series_hash: str
     for frag in fragments(cell):
         data = frag.read_bytes()
         h.update(f"fragment {len(data)}\0".encode() + data)
-    return h.hexdigest()[:KEY_LENGTH]
+    return h.hexdigest()[: artifact.KEY_LENGTH]
 
 
 def timeout_minutes(guest: Guest, runtime: Runtime, foreign: bool) -> int:

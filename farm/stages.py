@@ -169,7 +169,7 @@ class LocalStages:
 
     def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
         opts = self.opts
-        mode = accel.resolve(opts.accel, cell.arch, guest.image, opts.cache.host_facts, self.notice)
+        mode = accel.resolve(opts.accel, cell.arch, guest.image, opts.cache, self.notice)
         request = boot.Boot(
             guest.image,
             cell.arch.name,

@@ -38,6 +38,9 @@ class BuildStep:
     artifact: Path | None
 
 
+check_key = artifact.check_key
+
+
 def build_artifact(matrix: Matrix, opts: Options, key: str, out_dir: Path, reporter: Reporter) -> BuildStep:
     """Build the plan's build key and pack it as out_dir/KEY.tar.zst."""
     row = _build_row(matrix, key)
@@ -121,12 +124,8 @@ class ArtifactStages(LocalStages):
     ) -> None:
         super().__init__(opts, notice, line)
         self.unpacked = unpacked
-        index = json.loads((unpacked.programs / INDEX).read_text())
-        self.runner = unpacked.programs / index["runner"]
-        self.tests = {
-            kind: tuple(_test(unpacked.programs, t) for t in index["tests"] if t["kind"] == kind)
-            for kind in ("testcases", "selftests")
-        }
+        self.runner, tests = _index(unpacked.programs)
+        self.tests = {kind: tuple(t for k, t in tests if k == kind) for kind in ("testcases", "selftests")}
 
     def prepare_trees(
         self, wanted: Collection[tuple[Source, Kernel]]
@@ -157,13 +156,35 @@ class ArtifactStages(LocalStages):
         return CellBuild(built, tuple(t for t in selftests if wanted.wants(t.name)))
 
 
+def _index(programs: Path) -> tuple[Path, list[tuple[str, GuestTest]]]:
+    """The runner and (kind, test) of an artifact's programs.json, every name a file under programs/."""
+    where = f"{programs / INDEX}"
+    try:
+        index = json.loads((programs / INDEX).read_text(encoding="utf-8"))
+        runner, entries = index["runner"], index["tests"]
+        tests = [(str(e["kind"]), _test(programs, e)) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{where}: not a programs index ({type(e).__name__}: {e})") from None
+    return _program(programs, runner, where), tests
+
+
 def _test(programs: Path, entry: dict[str, object]) -> GuestTest:
-    files = entry["files"]
-    argv = entry["argv"]
-    assert isinstance(files, list) and isinstance(argv, list)
-    return GuestTest(
-        str(entry["name"]), tuple(map(str, argv)), tuple(programs / str(f) for f in files), float(str(entry["timeout"]))
-    )
+    files, argv, name = entry["files"], entry["argv"], entry["name"]
+    if not isinstance(files, list) or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise TypeError(f"{name!r}: files and argv must be lists of names")
+    where = f"{programs / INDEX}"
+    timeout = entry["timeout"]
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout < 86400:
+        raise TypeError(f"{name!r}: timeout {timeout!r} is not a number of seconds")
+    return GuestTest(str(name), tuple(argv), tuple(_program(programs, f, where) for f in files), float(timeout))
+
+
+def _program(programs: Path, name: object, where: str) -> Path:
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise UserError(f"{where}: {name!r} is not a file name")
+    if not (programs / name).is_file():
+        raise UserError(f"{where}: names {name!r}, which the artifact does not hold")
+    return programs / name
 
 
 def test_artifact(opts: Options, kernel: Path, reporter: Reporter, report: Report) -> None:

@@ -88,32 +88,32 @@ def test_truncated_artifact_is_one_clear_line(tmp_path: Path, build: dict[str, P
     path = _pack(tmp_path, build)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(UserError, match="not a whole kernel artifact") as e:
+    with pytest.raises(UserError, match="tar could not read the artifact: ") as e:
         artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")
     assert "\n" not in str(e.value) and str(path) in str(e.value)
-    assert list((tmp_path / "dest").iterdir()) == []  # nothing half-unpacked left
+    assert nothing_in(tmp_path / "dest")  # nothing half-unpacked left
 
 
 def test_corrupt_and_foreign_files(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.zst"
     junk.write_bytes(b"<html>502</html>")
-    with pytest.raises(UserError, match="not a whole kernel artifact"):
-        artifact.unpack(junk, "k", "x86_64", tmp_path / "dest")
+    with pytest.raises(UserError, match="tar could not read the artifact"):
+        artifact.unpack(junk, MANIFEST.key, "x86_64", tmp_path / "dest")
     with pytest.raises(UserError, match="no such kernel artifact"):
-        artifact.unpack(tmp_path / "nope.tar.zst", "k", "x86_64", tmp_path / "dest")
+        artifact.unpack(tmp_path / "nope.tar.zst", MANIFEST.key, "x86_64", tmp_path / "dest")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "README").write_text("hi")
     plain = tmp_path / "plain.tar.zst"
     subprocess.run(["tar", "--zstd", "-cf", str(plain), "-C", str(tmp_path / "other"), "README"], check=True)
-    with pytest.raises(UserError, match=r"no manifest\.json: not a zpfarm kernel artifact"):
-        artifact.unpack(plain, "k", "x86_64", tmp_path / "dest")
+    with pytest.raises(UserError, match=r"refused: a name outside the artifact's layout: 'README'"):
+        artifact.unpack(plain, MANIFEST.key, "x86_64", tmp_path / "dest")
 
 
 def test_another_arch_or_key_is_refused(tmp_path: Path, build: dict[str, Path]) -> None:
     path = _pack(tmp_path, build)
     with pytest.raises(UserError, match="holds an x86_64 kernel, not arm64"):
         artifact.unpack(path, MANIFEST.key, "arm64", tmp_path / "dest")
-    with pytest.raises(UserError, match=f"holds build {MANIFEST.key}, not fedcba9876543210"):
+    with pytest.raises(UserError, match=f"holds build '{MANIFEST.key}', not fedcba9876543210"):
         artifact.unpack(path, "fedcba9876543210", "x86_64", tmp_path / "dest")
     future = _pack(tmp_path, build, replace(MANIFEST, format=99))
     with pytest.raises(UserError, match="artifact format 99"):
@@ -136,3 +136,65 @@ def test_commit_epoch(tmp_path: Path) -> None:
     subprocess.run(commit, check=True, env=env)
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     assert artifact.commit_epoch(tmp_path, head.strip()) == 946684800
+
+
+def nothing_in(dest: Path) -> bool:
+    return not dest.exists() or not list(dest.iterdir())
+
+
+def _tar(path: Path, root: Path, *names: str) -> Path:
+    subprocess.run(["tar", "--zstd", "-cf", str(path), "-C", str(root), *names], check=True)
+    return path
+
+
+@pytest.mark.parametrize("key", ["..", "", ".", "../../escaped", "0123456789ABCDEF", "0123456789abcdef\n"])
+def test_a_key_that_is_not_a_build_key_is_refused_before_any_file_is_touched(tmp_path: Path, key: str) -> None:
+    """A file named `...tar.zst` once made the key "..": unpacking removed the whole cache root."""
+    cache = tmp_path / "cache"
+    (cache / "artifacts").mkdir(parents=True)
+    (cache / "keep").write_text("sources, worktrees, builds")
+    with pytest.raises(UserError, match="is not a build key"):
+        artifact.unpack(tmp_path / f"{key}.tar.zst", key, "x86_64", cache / "artifacts")
+    assert (cache / "keep").is_file() and list((cache / "artifacts").iterdir()) == []
+
+
+def test_a_manifest_whose_key_or_image_is_a_path_is_refused(tmp_path: Path, build: dict[str, Path]) -> None:
+    stage = tmp_path / "stage"
+    for field, value in (("key", ".."), ("image", "../../bzImage")):
+        shutil.rmtree(stage, ignore_errors=True)
+        (stage / "kernel").mkdir(parents=True)
+        (stage / "programs").mkdir()
+        (stage / "manifest.json").write_text(json.dumps({**json.loads(json.dumps(MANIFEST.__dict__)), field: value}))
+        path = _tar(tmp_path / f"{MANIFEST.key}.tar.zst", stage, "manifest.json", "kernel", "programs")
+        with pytest.raises(UserError, match=rf"{field} '{value}' is not a plain name|holds build '\.\.'"):
+            artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")
+        assert nothing_in(tmp_path / "dest")
+
+
+@pytest.mark.parametrize("member", ["symlink", "escape", "absolute"])
+def test_members_outside_the_layout_are_refused_before_unpacking(tmp_path: Path, member: str) -> None:
+    stage = tmp_path / "stage"
+    (stage / "kernel").mkdir(parents=True)
+    (stage / "manifest.json").write_text(json.dumps(MANIFEST.__dict__))
+    outside = tmp_path / "outside"
+    if member == "symlink":
+        (stage / "kernel" / "bzImage").symlink_to("/etc/passwd")
+        argv = ["manifest.json", "kernel"]
+    else:
+        (stage / "x").write_text("x")
+        argv = ["manifest.json", "kernel", "--transform", f"s,^x$,{'../outside' if member == 'escape' else '/abs'},"]
+        argv += ["--absolute-names", "x"] if member == "absolute" else ["x"]
+    path = _tar(tmp_path / f"{MANIFEST.key}.tar.zst", stage, *argv)
+    with pytest.raises(UserError, match="refused: "):
+        artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")
+    assert not outside.exists() and nothing_in(tmp_path / "dest")
+
+
+def test_an_artifact_that_unpacks_too_large_is_refused_before_unpacking(
+    tmp_path: Path, build: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _pack(tmp_path, build)
+    monkeypatch.setattr(artifact, "MAX_UNPACKED_BYTES", 4096)  # the bzImage alone is 13 kB
+    with pytest.raises(UserError, match="unpacks to more than"):
+        artifact.unpack(path, MANIFEST.key, "x86_64", tmp_path / "dest")
+    assert nothing_in(tmp_path / "dest")

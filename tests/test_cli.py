@@ -240,6 +240,12 @@ def test_hostile_input_is_one_line_exit_2(tmp_path: Path, args: list[str], words
     one_error_line(done, 2, *words)
 
 
+def test_a_build_key_that_is_a_path_is_refused_before_any_directory_is_made(tmp_path: Path) -> None:
+    done = zpfarm("build", "--key", "../../escaped", "--out", tmp_path / "x" / "dist", "--cache", tmp_path / "c")
+    one_error_line(done, 2, "'../../escaped' is not a build key")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "escaped").exists()
+
+
 def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
     done = zpfarm("--debug", "matrix", "--cell", "nope")
     assert done.returncode == 2 and "Traceback" in done.stderr and "UserError" in done.stderr

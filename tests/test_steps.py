@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from farm.model.errors import UserError
 from farm.model.matrix import Kernel
 from farm.model.programs import GuestTest
 from farm.stages import GuestPrograms, Options
+
+KEY = "00000000000000a1"  # a build key: 16 hex digits
 
 
 def fake_artifact(tmp_path: Path, cell: str = "base-x86_64-on") -> Path:
@@ -31,7 +34,7 @@ def fake_artifact(tmp_path: Path, cell: str = "base-x86_64-on") -> Path:
     staged.mkdir()
     programs = steps._stage_programs(staged, guest, (cow,))
     manifest = artifact.Manifest(
-        "k1", "x86_64", cell, "abc", None, ("base-x86_64.config",), "gcc 12", 0, 1.0, "bzImage", "6.12.117"
+        KEY, "x86_64", cell, "abc", None, ("base-x86_64.config",), "gcc 12", 0, 1.0, "bzImage", "6.12.117"
     )
     return artifact.pack(tmp_path / "dist", manifest, files / "bzImage", files / "config", programs)
 
@@ -44,7 +47,7 @@ def options(tmp_path: Path, tests: tuple[str, ...] = ()) -> Options:
 
 def test_the_artifact_stages_give_back_the_kernel_and_programs_it_was_packed_with(tmp_path: Path) -> None:
     packed = fake_artifact(tmp_path)
-    unpacked = artifact.unpack(packed, "k1", "x86_64", tmp_path / "unpacked")
+    unpacked = artifact.unpack(packed, KEY, "x86_64", tmp_path / "unpacked")
     stages = steps.ArtifactStages(options(tmp_path), print, lambda c, t: None, unpacked)
     (cell,) = stages.opts.cells
     tree = stages.prepare_trees({(cell.source, Kernel.BASE)})[cell.source, Kernel.BASE]
@@ -59,7 +62,7 @@ def test_the_artifact_stages_give_back_the_kernel_and_programs_it_was_packed_wit
 
 
 def test_a_test_selection_limits_what_the_artifact_runs(tmp_path: Path) -> None:
-    unpacked = artifact.unpack(fake_artifact(tmp_path), "k1", "x86_64", tmp_path / "unpacked")
+    unpacked = artifact.unpack(fake_artifact(tmp_path), KEY, "x86_64", tmp_path / "unpacked")
     stages = steps.ArtifactStages(options(tmp_path, ("selftests",)), print, lambda c, t: None, unpacked)
     assert stages.opts.selection == Selection(("selftests",))
     assert stages.guest_programs(stages.opts.cells[0].arch).tests == ()
@@ -67,7 +70,7 @@ def test_a_test_selection_limits_what_the_artifact_runs(tmp_path: Path) -> None:
 
 def test_another_cells_artifact_is_refused_in_one_line(tmp_path: Path) -> None:
     packed = fake_artifact(tmp_path, cell="series-x86_64-on")
-    renamed = packed.with_name("k1.tar.zst")
+    renamed = packed.with_name(f"{KEY}.tar.zst")
     with pytest.raises(UserError, match=r"holds a build of series-x86_64-on, not base-x86_64-on"):
         steps.test_artifact(options(tmp_path), renamed, None, None)  # type: ignore[arg-type]
 
@@ -89,3 +92,27 @@ def test_a_build_key_is_found_in_a_matrix_that_also_has_build_only_cells(tmp_pat
     assert [steps._build_row(m, key).cell for key in keys] == [c.name for c in bootable]
     with pytest.raises(UserError, match="no build nope"):
         steps._build_row(m, "nope")
+
+
+@pytest.mark.parametrize(
+    ("index", "words"),
+    [
+        ({"runner": "../../bin/sh", "tests": []}, "'../../bin/sh' is not a file name"),
+        ({"runner": "runner-1234", "tests": [{"kind": "testcases", "name": "m", "argv": "./m", "files": []}]}, "lists"),
+        (
+            {"runner": "runner-1234", "tests": [{"kind": "x", "name": "m", "argv": [], "files": [], "timeout": "9"}]},
+            "9",
+        ),
+        ({"runner": "gone", "tests": []}, "'gone', which the artifact does not hold"),
+        ([], "not a programs index"),
+    ],
+)
+def test_a_programs_index_of_the_wrong_shape_is_bad_input_not_an_assert(
+    tmp_path: Path, index: object, words: str
+) -> None:
+    """Under python -O an assert vanished and a wrong type was iterated into wrong file names."""
+    unpacked = artifact.unpack(fake_artifact(tmp_path), KEY, "x86_64", tmp_path / "unpacked")
+    (unpacked.programs / steps.INDEX).write_text(json.dumps(index))
+    with pytest.raises(UserError, match=r"programs\.json") as e:
+        steps.ArtifactStages(options(tmp_path), print, lambda c, t: None, unpacked)
+    assert words in str(e.value)

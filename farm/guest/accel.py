@@ -3,7 +3,8 @@
 /dev/kvm existing proves little (here it is a PVM host module on which a
 stock kernel hangs at "Decompressing Linux"), so the farm boots the first
 built kernel under KVM with a short timeout and remembers the answer in the
-cache, keyed by what could change it.
+cache, keyed by what could change it. Guests booting at once wait for one
+probe: the first takes the probe lock, the others find its answer.
 """
 
 from __future__ import annotations
@@ -16,27 +17,32 @@ from pathlib import Path
 
 from farm.guest.boot import vng, vng_env
 from farm.host import proc
+from farm.host.cache import Cache
+from farm.host.files import atomic_write
 from farm.model.arches import Accel, Arch
 
 PROBE_TIMEOUT_S = 45.0
+Prober = Callable[[Path], bool]
 
 
 def _host_key() -> str:
     return f"{platform.release()} {os.path.exists('/dev/kvm')}"
 
 
-def resolve(choice: Accel, arch: Arch, image: Path, facts: Path, notice: Callable[[str], None]) -> Accel:
-    """KVM or TCG for booting image; probes (and caches) when choice is auto."""
+def resolve(
+    choice: Accel, arch: Arch, image: Path, cache: Cache, notice: Callable[[str], None], prober: Prober | None = None
+) -> Accel:
+    """KVM or TCG for booting image; probes (once per host, whoever asks at once) when choice is auto."""
     if choice is not Accel.AUTO:
         return choice
     if not arch.native or not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return Accel.TCG
-    known = _load(facts)
-    if known.get("key") == _host_key() and known.get("kvm") in (True, False):
-        return Accel.KVM if known["kvm"] else Accel.TCG
-    works = probe(image)
-    facts.parent.mkdir(parents=True, exist_ok=True)
-    facts.write_text(json.dumps({"key": _host_key(), "kvm": works}) + "\n")
+    with cache.lock("kvm-probe", lambda: notice("waiting for the KVM probe another guest runs")):
+        known = _load(cache.host_facts)
+        if known.get("key") == _host_key() and known.get("kvm") in (True, False):
+            return Accel.KVM if known["kvm"] else Accel.TCG
+        works = (prober or probe)(image)
+        atomic_write(cache.host_facts, (json.dumps({"key": _host_key(), "kvm": works}) + "\n").encode())
     if not works:
         notice(f"KVM did not boot a kernel within {PROBE_TIMEOUT_S:.0f} s: using TCG (emulation, slower)")
     return Accel.KVM if works else Accel.TCG

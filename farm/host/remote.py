@@ -28,7 +28,7 @@ from farm.model.errors import InfraError, UserError
 
 _PGID = "zpfarm-pgid"
 LOGIN_TIMEOUT_S = 120.0
-_TARGET = re.compile(r"^(?:(?P<user>[^@:\s]+)@)?(?P<host>[^@:\s]+)(?::(?P<port>\d+))?$")
+_TARGET = re.compile(r"(?:(?P<user>[^@:\s]+)@)?(?P<host>[^@:\s]+)(?::(?P<port>\d+))?")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Target:
 
     @classmethod
     def parse(cls, text: str) -> Target:
-        m = _TARGET.match(text)
+        m = _TARGET.fullmatch(text)
         if not m:
             raise UserError(f"--ssh {text!r}: expected [USER@]HOST[:PORT]")
         port = int(m["port"] or 22)

@@ -11,6 +11,7 @@ build the test row asked for (key and arch) before anything boots it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +32,9 @@ SUFFIX = ".tar.zst"
 BUILD_USER = "zpfarm"
 BUILD_HOST = "zpfarm"
 TAR_TIMEOUT_S = 900
+KEY_LENGTH = 16  # hex digits of the build key's sha256 (farm.plan)
+_KEY = re.compile(f"[0-9a-f]{{{KEY_LENGTH}}}")
+MAX_UNPACKED_BYTES = 4 << 30  # a kernel, its config and the guest programs are well under 1 GiB
 
 
 @dataclass(frozen=True)
@@ -119,29 +123,69 @@ def pack(out_dir: Path, manifest: Manifest, image: Path, config: Path, programs:
     return target
 
 
+def check_key(key: str) -> str:
+    """key as a build key (KEY_LENGTH hex digits): it names files, so nothing else is one."""
+    if not _KEY.fullmatch(key):
+        raise UserError(f"{key!r} is not a build key ({KEY_LENGTH} hex digits, as `zpfarm plan` prints them)")
+    return key
+
+
 def unpack(path: Path, expect_key: str, expect_arch: str, dest: Path) -> Unpacked:
-    """Unpack path into dest/KEY after checking it is whole and is build expect_key for expect_arch."""
+    """Unpack path into dest/KEY after checking it is whole and is build expect_key for expect_arch.
+
+    An artifact is another job's upload: its key is checked before any file is
+    touched, its manifest is read before anything is unpacked, and every member
+    must be a plain file or directory under the archive's own names, within
+    MAX_UNPACKED_BYTES in all. Only dest/KEY is ever replaced.
+    """
+    check_key(expect_key)
     if not path.is_file():
         raise UserError(f"{path}: no such kernel artifact")
+    _check_members(path)
     with tempfile.TemporaryDirectory(prefix=".unpack-", dir=_made(dest)) as tmp:
-        done = proc.run(["tar", "--zstd", "-xf", str(path), "-C", tmp], timeout=TAR_TIMEOUT_S)
-        if not done.ok:
-            raise UserError(f"{path}: not a whole kernel artifact (truncated or corrupt?): {done.tail(1)}")
+        _tar(path, ["-xf", str(path), "-C", tmp, "--occurrence=1", MANIFEST])
         manifest = _manifest(path, Path(tmp) / MANIFEST)
         if manifest.arch != expect_arch:
             raise UserError(f"{path}: holds an {manifest.arch} kernel, not {expect_arch} (another build's artifact)")
         if manifest.key != expect_key:
-            raise UserError(f"{path}: holds build {manifest.key}, not {expect_key} (another build's artifact)")
+            raise UserError(f"{path}: holds build {manifest.key!r}, not {expect_key} (another build's artifact)")
+        _tar(path, ["-xf", str(path), "-C", tmp, "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"])
         for member in (f"{KERNEL_DIR}/{manifest.image}", f"{KERNEL_DIR}/{CONFIG_NAME}", PROGRAMS_DIR):
             if not (Path(tmp) / member).exists():
                 raise UserError(f"{path}: no {member} in the artifact")
-        root = dest / manifest.key
+        root = dest / expect_key
         if root.exists():
             shutil.rmtree(root)
         Path(tmp).rename(root)
         Path(tmp).mkdir()  # for TemporaryDirectory's cleanup
     kernel = root / KERNEL_DIR
     return Unpacked(manifest, root, kernel / manifest.image, kernel / CONFIG_NAME, root / PROGRAMS_DIR)
+
+
+def _tar(path: Path, args: list[str]) -> str:
+    done = proc.run(["tar", "--zstd", *args], timeout=TAR_TIMEOUT_S)
+    if not done.ok:
+        raise UserError(f"{path}: tar could not read the artifact: {done.tail(2) or f'exit {done.returncode}'}")
+    return done.output
+
+
+def _check_members(path: Path) -> None:
+    """Every member a regular file or directory under manifest.json, kernel/ or programs/; sizes capped."""
+    total = 0
+    listing = _tar(path, ["-tvf", str(path), "--numeric-owner", "--quoting-style=escape", "--absolute-names"])
+    for line in listing.splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) != 6 or not fields[2].isdigit():
+            raise UserError(f"{path}: refused: a tar listing line zpfarm does not read: {line[:200]!r}")
+        kind, size, name = fields[0][0], int(fields[2]), fields[5]
+        parts = name.rstrip("/").split("/")
+        top_ok = parts[0] in (KERNEL_DIR, PROGRAMS_DIR) or (parts == [MANIFEST] and kind == "-")
+        if kind not in "-d" or name.startswith("/") or ".." in parts or "\\" in name or not top_ok:
+            what = {"l": "a symlink", "h": "a hard link"}.get(kind, f"type {kind!r}") if kind not in "-d" else "a name"
+            raise UserError(f"{path}: refused: {what} outside the artifact's layout: {name[:200]!r}")
+        total += size
+        if total > MAX_UNPACKED_BYTES:
+            raise UserError(f"{path}: unpacks to more than {MAX_UNPACKED_BYTES >> 30} GiB: not a kernel artifact")
 
 
 def _manifest(path: Path, file: Path) -> Manifest:
@@ -157,9 +201,13 @@ def _manifest(path: Path, file: Path) -> Manifest:
     known = {f.name for f in fields(Manifest)}
     try:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
-        return Manifest(**values)
+        manifest = Manifest(**values)
     except TypeError as e:
         raise UserError(f"{path}: {MANIFEST} is incomplete: {e}") from None
+    for name, value in (("key", manifest.key), ("image", manifest.image), ("arch", manifest.arch)):
+        if not isinstance(value, str) or Path(value).name != value or value in ("", ".", ".."):
+            raise UserError(f"{path}: {MANIFEST}: {name} {value!r} is not a plain name")
+    return manifest
 
 
 def _made(directory: Path) -> Path:

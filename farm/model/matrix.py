@@ -34,8 +34,8 @@ class Kernel(StrEnum):
 
 KERNELS = tuple(k.value for k in Kernel)
 # A name that becomes a path component (cells, results directories): no separators, no "..".
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_MEMORY = re.compile(r"^[1-9][0-9]*[KMGT]?$")  # what qemu -m (and vng --memory) takes
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # fullmatch: "default\n" is no name
+_MEMORY = re.compile(r"[1-9][0-9]{0,6}[KMGT]?")  # what qemu -m (and vng --memory) takes
 DEFAULT_TARBALL = Path("/usr/local/src/linux-source-7.3.tar.xz")  # install.sh fetches it
 DEFAULT_BASE = "v7.3"  # the line: whichever 7.3.y the tarball holds
 STABLE_LINE = re.compile(r"v(\d+)\.(\d+)")  # a base without a point release: the tarball's decides
@@ -248,8 +248,8 @@ class _Table:
 
 
 def _check_name(where: str, what: str, name: str) -> str:
-    if not _NAME.match(name) or ".." in name:
-        raise UserError(f"{where}: {what} {name!r}: use letters, digits, '_', '.', '+', '-' (it names files)")
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise UserError(f"{where}: {what} {name!r}: use up to 64 letters, digits, '_', '.', '+', '-' (it names files)")
     return name
 
 
@@ -347,7 +347,7 @@ def _guest(t: _Table) -> Guest:
     t.check_keys(["memory", "cpus", "boot_timeout", "test_timeout"])
     d = Guest()
     memory = t.get("memory", str, d.memory)
-    if not _MEMORY.match(memory):
+    if not _MEMORY.fullmatch(memory):
         raise UserError(f'{t.where}: \'memory\' must be a size like "2G" or "512M", not {memory!r}')
     return Guest(
         memory=memory,
