@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from farm import plan as plan_mod
+from farm.kernel import artifact
 from farm.model import matrix
 from farm.model.arches import Arch
 from farm.model.errors import UserError
@@ -67,7 +68,7 @@ def test_rows_one_build_per_cell_one_test_per_runtime(tmp_path: Path) -> None:
     p = make(m)
     assert [b.cell for b in p.builds] == [c.name for c in m.cells]  # 8 cells, 8 kernels
     assert len({b.key for b in p.builds}) == 8
-    assert all(len(b.key) == plan_mod.KEY_LENGTH for b in p.builds)
+    assert all(len(b.key) == artifact.KEY_LENGTH for b in p.builds)
     suites = [t.suite for t in p.tests]
     assert "base-x86_64-on/always" in suites and "base-x86_64-off/default" in suites
     assert "base-x86_64-off/always" not in suites
