@@ -48,6 +48,7 @@ def test_the_next_point_release_is_imported_beside_the_last_and_nothing_else_cha
         seen.append((resolved.base, repo.name, commit))
         record = json.loads((repo / ".git" / "zpfarm-import.json").read_text())
         assert record == {"version": version, "tarball": str(tarball), "sha256": resolved.tarball_sha256}
+        assert git.out(repo, ["config", "gc.auto"]).strip() == "0"  # no background repack of the whole tree
     assert [(b, r) for b, r, _ in seen] == [("v6.12.117", "linux-6.12.117"), ("v6.12.118", "linux-6.12.118")]
     assert seen[0][2] != seen[1][2]
     assert git.resolve(cache.source("linux-6.12.117"), "v6.12.117") == seen[0][2]  # N is still there

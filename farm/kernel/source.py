@@ -174,6 +174,10 @@ def _import_tarball(tarball: Path, tag: str, repo: Path, sha256: str) -> None:
         env = {"GIT_AUTHOR_DATE": _IMPORT_DATE, "GIT_COMMITTER_DATE": _IMPORT_DATE}
         for args in (
             ["init", "-q", "-b", "zpfarm-import"],
+            # No automatic gc, ever: the commit leaves ~90,000 loose objects, and gc --auto would
+            # start a background delta repack of all of them (minutes of CPU, and a pack no faster
+            # for what the farm does) after the commit and after each git am in the worktrees.
+            ["config", "gc.auto", "0"],
             # -f: Debian's top-level .gitignore ignores everything at the top level.
             ["add", "-A", "-f"],
             ["commit", "-q", "-m", f"Linux {version}\n\nImported from {tarball.name}."],
