@@ -9,7 +9,7 @@ PACKAGES=(
   # boot: virtme-ng runs QEMU; udev on the host gives the guest its virtio-serial ports
   qemu-system-x86 qemu-system-arm udev
   # kernel builds (x86_64 native, arm64 and s390 cross; s390 is built, never booted) and the
-  # embedded default source
+  # kernel sources (linux-source-6.12: the backport's base; 7.3, the default, is fetched below)
   make gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-s390x-linux-gnu ccache flex bison bc
   libelf-dev libssl-dev cpio kmod xz-utils git linux-source-6.12
   # the mm selftests' io_uring cases (static liburing.a, x86_64)
