@@ -228,8 +228,8 @@ def _error_junit(junit_path: Path, e: ZpfarmError) -> str:
     where = pipeline.early_junit(junit_path)
     try:
         junit.write(where, [Suite("zpfarm", (pipeline.stage_error("setup", e),), {}, "", datetime.now(UTC), 0.0)])
-    except OSError as problem:
-        return f" (no JUnit written: {where}: {problem.strerror or problem})"
+    except ZpfarmError as problem:
+        return f" (no JUnit written: {problem})"
     return f" (JUnit: {where})"
 
 
@@ -248,8 +248,21 @@ def _cache(path: Path | None) -> Cache:
     return Cache(_writable(path or default_root(), "--cache"))
 
 
-def _results(path: Path) -> Path:
-    return _writable(path, "--results")
+def _results(ctx: typer.Context, path: Path) -> Path:
+    """path as this command's results directory, held until the command ends (one writer at a time)."""
+    import fcntl
+
+    where = _writable(path, "--results")
+    lock = (where / ".zpfarm-results.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UserError(
+            f"--results {path}: another zpfarm command is writing there (give each job its own --results)"
+        ) from None
+    ctx.call_on_close(lock.close)
+    return where
 
 
 def _matrix(path: Path | None, cache: Cache, tree: Path | None = None, base: str | None = None) -> matrix_mod.Matrix:
@@ -334,7 +347,7 @@ def run(
             m,
             cells,
             c,
-            _results(results),
+            _results(ctx, results),
             junit_path,
             accel=accel,
             tests=test or (),
@@ -382,7 +395,7 @@ def build_each_cmd(
     with _job(ctx, junit_path, report):
         c = _cache(cache)
         m, cells = _load(matrix, cell, c, kernel_tree, base)
-        opts = pipeline.options(m, cells, c, _results(results), junit_path)
+        opts = pipeline.options(m, cells, c, _results(ctx, results), junit_path)
         reporter = _reporter([c.name for c in cells if c.kernel is Kernel.SERIES], quiet)
         with reporter.shown():
             build_each.check(opts, reporter, report)
@@ -468,9 +481,9 @@ def build_cmd(
         artifact_key = steps.check_key(key)  # it names directories: checked before any is made
         c = _cache(cache)
         m = _matrix(matrix, c)
-        logs = _results(out_dir / "logs" / artifact_key)
+        logs = _writable(out_dir / "logs" / artifact_key, "--out")
         opts = pipeline.options(m, m.cells, c, logs, logs / "junit.xml", selftests=with_selftests)
-        done = steps.build_artifact(m, opts, artifact_key, _results(out_dir), ui.PlainReporter(err))
+        done = steps.build_artifact(m, opts, artifact_key, _writable(out_dir, "--out"), ui.PlainReporter(err))
     if done.artifact is None:
         _error(f"the kernel does not build: {done.built.message} (log: {done.built.log})")
         raise typer.Exit(1)
@@ -508,7 +521,7 @@ def test_cmd(
             m,
             cells,
             c,
-            _results(results),
+            _results(ctx, results),
             junit_path,
             accel=accel,
             tests=test or (),
@@ -623,7 +636,7 @@ def bisect(
             raise UserError("--cell and --test are needed to start a bisect")
         else:
             pipeline.options(m, m.select([cell]), c, results, results / "junit.xml", tests=[test.split(".", 1)[0]])
-            step = bisecting.step_argv(_zpfarm_argv(), m, c, accel, runs, threshold, _results(results))
+            step = bisecting.step_argv(_zpfarm_argv(), m, c, accel, runs, threshold, _results(ctx, results))
             state = bisecting.begin(m, c, cell, test, good, bad, step, results)
         out.print(f"bisecting {state.test} in {state.cell}: good {state.good[:12]}, bad {state.bad[:12]}")
         outcome = bisecting.run(tree, state.step, results / "steps.jsonl", results / "bisect.log")
@@ -709,7 +722,7 @@ def host_test(
         cases = hosttest.run(
             m,
             _cache(cache),
-            _results(results),
+            _results(ctx, results),
             kernel,
             chosen.testcases(),
             target,

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm.guest import boot, selection
-from farm.host import provenance
+from farm.guest import boot, selection, selftests
+from farm.host import files, provenance
 from farm.host.cache import Cache
 from farm.judge import expect, verdict
+from farm.kernel import series
 from farm.model.arches import Accel
 from farm.model.errors import UserError, ZpfarmError
-from farm.model.matrix import Cell, Matrix, Runtime, check_bootable
+from farm.model.matrix import Cell, Kernel, Matrix, Runtime, check_bootable
 from farm.model.matrix import Guest as GuestSettings
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
@@ -56,14 +57,27 @@ def options(
 
     jobs: guests at once (default: as many as this host's cores and memory hold, see default_jobs).
     """
-    chosen = selection.select(matrix.testcases_dir, tests)
-    selection.check_runtimes(matrix)
-    if junit_path.is_dir():
-        raise UserError(f"--junit {junit_path}: is a directory (give a file name)")
+    new = _new_selftests(matrix, cells)
+    chosen = selection.select(matrix.testcases_dir, tests, new_selftests=new)
+    selection.check_runtimes(matrix, new)
+    if not selftests and chosen.names and not chosen.wants_testcases():
+        raise UserError(f"--test {' '.join(chosen.names)} with --no-selftests: nothing would run")
+    files.writable_file(junit_path, "--junit")
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs {jobs}: run at least one guest at a time")
     jobs = jobs or default_jobs(matrix.guest)
     return Options(matrix, cells, cache, out, junit_path, accel, chosen, checkout, selftests, jobs)
+
+
+def _new_selftests(matrix: Matrix, cells: Sequence[Cell]) -> list[str]:
+    """The run names of the selftests the series cells' patches add (a series that does not load: none)."""
+    found: list[str] = []
+    for src in dict.fromkeys(c.source for c in cells if c.kernel is Kernel.SERIES):
+        try:
+            found += selftests.new_runs(series.added_files(series.load(src.series)))
+        except UserError:
+            continue  # the series' own error comes with its cells' builds
+    return found
 
 
 def default_jobs(

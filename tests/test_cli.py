@@ -221,6 +221,11 @@ def test_jobs_sharing_a_cache_check_it_at_the_same_time(tmp_path: Path) -> None:
     [
         (["run", "--results", "{file}"], ["--results", "not a writable directory"]),
         (["run", "--junit", "{dir}", "-c", "base-x86_64-thp-off"], ["--junit", "is a directory"]),
+        (["run", "--junit", "{file}/j.xml", "-c", "base-x86_64-thp-off"], ["--junit", "cannot write in"]),
+        (["merge", "{series_only}", "-o", "{dir}"], ["--output", "is a directory"]),
+        (["merge", "{series_only}", "-o", "{file}/m.xml"], ["--output", "cannot write in"]),
+        (["run", "-t", "selftests-mm-cow", "--no-selftests"], ["with --no-selftests: nothing would run"]),
+        (["run", "-t", "selftests-mm-xzeropagex"], ["'selftests-mm-xzeropagex': selects no test program"]),
         (["run", "--cache", "{file}", "-c", "base-x86_64-thp-off"], ["--cache", "not a writable directory"]),
         (["host-test", "--ssh", ""], ["--ssh ''", "expected [USER@]HOST[:PORT]"]),
         (["host-test", "--ssh", "host:99999"], ["port 99999 is not in 1..65535"]),
@@ -244,6 +249,17 @@ def test_a_build_key_that_is_a_path_is_refused_before_any_directory_is_made(tmp_
     done = zpfarm("build", "--key", "../../escaped", "--out", tmp_path / "x" / "dist", "--cache", tmp_path / "c")
     one_error_line(done, 2, "'../../escaped' is not a build key")
     assert not (tmp_path / "x").exists() and not (tmp_path / "escaped").exists()
+
+
+def test_two_commands_on_one_results_directory_are_refused_not_clobbered(tmp_path: Path) -> None:
+    """Two zpfarm test steps on the default results/test clobbered each other's share."""
+    import fcntl
+
+    (tmp_path / "r").mkdir()
+    with (tmp_path / "r" / ".zpfarm-results.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = zpfarm("run", "-c", "base-x86_64-thp-off", "-t", "memory", "--results", tmp_path / "r")
+    one_error_line(done, 2, "another zpfarm command is writing there")
 
 
 def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:

@@ -12,6 +12,7 @@ import pytest
 import xmlschema
 
 from farm.judge import expect, ktap
+from farm.model.errors import InfraError
 from farm.model.results import Status
 from farm.model.results import TestResult as Result  # not "Test*": pytest would try to collect it
 from farm.report.junit import (
@@ -169,7 +170,7 @@ def test_failed_write_keeps_the_previous_report(tmp_path: Path, monkeypatch: pyt
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InfraError, match=r"junit\.xml: could not write it \(disk full\)"):
         write(path, [_mixed_suite("first/run"), _mixed_suite("second/run")])
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]

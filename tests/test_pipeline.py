@@ -285,8 +285,19 @@ def test_an_unknown_test_name_is_bad_input_before_any_stage_runs(tmp_path: Path)
     for name in ("memroy", "selftests-mm-cwo", "selftests-nope"):
         with pytest.raises(UserError, match="selects no test program"):
             pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml", tests=[name])
-    for name in ("memory", "selftests", "selftests-mm-uffd-unit-tests", "selftests-mm-shmem_zeropage"):
+    for name in ("memory", "selftests", "selftests-mm-uffd-unit-tests"):
         pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml", tests=[name])
+
+
+def test_the_series_own_selftest_is_a_known_name_once_its_patch_adds_it(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    args = (m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml")
+    with pytest.raises(UserError, match="'selftests-mm-shmem_zeropage': selects no test program"):
+        pipeline.options(*args, tests=["selftests-mm-shmem_zeropage"])
+    new = "tools/testing/selftests/mm/shmem_zeropage.c"
+    (tmp_path / "kernel-series" / "0001-t.patch").write_text(f"diff --git a/{new} b/{new}\nnew file mode 100644\n")
+    (tmp_path / "kernel-series" / "series").write_text("0001-t.patch\n")
+    assert pipeline.options(*args, tests=["selftests-mm-shmem_zeropage"]).selection.names
 
 
 def test_a_runtime_naming_an_unknown_test_is_bad_input(tmp_path: Path) -> None:

@@ -83,3 +83,9 @@ def test_missing_series_file_and_missing_patch(tmp_path: Path) -> None:
     (tmp_path / "series").write_text("0001-x.patch\n")
     with pytest.raises(UserError, match=r"series:1: no such patch 0001-x.patch"):
         series.load(tmp_path)
+
+
+def test_a_series_file_that_is_not_utf8_is_one_line_of_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "series").write_bytes(b"0001-\xff.patch\n")
+    with pytest.raises(UserError, match=r"series: not UTF-8 text \(byte 5\)"):
+        series.load(tmp_path)

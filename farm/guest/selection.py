@@ -4,15 +4,14 @@ A name selects the testcases program of that name, a selftest run of that
 name or every run it is the prefix of ("selftests-mm-uffd-unit-tests" selects
 each uffd group), or "selftests" for all of the kernel's selftests. A name
 that selects nothing is bad input: a typo must never end in a green run that
-tested nothing. The series' own selftest is known only once a tree is built,
-so any "selftests-mm-*zeropage*" name is accepted.
+tested nothing. The series' own selftest is named by the file its patch adds
+(tools/testing/selftests/mm/*zeropage*.c), read from the series before any build.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 from farm.guest import selftests, testcases
@@ -20,7 +19,6 @@ from farm.model.errors import UserError
 from farm.model.matrix import Matrix
 
 SELFTESTS = "selftests"
-_NEW_SELFTEST = f"{SELFTESTS}-mm-*{selftests.NEW_TEST_MARK}*"
 
 
 @dataclass(frozen=True)
@@ -52,23 +50,26 @@ def _selects(name: str, program: str) -> bool:
     return program == name or (program.startswith(f"{name}-") and name.startswith(SELFTESTS))
 
 
-def known(testcases_dir: Path) -> list[str]:
-    """Every program name a run can have (the series' selftest aside)."""
-    return [*testcases.names(testcases_dir), selftests.SETUP_NAME, *(r.name for r in selftests.RUNS)]
+def known(testcases_dir: Path, new_selftests: Sequence[str] = ()) -> list[str]:
+    """Every program name a run can have; new_selftests: the runs of the series' own selftests."""
+    runs = [r.name for r in selftests.RUNS]
+    return [*testcases.names(testcases_dir), selftests.SETUP_NAME, *runs, *new_selftests]
 
 
-def select(testcases_dir: Path, names: Sequence[str], what: str = "--test") -> Selection:
+def select(
+    testcases_dir: Path, names: Sequence[str], what: str = "--test", new_selftests: Sequence[str] = ()
+) -> Selection:
     """The Selection for names; UserError for the first name that selects nothing."""
-    programs = known(testcases_dir)
+    programs = known(testcases_dir, new_selftests)
     for name in names:
-        if not any(_selects(name, p) for p in programs) and not fnmatchcase(name, _NEW_SELFTEST):
+        if not any(_selects(name, p) for p in programs):
             close = [p for p in programs if p.startswith(name[:4])] or programs
             raise UserError(f"{what} {name!r}: selects no test program (e.g. {', '.join(close[:6])})")
     return Selection(tuple(names))
 
 
-def check_runtimes(matrix: Matrix) -> None:
+def check_runtimes(matrix: Matrix, new_selftests: Sequence[str] = ()) -> None:
     """Every [runtime.NAME] tests entry names a program (UserError naming the runtime)."""
     runtimes = {rt.name: rt for cell in matrix.cells for rt in cell.runtimes}
     for rt in runtimes.values():
-        select(matrix.testcases_dir, rt.tests, f"{matrix.path.name}: [runtime.{rt.name}] tests:")
+        select(matrix.testcases_dir, rt.tests, f"{matrix.path.name}: [runtime.{rt.name}] tests:", new_selftests)

@@ -34,7 +34,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,6 +223,13 @@ def _headers_inputs(arch: Arch) -> tuple[str, ...]:
     """What `make headers` turns into the UAPI headers, for the stamp."""
     karch = "x86" if arch.kernel_arch == "x86_64" else arch.kernel_arch
     return ("include/uapi", f"arch/{karch}/include/uapi", f"arch/{karch}/entry/syscalls", "scripts/syscall.tbl")
+
+
+def new_runs(added: Sequence[str]) -> list[str]:
+    """The run names of new mm programs named *zeropage* among files a series adds (known before any build)."""
+    prefix = f"{_SELFTEST_DIR}/mm/"
+    stems = (f.removeprefix(prefix).removesuffix(".c") for f in added if f.startswith(prefix) and f.endswith(".c"))
+    return [Run(f"mm/{stem}").name for stem in stems if NEW_TEST_MARK in stem and "/" not in stem]
 
 
 def programs(tree: Path) -> list[str]:

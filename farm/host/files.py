@@ -8,11 +8,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from farm.model.errors import InfraError, UserError
+
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write data to path: temp file in the same directory, fsync, rename."""
-    with replacing(path, mode) as tmp:
-        tmp.write_bytes(data)
+    """Write data to path: temp file in the same directory, fsync, rename (InfraError when it cannot)."""
+    try:
+        with replacing(path, mode) as tmp:
+            tmp.write_bytes(data)
+    except OSError as e:
+        raise InfraError(f"{path}: could not write it ({e.strerror or e})") from None
+
+
+def writable_file(path: Path, option: str) -> Path:
+    """path as a file this process can write (its directory made if missing), or one line naming option.
+
+    Checked before long work, so that a run's results are never lost at its end.
+    """
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a directory (give a file name)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot write in {path.parent} ({e.strerror or e})") from None
+    return path
 
 
 @contextmanager

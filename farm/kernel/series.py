@@ -28,8 +28,12 @@ def load(directory: Path) -> Series:
     listing = directory / "series"
     if not listing.is_file():
         raise UserError(f"{listing}: no such file (list the patches in order, one per line)")
+    try:
+        text = listing.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{listing}: not UTF-8 text (byte {e.start}): list the patches' file names") from None
     patches = []
-    for lineno, raw in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, raw in enumerate(text.splitlines(), 1):
         name = raw.split("#", 1)[0].strip()
         if not name or name.startswith("0000-"):  # blank, comment or cover letter
             continue
@@ -40,6 +44,17 @@ def load(directory: Path) -> Series:
     if not patches:
         raise UserError(f"{listing}: lists no patches")
     return Series(directory, tuple(patches))
+
+
+_NEW_FILE = re.compile(r"^diff --git a/\S+ b/(\S+)\nnew file mode ", re.M)
+
+
+def added_files(series: Series) -> list[str]:
+    """The paths the series' patches create (git's "new file mode"), in patch order."""
+    found: list[str] = []
+    for patch in series.patches:
+        found += _NEW_FILE.findall(patch.read_bytes().decode("utf-8", "replace"))
+    return found
 
 
 def apply(series: Series, worktree: Path, base: str) -> str:

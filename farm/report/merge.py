@@ -42,6 +42,7 @@ def lost_message(suite: str) -> str:
 
 def merge(inputs: Sequence[Path], output: Path, expected: Sequence[str] = (), *, now: datetime | None = None) -> Merged:
     """Merge inputs into output (written atomically); expected: the suites the plan runs."""
+    files.writable_file(output, "--output")
     suites: dict[str, ET.Element] = {}
     origin: dict[str, Path] = {}
     canonical: dict[str, str] = {}
