@@ -271,3 +271,15 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
 def test_version_names_zpfarm_and_its_commit() -> None:
     done = zpfarm("--version")
     assert done.returncode == 0 and done.stdout.startswith("zpfarm 0.1.0 ("), done.stdout
+
+
+def test_compare_markdown_fits_a_ci_comment_and_keeps_the_regressions() -> None:
+    from farm.report import compare
+
+    fixes = [
+        compare.Change(compare.Kind.FIX, "x86_64-thp-on/default", f"t{i}" * 40, "fail", "pass") for i in range(900)
+    ]
+    regression = compare.Change(compare.Kind.REGRESSION, "x86_64-thp-on/default", "last", "pass", "fail")
+    text = compare.markdown([*fixes, regression], "base", "series")
+    assert len(text) <= compare.COMMENT_LIMIT
+    assert text.splitlines()[2].startswith("| regression |") and "more changes are not shown here" in text

@@ -22,6 +22,8 @@ GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
 # A metric "moved" when it changed by more than this fraction (and not from 0 to ~0).
 METRIC_TOLERANCE = 0.10
+COMMENT_LIMIT = 65536  # characters in a GitHub or GitLab comment
+_CUT_NOTE_ROOM = 200
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,19 @@ def _moved(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[str, str] | 
     return ", ".join(f"{k}={a[k]:g}" for k in keys), ", ".join(f"{k}={b[k]:g}" for k in keys)
 
 
-def markdown(changes: Sequence[Change], before: str, after: str) -> str:
-    """A table for a CI comment or a cover letter."""
+def markdown(changes: Sequence[Change], before: str, after: str, limit: int = COMMENT_LIMIT) -> str:
+    """A table for a CI comment or a cover letter, at most limit characters (regressions first when cut)."""
     if not changes:
         return f"No differences between {before} and {after}.\n"
+    ordered = sorted(changes, key=lambda c: c.kind is not Kind.REGRESSION)  # stable: regressions, then the rest
     lines = [f"| change | suite | test | {before} | {after} |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {c.kind.value} | {c.suite} | `{c.test}` | {c.before} | {c.after} |" for c in changes]
+    size, shown = sum(len(line) + 1 for line in lines), 0
+    for c in ordered:
+        row = f"| {c.kind.value} | {c.suite} | `{c.test}` | {c.before} | {c.after} |"
+        if size + len(row) + 1 > limit - _CUT_NOTE_ROOM:
+            break
+        lines.append(row)
+        size, shown = size + len(row) + 1, shown + 1
+    if shown < len(ordered):
+        lines.append(f"\n{len(ordered) - shown} more changes are not shown here: run `zpfarm compare` on the JUnit.")
     return "\n".join(lines) + "\n"
