@@ -305,6 +305,21 @@ def show_matrix(
         out.print(ui.cells_table(m, cells))
 
 
+@app.command("tests")
+def list_tests(ctx: typer.Context, matrix: MatrixOpt = None) -> None:
+    """List every name --test takes: the testcases, the selftest runs and the series' own selftests.
+
+    A selftest name also selects the runs it is the prefix of (selftests-mm-uffd-unit-tests: each
+    group); 'selftests' selects all of them.
+    """
+    from farm.guest import selection
+
+    with _errors(ctx):
+        m = matrix_mod.load(matrix or _default_matrix())
+        names = selection.known(m.testcases_dir, pipeline.new_selftests(m, m.cells))
+    sys.stdout.write("".join(f"{name}\n" for name in [*names, selection.SELFTESTS]))
+
+
 @app.command()
 def run(
     ctx: typer.Context,

@@ -57,7 +57,7 @@ def options(
 
     jobs: guests at once (default: as many as this host's cores and memory hold, see default_jobs).
     """
-    new = _new_selftests(matrix, cells)
+    new = new_selftests(matrix, cells)
     chosen = selection.select(matrix.testcases_dir, tests, new_selftests=new)
     selection.check_runtimes(matrix, new)
     if not selftests and chosen.names and not chosen.wants_testcases():
@@ -69,7 +69,7 @@ def options(
     return Options(matrix, cells, cache, out, junit_path, accel, chosen, checkout, selftests, jobs)
 
 
-def _new_selftests(matrix: Matrix, cells: Sequence[Cell]) -> list[str]:
+def new_selftests(matrix: Matrix, cells: Sequence[Cell]) -> list[str]:
     """The run names of the selftests the series cells' patches add (a series that does not load: none)."""
     found: list[str] = []
     for src in dict.fromkeys(c.source for c in cells if c.kernel is Kernel.SERIES):

@@ -283,3 +283,50 @@ def test_compare_markdown_fits_a_ci_comment_and_keeps_the_regressions() -> None:
     text = compare.markdown([*fixes, regression], "base", "series")
     assert len(text) <= compare.COMMENT_LIMIT
     assert text.splitlines()[2].startswith("| regression |") and "more changes are not shown here" in text
+
+
+def _commands() -> list[str]:
+    """Every registered command, as a user types it (hidden ones aside)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    names = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        if command.hidden:
+            continue
+        subs = getattr(command, "commands", None)
+        names += [f"{name} {sub}" for sub in subs] if subs else [name]
+    return sorted(names)
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_renders_its_help(command: str) -> None:
+    result = runner.invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    flags = [line for line in result.output.splitlines() if "<bool>" in line and "--help" not in line]
+    assert not flags, flags  # a flag shows no type (Typer's own --help row still says <bool>)
+
+
+def test_the_readme_command_table_names_exactly_the_registered_commands() -> None:
+    import re
+
+    table = re.findall(r"^\| `zpfarm ([a-z-]+)(?: ([a-z|\\]+))?", (ROOT / "README.md").read_text(), re.M)
+    listed = sorted(f"{name} {sub}" for name, subs in table for sub in subs.split("\\|") if sub) + sorted(
+        name for name, subs in table if not subs or subs.startswith("-")
+    )
+    assert sorted(listed) == _commands()
+
+
+def test_tests_lists_every_name_test_takes_and_each_is_accepted(tmp_path: Path) -> None:
+    from farm import pipeline
+    from farm.host.cache import Cache
+    from farm.model import matrix
+
+    result = runner.invoke(app, ["tests", "--matrix", str(ROOT / "matrix.toml")])
+    assert result.exit_code == 0, result.output
+    names = result.stdout.split()
+    assert {"memory", "coherence", "selftests-mm-cow", "selftests-mm-shmem_zeropage", "selftests"} <= set(names)
+    m = matrix.load(ROOT / "matrix.toml")
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "c"), tmp_path / "o", tmp_path / "j.xml", tests=names)
+    assert opts.selection.names == tuple(names)
