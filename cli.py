@@ -569,6 +569,8 @@ def merge_cmd(
     with _errors(ctx):
         expected = [*(expect or ()), *(merge.expected_suites(expect_from) if expect_from else ())]
         merged = merge.merge(files or [], output, expected)
+    for note in merged.notes:
+        err.print(Text.assemble(("warning: ", "yellow"), note), soft_wrap=True)
     for suite in merged.lost:
         _error(merge.lost_message(suite))
     out.print(f"{len(merged.suites)} suites ({len(merged.lost)} lost) in {output}", soft_wrap=True)
@@ -648,13 +650,16 @@ def bisect(
             return
         if resume:
             state = bisecting.State.load(results / bisecting.STATE)
+            if note := bisecting.moved(state, m):
+                out.print(note, soft_wrap=True)
         elif cell is None or test is None:
             raise UserError("--cell and --test are needed to start a bisect")
         else:
             pipeline.options(m, m.select([cell]), c, results, results / "junit.xml", tests=[test.split(".", 1)[0]])
             step = bisecting.step_argv(_zpfarm_argv(), m, c, accel, runs, threshold, _results(ctx, results))
             state = bisecting.begin(m, c, cell, test, good, bad, step, results)
-        out.print(f"bisecting {state.test} in {state.cell}: good {state.good[:12]}, bad {state.bad[:12]}")
+        on = f" on {state.base}" if state.base else ""
+        out.print(f"bisecting {state.test} in {state.cell}{on}: good {state.good[:12]}, bad {state.bad[:12]}")
         outcome = bisecting.run(tree, state.step, results / "steps.jsonl", results / "bisect.log")
     out.print(ui.bisect_table(outcome, results / "bisect.log"))
     if outcome.first_bad is None:
@@ -675,6 +680,7 @@ def bisect_step(
     runs: Annotated[int, typer.Option("--runs")] = 1,
     threshold: Annotated[int, typer.Option("--threshold")] = 1,
     matrix: MatrixOpt = None,
+    base: BaseOpt = None,
     accel: AccelOpt = Accel.AUTO,
     cache: CacheOpt = None,
 ) -> None:
@@ -686,7 +692,7 @@ def bisect_step(
     started = time.monotonic()
     try:
         c = _cache(cache)
-        m, cells = _load(matrix, [cell], c)
+        m, cells = _load(matrix, [cell], c, base=base)
         where = bisecting.step_results(checkout, results)
         tests = [test.split(".", 1)[0]]
         opts = pipeline.options(m, cells, c, where, where / "junit.xml", accel=accel, tests=tests, checkout=checkout)

@@ -135,6 +135,7 @@ class State:
     test: str
     good: str
     bad: str
+    base: str = ""  # the base's point release when the bisect started: every step builds on it
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +162,8 @@ def step_argv(
     if threshold > runs:
         raise UserError(f"--threshold {threshold} is above --runs {runs}: no step could ever be bad")
     argv = [*zpfarm, "bisect-step", "--matrix", str(matrix.path), "--cache", str(cache.root), "--accel", accel]
+    if matrix.source.tree is None:  # the point release it starts on, even if the tarball moves meanwhile
+        argv += ["--base", matrix.source.base]
     return [*argv, "--runs", str(runs), "--threshold", str(threshold), "--results", str((results / "steps").resolve())]
 
 
@@ -192,11 +195,24 @@ def begin(
         raise UserError(f"unknown ref: {good if good_commit is None else bad}")
     start(tree, good_commit, bad_commit)
     state = State(
-        (*step, "--cell", picked, "--test", test, "--checkout", str(tree)), picked, test, good_commit, bad_commit
+        (*step, "--cell", picked, "--test", test, "--checkout", str(tree)),
+        picked,
+        test,
+        good_commit,
+        bad_commit,
+        matrix.source.base,
     )
     state.save(results / STATE)
     (results / "steps.jsonl").unlink(missing_ok=True)
     return state
+
+
+def moved(state: State, matrix: Matrix) -> str:
+    """ "base moved: A -> B" when the matrix now resolves to another point release than the bisect's."""
+    now = matrix.source.base
+    if state.base and now != state.base:
+        return f"base moved: {state.base} -> {now} since the bisect started; its steps stay on {state.base}"
+    return ""
 
 
 def step_results(checkout: Path, results: Path) -> Path:

@@ -47,6 +47,23 @@ def test_combine_threshold_for_flaky_tests() -> None:
     assert bisect.combine([(bisect.SKIP, "build failed")], 1) == (bisect.SKIP, "build failed")
 
 
+def test_every_step_builds_on_the_point_release_the_bisect_started_on(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from farm.host.cache import Cache
+    from farm.model import matrix as matrix_mod
+    from farm.model.arches import Accel
+
+    m = matrix_mod.load(ROOT / "matrix.toml")
+    resolved = replace(m, sources=(replace(m.source, base="v7.3.4", line="v7.3"),))
+    argv = bisect.step_argv(["zpfarm"], resolved, Cache(tmp_path), Accel.TCG, 1, 1, tmp_path)
+    assert argv[argv.index("--base") + 1] == "v7.3.4"
+    state = bisect.State(("zpfarm",), "series-x86_64-thp-on/default", "memory", "a" * 40, "b" * 40, "v7.3.4")
+    assert bisect.moved(state, resolved) == ""
+    later = replace(m, sources=(replace(m.source, base="v7.3.5", line="v7.3"),))
+    assert bisect.moved(state, later).startswith("base moved: v7.3.4 -> v7.3.5 since the bisect started")
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 

@@ -169,3 +169,15 @@ def test_suite_times_of_an_earlier_run_or_nothing(tmp_path: Path) -> None:
     (tmp_path / "cut.xml").write_text(good.read_text()[:30])
     for unusable in (tmp_path / "cut.xml", tmp_path / "missing.xml", tmp_path):
         assert suite_times(unusable) == {}  # the pool then keeps matrix order
+
+
+def test_suites_of_one_line_on_two_point_releases_are_named_first(tmp_path: Path) -> None:
+    def on(base: str, kernel: str) -> junit.Suite:
+        suite = _suite(kernel)
+        return junit.Suite(suite.name, suite.cases, {"base": base, "base_line": "v6.12"}, "", WHEN, 1.0)
+
+    a = _job(tmp_path, "a", on("v6.12.117", "base"))
+    b = _job(tmp_path, "b", on("v6.12.118", "series"))
+    merged = merge([a, b], tmp_path / "m.xml")
+    assert merged.notes == ("mixed bases: v6.12.117, v6.12.118 (line v6.12) in one merged file",)
+    assert merge([a], tmp_path / "one.xml").notes == ()

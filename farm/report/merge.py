@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ class Merged:
     suites: tuple[str, ...]  # every suite in the output, in order
     lost: tuple[str, ...]  # expected suites no input held: written as <error> suites
     repeated: tuple[str, ...]  # suites found twice with the same content, kept once
+    notes: tuple[str, ...] = ()  # what a reader must know first: "mixed bases: v6.12.117, v6.12.118 (line v6.12)"
 
 
 def lost_message(suite: str) -> str:
@@ -66,7 +67,21 @@ def merge(inputs: Sequence[Path], output: Path, expected: Sequence[str] = (), *,
     _total(root)
     ET.indent(root)
     files.atomic_write(output, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
-    return Merged(tuple(suites), lost, tuple(repeated))
+    return Merged(tuple(suites), lost, tuple(repeated), _mixed_bases(suites.values()))
+
+
+def _mixed_bases(suites: Iterable[ET.Element]) -> tuple[str, ...]:
+    """A note per stable line whose suites ran on more than one point release (jobs on different days)."""
+    releases: dict[str, set[str]] = {}
+    for suite in suites:
+        props = {p.get("name"): p.get("value", "") for p in suite.iter("property")}
+        if props.get("base") and props.get("base_line"):
+            releases.setdefault(str(props["base_line"]), set()).add(str(props["base"]))
+    return tuple(
+        f"mixed bases: {', '.join(sorted(found))} (line {line}) in one merged file"
+        for line, found in sorted(releases.items())
+        if len(found) > 1
+    )
 
 
 def expected_suites(plan: Path) -> tuple[str, ...]:
