@@ -152,7 +152,7 @@ class State:
 
 def worktree(matrix: Matrix, cache: Cache) -> Path:
     """The bisect's own checkout (never the user's, never the runs')."""
-    return cache.worktree(source.repo_name(matrix.source), "bisect")
+    return cache.bisect.worktree(source.repo_name(matrix.source))
 
 
 def step_argv(

@@ -149,7 +149,7 @@ class LocalStages:
         opts = self.opts
         prefix = "bisect-" if opts.checkout else ""
         log = opts.out / cell.name / "build.log"
-        build_dir = opts.cache.build(prefix + cell.name) if prefix else None
+        build_dir = opts.cache.bisect.build(cell.name) if opts.checkout else None
         remote = opts.matrix.cache_remote
         built = build.build(cell, tree.path, tree.commit, opts.cache, log, progress, build_dir=build_dir, remote=remote)
         if not built.ok or not opts.wants_selftests():

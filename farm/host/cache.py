@@ -7,8 +7,11 @@ else ~/.cache/zpfarm):
                               commit in turn (never the user's; named for the
                               base it starts at): one source path, so ccache
                               serves the series builds from the base builds
-    worktrees/<repo>/bisect   the bisect's own checkout
     build/<cell>/             O= build directory per kernel x arch x kconfig
+    bisect/worktrees/<repo>/base, bisect/build/<cell>/
+                              the bisect's own checkout and builds, laid out as the runs'
+                              are: the same relative path from a build to its tree, so
+                              ccache serves a bisect step from a run's build and back
     ccache/                   CCACHE_DIR
     testcases/<arch>/         compiled guest tests
     rootfs/<arch>/            guest root filesystems for foreign arches
@@ -46,6 +49,11 @@ class Cache:
 
     def build(self, cell_name: str) -> Path:
         return self.root / "build" / cell_name
+
+    @property
+    def bisect(self) -> Cache:
+        """The bisect's own worktrees and build directories (ccache and locks stay the root's)."""
+        return Cache(self.root / "bisect")
 
     @property
     def ccache(self) -> Path:
