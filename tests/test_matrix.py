@@ -140,6 +140,7 @@ def test_include_and_exclude(tmp_path: Path) -> None:
         (("[runtime.always]", f"[runtime.{'a' * 65}]"), f"runtime '{'a' * 65}': use up to 64 letters"),
         (("[axes]", '[guest]\nmemory = "2G\\n"\n[axes]'), "'memory' must be a size like"),
         (("shmem_enabled", "../../../tmp/x"), "must be a path under /sys without '..'"),
+        (("[axes]", 'series = "no-such-series"\n[axes]'), "series: no such directory"),
         (('"kernel/mm/', '"/etc/'), "must be a path under /sys without '..'"),
     ],
 )

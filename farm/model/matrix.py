@@ -293,12 +293,16 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
     if not testcases_dir.is_dir():
         raise UserError(f"{path.name}: testcases: no such directory {testcases_dir}")
     sources = _sources(top, here)
+    cells = _cells(top, kconfigs, runtimes, sources)
+    for cell in cells:
+        if cell.kernel is Kernel.SERIES and not cell.source.series.is_dir():
+            raise UserError(f"{path.name}: series: no such directory {cell.source.series} (cell {cell.name})")
     return Matrix(
         path=path,
         sources=tuple(sources.values()),
         testcases_dir=testcases_dir,
         guest=_guest(top.sub("guest")),
-        cells=_cells(top, kconfigs, runtimes, sources),
+        cells=cells,
         cache_remote=_cache_remote(top.sub("cache")),
     )
 
