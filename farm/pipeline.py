@@ -213,12 +213,34 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
     now = datetime.now(UTC)
     what = f"interrupted ({type(why).__name__}{': ' + str(why) if str(why) else ''}) before this suite finished"
     case = TestResult("interrupted", Status.INFRA, what)
+    expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     return [
-        Suite(f"{cell.name}/{rt.name}", (case,), _identity(cell), "", now, 0.0)
+        Suite(
+            f"{cell.name}/{rt.name}",
+            (*_finished_part(opts, cell, rt, expectations), case),
+            _identity(cell),
+            "",
+            now,
+            0.0,
+        )
         for cell in opts.cells
         for rt in cell.runtimes
         if f"{cell.name}/{rt.name}" not in done
     ]
+
+
+def _finished_part(
+    opts: Options, cell: Cell, rt: Runtime, expectations: Sequence[expect.Expectation]
+) -> list[TestResult]:
+    """What the interrupted boot of cell/rt had written to its share before the stop."""
+    written = opts.out / cell.name / rt.name / "share" / "results.ktap"
+    try:
+        if written.stat().st_mtime < opts.started:  # an earlier run's: this one never booted it
+            return []
+        text = written.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return verdict.finished_part(text, cell.kernel.value, expectations)
 
 
 def _identity(cell: Cell) -> dict[str, str]:

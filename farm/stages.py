@@ -11,6 +11,7 @@ what is written, what is stopped) in milliseconds.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Options:
     checkout: Path | None = None
     selftests: bool = True  # the kernel's own mm/memfd selftests, built from each tree
     jobs: int = 1  # guests at once
+    started: float = field(default_factory=time.time)  # when the command made its Options (epoch seconds)
 
     def wants_selftests(self) -> bool:
         return self.selftests and self.selection.wants_selftests()

@@ -7,6 +7,7 @@ make a chosen stage fail, raise or be interrupted.
 
 from __future__ import annotations
 
+import os
 import textwrap
 import threading
 import time
@@ -415,3 +416,34 @@ def test_a_build_only_cell_is_refused_before_any_stage_runs(tmp_path: Path) -> N
     report = run(tmp_path, stages, replace(m, cells=m.select(["*-x86_64-*"])))  # --cell leaves them out
     assert stages.booted == ["base-x86_64-on/default", "series-x86_64-on/default"]
     assert cli.exit_code(report) == 0
+
+
+def test_an_interrupted_suite_keeps_the_programs_its_guest_had_finished(tmp_path: Path) -> None:
+    """Ctrl-C mid-suite dropped what the guest had already written to its share."""
+    out = tmp_path / "out"
+    stale = out / "base-x86_64-on" / "default" / "share" / "results.ktap"  # an earlier run's, never booted now
+    stale.parent.mkdir(parents=True)
+    stale.write_text("KTAP version 1\n1..1\nok 1 stale_earlier_run\n")
+    os.utime(stale, (0, 0))
+
+    def interrupt(name: str) -> None:
+        if name.startswith("series"):
+            share = out / "series-x86_64-on" / "default" / "share"
+            share.mkdir(parents=True)
+            (share / "results.ktap").write_text(
+                "KTAP version 1\n1..2\n    # Subtest: memory\n    KTAP version 1\n    1..2\n"
+                "    ok 1 read_hole\n    not ok 2 fill_hole\n"  # the stop came before memory's own line
+            )
+            raise KeyboardInterrupt
+
+    m = write_matrix(tmp_path)
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), out, tmp_path / "junit.xml")
+    stages = FakeStages(tmp_path, on_boot=interrupt)
+    os.utime(stale, (0, 0))
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(opts, Recorder(), stages, Report())
+    suites = {s.name: {c.name: c for c in s} for s in junitparser.JUnitXml.fromfile(str(tmp_path / "junit.xml"))}
+    series = suites["series-x86_64-on/default"]
+    assert set(series) == {"memory.read_hole", "memory.fill_hole", "interrupted"}
+    assert not series["memory.read_hole"].result and series["memory.fill_hole"].result[0].type == "fail"
+    assert "stale_earlier_run" not in str(suites)
