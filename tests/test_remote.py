@@ -149,3 +149,21 @@ def test_host_test_over_ssh_runs_the_tests_there(sshd: Sshd, tmp_path: Path) -> 
     runner = Path(command.split()[-1])  # $ ssh root@127.0.0.1:PORT /tmp/zpfarm.XXXXXX/share/runner
     assert runner.name == "runner" and runner.parent.parent.name.startswith("zpfarm.")
     assert not runner.parent.parent.exists(), "the staged copy was not removed"
+
+
+def test_a_port_that_never_speaks_ssh_is_one_line_without_paramikos_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    from farm.host.remote import SshHost, Target
+    from farm.model.errors import InfraError
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        with pytest.raises(InfraError, match=f"ssh root@127.0.0.1:{port}: "):
+            SshHost(Target("127.0.0.1", "root", port), connect_timeout=2)
+    time.sleep(0.5)  # the transport thread's last words, if it had any, would be out by now
+    assert "Traceback" not in capfd.readouterr().err

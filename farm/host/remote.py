@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import re
 import shlex
@@ -86,8 +87,19 @@ class SshHost:
     """One SSH connection; use as a context manager."""
 
     def __init__(
-        self, target: Target, key: Path | None = None, known_hosts: Path | None = None, *, accept_new: bool = False
+        self,
+        target: Target,
+        key: Path | None = None,
+        known_hosts: Path | None = None,
+        *,
+        accept_new: bool = False,
+        connect_timeout: float = 30.0,
     ) -> None:
+        # paramiko's transport thread logs what it raises; with no handler configured Python prints
+        # each as a traceback on stderr, before the one line the InfraError below gives.
+        quiet = logging.getLogger("paramiko")
+        if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
+            quiet.addHandler(logging.NullHandler())
         self.target = target
         self.staged: list[PurePosixPath] = []
         self.client = paramiko.SSHClient()
@@ -101,7 +113,9 @@ class SshHost:
                 port=target.port,
                 username=target.user,
                 key_filename=str(key) if key else None,
-                timeout=30,
+                timeout=connect_timeout,
+                banner_timeout=connect_timeout,
+                auth_timeout=connect_timeout,
             )
         except paramiko.SSHException as e:
             raise InfraError(f"ssh {target}: {e}") from e
