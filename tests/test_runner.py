@@ -100,6 +100,36 @@ def test_runner_does_not_wait_for_orphans_and_kills_them_before_the_next_program
     assert not Path(f"/proc/{orphan}").exists() or "Z" in Path(f"/proc/{orphan}/stat").read_text().split()[2]
 
 
+def test_a_setsid_daemon_a_program_started_is_gone_before_the_next_program(tmp_path: Path) -> None:
+    """A double-forked daemon in a session of its own escaped the process-group kill."""
+    pidfile, seen = tmp_path / "daemon.pid", tmp_path / "seen"
+    daemonizes = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "        time.sleep(120)\n"
+        "    os._exit(0)\n"
+        "time.sleep(1)\n"
+        "print('KTAP version 1\\n1..1\\nok 1 started', flush=True)\n"
+    )
+    looks = (
+        "import os, sys\n"
+        f"pid = open({str(pidfile)!r}).read()\n"
+        "alive = os.path.exists(f'/proc/{pid}') and open(f'/proc/{pid}/stat').read().split()[2] != 'Z'\n"
+        f"open({str(seen)!r}, 'w').write(str(alive))\n"
+        'print(f\'KTAP version 1\\n1..1\\n{"not ok" if alive else "ok"} 1 daemon_gone\', flush=True)\n'
+    )
+    tests = [
+        GuestTest("daemon", (sys.executable, "-c", daemonizes), (), 30.0),
+        GuestTest("after", (sys.executable, "-c", looks), (), 30.0),
+    ]
+    top = run_runner(tmp_path, tests)
+    assert seen.read_text() == "False", "the daemon outlived its program"
+    assert top["after"].status is ktap.KtapStatus.OK
+
+
 def test_each_program_starts_on_an_empty_tmpfs(tmp_path: Path) -> None:
     fills = "import os\nopen(os.environ['ZPFARM_TMPFS'] + '/left-behind', 'w').write('x')\nprint('1..0 # SKIP')"
     looks = (

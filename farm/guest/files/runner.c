@@ -29,6 +29,7 @@
  * before it returns (an fsync per line cost 1.7 ms more in a TCG guest).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -332,6 +334,61 @@ static int stderr_tail(int fd, char **diags)
 	return n;
 }
 
+/* The parent of pid, from /proc/PID/stat (its comm may hold spaces and parentheses); -1 if gone. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	int fd, ppid = -1;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/*
+ * Kill what a program left running outside its process group (a setsid daemon): the runner
+ * is a child subreaper, so every orphan of a program comes to it, whatever session it made.
+ * A killed child's own children come next, so go round until none is left.
+ */
+static void reap_leftovers(void)
+{
+	pid_t self = getpid();
+
+	for (int round = 0; round < 100; round++) {
+		DIR *proc = opendir("/proc");
+		struct dirent *e;
+		int found = 0;
+
+		if (!proc)
+			return;
+		while ((e = readdir(proc))) {
+			pid_t pid = (pid_t)atoi(e->d_name);
+
+			if (pid > 0 && parent_of(pid) == self) {
+				kill(pid, SIGKILL);
+				found = 1;
+			}
+		}
+		closedir(proc);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!found)
+			return;
+		usleep(10000);
+	}
+}
+
 /* Run one program, copying its KTAP into results.ktap as it is printed. */
 static void run_one(const struct test *t)
 {
@@ -381,6 +438,7 @@ static void run_one(const struct test *t)
 	} else {
 		code = WEXITSTATUS(status);
 	}
+	reap_leftovers();
 	kmsg("end", t->name);
 	n = stderr_tail(err_fd, diags);
 	close(err_fd);
@@ -416,6 +474,8 @@ int main(int argc, char **argv)
 	*strrchr(here, '/') = '\0';
 	if (chdir(here) < 0)
 		die(here);
+	/* Orphans of the programs, setsid daemons among them, are re-parented here, not to init. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	read_plan("plan.txt", &plan);
 	mkdir("logs", 0755);
 	ktap = fopen("results.ktap", "w");
