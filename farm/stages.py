@@ -10,6 +10,7 @@ what is written, what is stopped) in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from farm import coverage
 from farm.guest import accel, boot, rootfs, runner, selftests, testcases
 from farm.guest.selection import Selection
 from farm.host import proc
@@ -181,7 +183,12 @@ class LocalStages:
             cell.kconfig.cmdline,
         )
         on_line = functools.partial(self.line, cell.name)
-        return boot.boot(request, tests, where / "share", where / "console.log", on_line)
+        booted = boot.boot(request, tests, where / "share", where / "console.log", on_line)
+        if not cell.kconfig.coverage or opts.checkout is not None:
+            return booted
+        build_dir = opts.cache.build(cell.name)
+        found = coverage.after_boot(cell, where / "share", build_dir, where, opts.matrix.testcases_dir)
+        return dataclasses.replace(booted, properties=tuple(found.items()))
 
     def stop(self) -> None:
         proc.stop_all()

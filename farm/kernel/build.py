@@ -15,7 +15,7 @@ from pathlib import Path
 
 from farm.host import ccache, proc
 from farm.host.cache import Cache
-from farm.kernel import artifact, git, kconfig
+from farm.kernel import artifact, git, kconfig, series
 from farm.model.errors import InfraError
 from farm.model.matrix import Cell
 
@@ -44,7 +44,23 @@ def config_digest(cell: Cell) -> str:
     h = hashlib.sha256(cell.arch.name.encode())
     for frag in fragments(cell):
         h.update(frag.read_bytes())
+    for var in profile_vars(cell):
+        h.update(f"\n{var}".encode())
     return h.hexdigest()
+
+
+def profile_vars(cell: Cell) -> list[str]:
+    """A coverage cell's make variables: gcov profiles each C file of the kernel the series changes.
+
+    kbuild reads GCOV_PROFILE_<stem>.o per object; on the command line it reaches every
+    directory without a change to the tree (an object of the same name elsewhere is profiled too).
+    """
+    if not cell.kconfig.coverage:
+        return []
+    touched = series.touched_files(series.load(cell.source.series))
+    return sorted(
+        {f"GCOV_PROFILE_{Path(f).stem}.o=y" for f in touched if f.endswith(".c") and not f.startswith("tools/")}
+    )
 
 
 def make_argv(cell: Cell, build_dir: Path) -> list[str]:
@@ -56,6 +72,7 @@ def make_argv(cell: Cell, build_dir: Path) -> list[str]:
         f"-j{os.cpu_count() or 1}",
         f"CC=ccache {cc}",
         "HOSTCC=ccache gcc",
+        *profile_vars(cell),
     ]
 
 

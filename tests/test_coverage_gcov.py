@@ -1,0 +1,103 @@
+"""The coverage pipeline on a real gcov: tests/data/coverage/src built with gcc --coverage and run.
+
+GCOV_PREFIX puts the .gcda under a directory of its own at the object's
+absolute path, as the kernel's /sys/kernel/debug/gcov does and the guest
+copies it (farm/guest/files/gcov_collect.py), so farm.kernel.gcov finds each
+.gcno in the build by the path's tail as it does for a kernel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from farm import coverage as farm_coverage
+from farm.guest import gcov as guest_gcov
+from farm.kernel import gcov
+from farm.model import arches
+from farm.model.errors import UserError
+
+DATA = Path(__file__).parent / "data" / "coverage"
+HOST = arches.for_machine(platform.machine())
+
+
+def _load_collector() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gcov_collect", guest_gcov.SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gcov_collect = _load_collector()
+
+
+@pytest.fixture
+def ran(tmp_path: Path) -> tuple[Path, Path]:
+    """(gcda directory, build directory) of the tip, run once with no argument."""
+    src, build, gcda = tmp_path / "src", tmp_path / "build", tmp_path / "gcda"
+    shutil.copytree(DATA / "src", src)
+    (build / "mm").mkdir(parents=True)
+    obj = build / "mm" / "zp.o"
+    subprocess.run(["gcc", "--coverage", "-O0", "-c", "mm/zp.c", "-o", str(obj)], cwd=src, check=True)
+    subprocess.run(["gcc", "--coverage", str(obj), "-o", str(build / "zp")], check=True)
+    env = {**os.environ, "GCOV_PREFIX": str(gcda)}
+    subprocess.run([str(build / "zp")], env=env, check=True, capture_output=True)
+    return gcda, build
+
+
+def test_pairs_find_each_gcno_by_the_path_tail(ran: tuple[Path, Path]) -> None:
+    gcda, build = ran
+    ((data, notes),) = gcov.pairs(gcda, build)
+    assert data.name == "zp.gcda" and notes == build / "mm" / "zp.gcno"
+    with pytest.raises(UserError, match=r"no \.gcda"):
+        gcov.pairs(gcda, build / "mm" / "elsewhere")
+
+
+def test_report_from_real_gcov(ran: tuple[Path, Path], tmp_path: Path) -> None:
+    gcda, build = ran
+    written = farm_coverage.report(gcda, build, DATA / "series", HOST, tmp_path / "out", "tiny", None)
+    cov = written.coverage
+    assert (cov.tally(1).executed, cov.tally(1).missed) == (4, 0)
+    assert (cov.tally(2).executed, cov.tally(2).missed, cov.tally(2).no_data) == (0, 3, 4)
+    assert "never executed: `helper` (mm/zp.c:3, 5)" in written.markdown.read_text()
+    assert "return helper(x);" in written.html.read_text()
+    assert (tmp_path / "out" / "gcov").is_dir()
+
+
+def test_coverage_command_exits_1_under_the_goal(ran: tuple[Path, Path], tmp_path: Path) -> None:
+    gcda, build = ran
+    argv = ["coverage", "--gcda", str(gcda), "--build", str(build), "--series", str(DATA / "series")]
+    result = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "out"), "--arch", HOST.name])
+    assert result.exit_code == 1, result.output
+    assert "| 1 | mm: map the zero page on read faults | 4/4 (100.0%) | 0 | 0 |" in result.output
+    assert (tmp_path / "out" / "coverage.html").is_file()
+
+
+def test_coverage_command_bad_input_is_exit_2(tmp_path: Path) -> None:
+    argv = ["coverage", "--gcda", str(tmp_path), "--build", str(tmp_path), "--series", str(DATA / "series")]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "no .gcda" in result.output
+
+
+def test_guest_collector_copies_gcda_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gcov_collect.py copy, on a stand-in for /sys/kernel/debug/gcov."""
+    fake = tmp_path / "debugfs" / "gcov"
+    (fake / "build" / "mm").mkdir(parents=True)
+    (fake / "build" / "mm" / "shmem.gcda").write_bytes(b"counters")
+    (fake / "build" / "mm" / "shmem.gcno").write_bytes(b"a link in the kernel")
+    monkeypatch.setattr(gcov_collect, "GCOV", str(fake))
+    assert gcov_collect.main(["gcov_collect.py", "copy", str(tmp_path / "share" / "gcov")]) == 0
+    assert (tmp_path / "share" / "gcov" / "build" / "mm" / "shmem.gcda").read_bytes() == b"counters"
+    assert not list((tmp_path / "share").rglob("*.gcno"))
+    assert gcov_collect.main(["gcov_collect.py", "bogus"]) == 1
