@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -22,11 +23,12 @@ from typer.testing import CliRunner
 from cli import app
 from farm import coverage as farm_coverage
 from farm.guest import gcov as guest_gcov
-from farm.kernel import gcov
-from farm.model import arches
+from farm.kernel import build, gcov, series
+from farm.model import arches, matrix
 from farm.model.errors import UserError
 
-DATA = Path(__file__).parent / "data" / "coverage"
+ROOT = Path(__file__).parent.parent
+DATA = ROOT / "tests" / "data" / "coverage"
 HOST = arches.for_machine(platform.machine())
 
 
@@ -101,3 +103,17 @@ def test_guest_collector_copies_gcda_files(tmp_path: Path, monkeypatch: pytest.M
     assert (tmp_path / "share" / "gcov" / "build" / "mm" / "shmem.gcda").read_bytes() == b"counters"
     assert not list((tmp_path / "share").rglob("*.gcno"))
     assert gcov_collect.main(["gcov_collect.py", "bogus"]) == 1
+
+
+def test_a_coverage_build_profiles_the_series_c_files_on_the_make_command_line() -> None:
+    m = matrix.load(ROOT / "matrix-coverage.toml")
+    cell = next(c for c in m.cells if c.source.name == "v7.3")
+    assert "mm/shmem.c" in series.touched_files(series.load(cell.source.series))
+    stems = ("gup", "khugepaged", "memory", "mprotect", "shmem", "userfaultfd")
+    wanted = {f"GCOV_PROFILE_{stem}.o=y" for stem in stems}
+    assert wanted <= set(build.make_argv(cell, Path("/b")))
+    assert "GCOV_PROFILE_gmap_helpers.o=y" in build.profile_vars(cell)  # s390's: no such object on x86_64
+    assert not any(v.startswith("GCOV_PROFILE_shmem_zeropage") for v in build.profile_vars(cell))  # a selftest
+    plain = replace(cell, kconfig=replace(cell.kconfig, coverage=False))
+    assert build.profile_vars(plain) == []
+    assert build.config_digest(plain) != build.config_digest(cell)

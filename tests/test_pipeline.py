@@ -404,3 +404,23 @@ def test_a_build_only_cell_is_refused_before_any_stage_runs(tmp_path: Path) -> N
     report = run(tmp_path, stages, replace(m, cells=m.select(["*-x86_64-*"])))  # --cell leaves them out
     assert stages.booted == ["base-x86_64-on/default", "series-x86_64-on/default"]
     assert cli.exit_code(report) == 0
+
+
+def test_a_coverage_cell_zeroes_gcov_first_copies_it_last_and_reports_its_numbers(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    cells = tuple(
+        replace(c, kconfig=replace(c.kconfig, coverage=True)) if c.kernel is Kernel.SERIES else c for c in m.cells
+    )
+
+    class Measured(FakeStages):
+        def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+            booted = super().boot(cell, runtime, guest, tests, where)
+            return replace(booted, properties=(("coverage_mm_percent", "91.5"),) if cell.kconfig.coverage else ())
+
+    stages = Measured(tmp_path)
+    report = run(tmp_path, stages, replace(m, cells=cells), cells=cells)
+    assert stages.boot_programs["series-x86_64-on/default"] == ["gcov-reset", "memory", "gcov-copy"]
+    assert stages.boot_programs["base-x86_64-on/default"] == ["memory"]
+    by_name = {s.name: s.properties for s in report.suites}
+    assert by_name["series-x86_64-on/default"]["coverage_mm_percent"] == "91.5"
+    assert "coverage_mm_percent" not in by_name["base-x86_64-on/default"]
