@@ -117,3 +117,27 @@ def test_a_coverage_build_profiles_the_series_c_files_on_the_make_command_line()
     plain = replace(cell, kconfig=replace(cell.kconfig, coverage=False))
     assert build.profile_vars(plain) == []
     assert build.config_digest(plain) != build.config_digest(cell)
+
+
+def test_after_boot_reports_a_series_coverage_cell(ran: tuple[Path, Path], tmp_path: Path) -> None:
+    gcda, build_dir = ran
+    (tmp_path / "testcases").mkdir()
+    (tmp_path / "testcases" / "coverage-exceptions.toml").write_text(
+        '[[exception]]\nfile = "mm/zp.c"\nfunction = "helper"\nwhy = "never called here"\n'
+    )
+    (tmp_path / "gcov.config").write_text("CONFIG_GCOV_KERNEL=y\n")
+    (tmp_path / "matrix.toml").write_text(
+        f'series = "{DATA / "series"}"\ntestcases = "testcases"\n'
+        f'[axes]\nkernel = ["base", "series"]\narch = ["{HOST.name}"]\nkconfig = ["gcov"]\n'
+        '[kconfig.gcov]\nfragments = ["gcov.config"]\ncoverage = true\n'
+    )
+    m = matrix.load(tmp_path / "matrix.toml")
+    base, tip = sorted(m.cells, key=lambda c: c.kernel.value)
+    share = tmp_path / "share"
+    shutil.copytree(gcda, share / "gcov")
+    props = farm_coverage.after_boot(tip, share, build_dir, tmp_path / "out", m.testcases_dir)
+    assert props["coverage_patch_02"] == "0/1" and props["coverage_excepted"] == "2"
+    assert Path(props["coverage_report"]).is_file()
+    assert farm_coverage.after_boot(base, share, build_dir, tmp_path / "out", m.testcases_dir) == {}
+    lost = farm_coverage.after_boot(tip, tmp_path / "empty", build_dir, tmp_path / "out", m.testcases_dir)
+    assert "no .gcda" in lost["coverage_error"]
