@@ -63,9 +63,8 @@ def page(cov: Coverage, title: str) -> str:
     body.append(f"<p>Added executable lines executed: <b>{esc(cov.tally().text())}</b>; ")
     body.append(f"in mm/: <b>{esc(_verdict(cov.tally(prefix='mm/')))}</b>.</p>")
     body.append("<p><span class='executed'>executed</span> <span class='missed'>never executed</span> ")
-    body.append(
-        "<span class='excepted'>excepted (no test can reach it)</span>; columns: line at the series' tip, count.</p>"
-    )
+    body.append("<span class='excepted'>excepted (no test can reach it)</span>; ")
+    body.append("columns: the line at the series' tip, its count.</p>")
     body.append("<table><tr><th>patch</th><th>subject</th><th>executed</th><th>excepted</th><th>no gcov data</th></tr>")
     for p in cov.patches:
         t = cov.tally(p.number)
