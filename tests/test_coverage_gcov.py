@@ -110,10 +110,23 @@ def test_a_coverage_build_profiles_the_series_c_files_on_the_make_command_line()
     cell = next(c for c in m.cells if c.source.name == "v7.3")
     assert "mm/shmem.c" in series.touched_files(series.load(cell.source.series))
     stems = ("gup", "khugepaged", "memory", "mprotect", "shmem", "userfaultfd")
-    wanted = {f"GCOV_PROFILE_{stem}.o=y" for stem in stems}
+    wanted = {f"GCOV_PROFILE_{stem}.o=$(if $(filter mm,$(obj)),y)" for stem in stems}
     assert wanted <= set(build.make_argv(cell, Path("/b")))
-    assert "GCOV_PROFILE_gmap_helpers.o=y" in build.profile_vars(cell)  # s390's: no such object on x86_64
+    assert "GCOV_PROFILE_gmap_helpers.o=$(if $(filter arch/s390/mm,$(obj)),y)" in build.profile_vars(cell)
     assert not any(v.startswith("GCOV_PROFILE_shmem_zeropage") for v in build.profile_vars(cell))  # a selftest
+
+
+def test_the_profile_variables_reach_only_the_series_directories(tmp_path: Path) -> None:
+    """make itself, recursing as kbuild does (obj= per directory, GCOV_PROFILE := n in boot code)."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "Makefile").write_text("all:\n\t$(MAKE) -s -C sub obj=mm\n\t$(MAKE) -s -C sub obj=arch/x86/boot\n")
+    decide = "$(patsubst n%,,$(GCOV_PROFILE_memory.o)$(GCOV_PROFILE))"
+    (tmp_path / "sub" / "Makefile").write_text(f"GCOV_PROFILE := n\nall:\n\t@echo $(obj)=[{decide}]\n")
+    cell = next(c for c in matrix.load(ROOT / "matrix-coverage.toml").cells if c.source.name == "v7.3")
+    (var,) = (v for v in build.profile_vars(cell) if v.startswith("GCOV_PROFILE_memory.o="))
+    done = subprocess.run(["make", "-s", var], cwd=tmp_path, capture_output=True, text=True, check=True)
+    # "yn": profiled (the directory's n comes after); "": not
+    assert [line for line in done.stdout.splitlines() if "=[" in line] == ["mm=[yn]", "arch/x86/boot=[]"]
     plain = replace(cell, kconfig=replace(cell.kconfig, coverage=False))
     assert build.profile_vars(plain) == []
     assert build.config_digest(plain) != build.config_digest(cell)

@@ -52,15 +52,19 @@ def config_digest(cell: Cell) -> str:
 def profile_vars(cell: Cell) -> list[str]:
     """A coverage cell's make variables: gcov profiles each C file of the kernel the series changes.
 
-    kbuild reads GCOV_PROFILE_<stem>.o per object; on the command line it reaches every
-    directory without a change to the tree (an object of the same name elsewhere is profiled too).
+    kbuild reads GCOV_PROFILE_<stem>.o per object and before the directory's GCOV_PROFILE. On
+    make's command line it reaches every directory without a change to the tree, so its value
+    names the file's directories: elsewhere an object of the same stem (arch/x86/boot/memory.o,
+    which must not be profiled) keeps its directory's own setting.
     """
     if not cell.kconfig.coverage:
         return []
     touched = series.touched_files(series.load(cell.source.series))
-    return sorted(
-        {f"GCOV_PROFILE_{Path(f).stem}.o=y" for f in touched if f.endswith(".c") and not f.startswith("tools/")}
-    )
+    dirs: dict[str, set[str]] = {}
+    for f in touched:
+        if f.endswith(".c") and not f.startswith("tools/"):
+            dirs.setdefault(Path(f).stem, set()).add(str(Path(f).parent))
+    return [f"GCOV_PROFILE_{stem}.o=$(if $(filter {' '.join(sorted(d))},$(obj)),y)" for stem, d in sorted(dirs.items())]
 
 
 def make_argv(cell: Cell, build_dir: Path) -> list[str]:
