@@ -145,3 +145,13 @@ def test_html_marks_every_added_line() -> None:
     assert page.count("class='executed'") == 4 + 1  # four lines and the legend
     assert page.count("class='missed'") == 3 + 1
     assert "return helper(x);" in page
+
+
+def test_an_exception_for_lines_that_ran_is_named_stale(tmp_path: Path) -> None:
+    path = tmp_path / "coverage-exceptions.toml"
+    path.write_text('[[exception]]\nfile = "mm/zp.c"\nfunction = "zero_read"\nwhy = "thought unreachable"\n')
+    cov = judged(coverage.load_exceptions(path))
+    assert cov.tally(1).executed == 4  # executed lines count as executed whatever the list says
+    md = coverage_page.markdown(cov, "t")
+    assert "- executed though excepted (a stale exception): `zero_read` (mm/zp.c:14, 16, 18)" in md
+    assert "- excepted: `zero_read` (mm/zp.c:17): thought unreachable" in md

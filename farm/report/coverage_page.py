@@ -15,6 +15,10 @@ def _where(lines: list[Line]) -> str:
     return ", ".join(str(x.added.line) for x in lines)
 
 
+def _name(function: str) -> str:
+    return f"`{function}`" if function else "(outside any function)"
+
+
 def _verdict(t: Tally) -> str:
     if t.percent is None:
         return "no executable added line"
@@ -34,14 +38,17 @@ def markdown(cov: Coverage, title: str) -> str:
     for p in cov.patches:
         missed = cov.by_function(p.number, Kind.MISSED)
         excepted = cov.by_function(p.number, Kind.EXCEPTED)
-        if not missed and not excepted:
+        stale = {k: v for k, v in cov.by_function(p.number, Kind.EXECUTED).items() if v[0].why}
+        if not missed and not excepted and not stale:
             continue
         out += ["", f"## Patch {p.number}: {p.subject}", ""]
         for (file, function), lines in missed.items():
-            out.append(f"- never executed: `{function}` ({file}:{_where(lines)})")
+            out.append(f"- never executed: {_name(function)} ({file}:{_where(lines)})")
             out += [f"  - {file}:{x.added.line}: `{x.added.text.strip()}`" for x in lines]
         for (file, function), lines in excepted.items():
-            out.append(f"- excepted: `{function}` ({file}:{_where(lines)}): {lines[0].why}")
+            out.append(f"- excepted: {_name(function)} ({file}:{_where(lines)}): {lines[0].why}")
+        for (file, function), lines in stale.items():
+            out.append(f"- executed though excepted (a stale exception): {_name(function)} ({file}:{_where(lines)})")
     return "\n".join(out) + "\n"
 
 
