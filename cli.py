@@ -409,6 +409,9 @@ def coverage_cmd(
     gcda: Annotated[Path, typer.Option(metavar="DIR", help="The .gcda files a boot copied: CELL/RUNTIME/share/gcov.")],
     build_dir: Annotated[Path, typer.Option("--build", metavar="DIR", help="The kernel's O= directory (.gcno).")],
     series_dir: Annotated[Path, typer.Option("--series", metavar="DIR", help="The series (series file, patches).")],
+    tree: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="The worktree the farm applied it in: its real line numbers.")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where coverage.md/.html go.")] = Path("."),
     arch: Annotated[str, typer.Option(help="The kernel's arch: which gcc's gcov reads it.")] = "x86_64",
     exceptions: Annotated[
@@ -420,7 +423,8 @@ def coverage_cmd(
     Exit code 1 when fewer than 90% of the added executable lines in mm/ ran.
     """
     with _errors(ctx):
-        written = farm_coverage.report(gcda, build_dir, series_dir, arches.get(arch), out_dir, str(gcda), exceptions)
+        patches = farm_coverage.series_patches(series_dir, tree)
+        written = farm_coverage.report(gcda, build_dir, patches, arches.get(arch), out_dir, str(gcda), exceptions)
     sys.stdout.write(written.markdown.read_text(encoding="utf-8"))
     out.print(f"written: {written.markdown} {written.html}")
     mm = written.coverage.tally(prefix="mm/").percent

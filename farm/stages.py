@@ -187,7 +187,8 @@ class LocalStages:
         if not cell.kconfig.coverage or opts.checkout is not None:
             return booted
         build_dir = opts.cache.build(cell.name)
-        found = coverage.after_boot(cell, where / "share", build_dir, where, opts.matrix.testcases_dir)
+        tree = opts.cache.worktree(source.repo_name(cell.source))
+        found = coverage.after_boot(cell, where / "share", build_dir, tree, where, opts.matrix.testcases_dir)
         return dataclasses.replace(booted, properties=tuple(found.items()))
 
     def stop(self) -> None:

@@ -23,9 +23,10 @@ from typer.testing import CliRunner
 from cli import app
 from farm import coverage as farm_coverage
 from farm.guest import gcov as guest_gcov
-from farm.kernel import build, gcov, series
+from farm.kernel import build, gcov, git, series
 from farm.model import arches, matrix
 from farm.model.errors import UserError
+from farm.report import diff
 
 ROOT = Path(__file__).parent.parent
 DATA = ROOT / "tests" / "data" / "coverage"
@@ -67,7 +68,8 @@ def test_pairs_find_each_gcno_by_the_path_tail(ran: tuple[Path, Path]) -> None:
 
 def test_report_from_real_gcov(ran: tuple[Path, Path], tmp_path: Path) -> None:
     gcda, build = ran
-    written = farm_coverage.report(gcda, build, DATA / "series", HOST, tmp_path / "out", "tiny", None)
+    patches = farm_coverage.series_patches(DATA / "series")
+    written = farm_coverage.report(gcda, build, patches, HOST, tmp_path / "out", "tiny", None)
     cov = written.coverage
     assert (cov.tally(1).executed, cov.tally(1).missed) == (4, 0)
     assert (cov.tally(2).executed, cov.tally(2).missed, cov.tally(2).no_data) == (0, 3, 4)
@@ -148,9 +150,32 @@ def test_after_boot_reports_a_series_coverage_cell(ran: tuple[Path, Path], tmp_p
     base, tip = sorted(m.cells, key=lambda c: c.kernel.value)
     share = tmp_path / "share"
     shutil.copytree(gcda, share / "gcov")
-    props = farm_coverage.after_boot(tip, share, build_dir, tmp_path / "out", m.testcases_dir)
+    tree = applied(tmp_path / "tree")
+    props = farm_coverage.after_boot(tip, share, build_dir, tree, tmp_path / "out", m.testcases_dir)
     assert props["coverage_patch_02"] == "0/1" and props["coverage_excepted"] == "2"
     assert Path(props["coverage_report"]).is_file()
-    assert farm_coverage.after_boot(base, share, build_dir, tmp_path / "out", m.testcases_dir) == {}
-    lost = farm_coverage.after_boot(tip, tmp_path / "empty", build_dir, tmp_path / "out", m.testcases_dir)
+    assert farm_coverage.after_boot(base, share, build_dir, tree, tmp_path / "out", m.testcases_dir) == {}
+    lost = farm_coverage.after_boot(tip, tmp_path / "empty", build_dir, tree, tmp_path / "out", m.testcases_dir)
     assert "no .gcda" in lost["coverage_error"]
+
+
+def applied(tree: Path) -> Path:
+    """A git tree of the series' base, the series applied by the farm."""
+    (tree / "mm").mkdir(parents=True)
+    (tree / "mm" / "zp.c").write_text((DATA / "base" / "mm" / "zp.c").read_text())
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"], ["tag", "base"]):
+        assert git.run(tree, args).ok
+    series.apply(series.load(DATA / "series"), tree, "base")
+    return tree
+
+
+def test_the_patches_as_the_farm_applied_them(tmp_path: Path) -> None:
+    """git format-patch of the applied commits (a base with offsets moves the lines: Linux 6.12.118)."""
+    tree = applied(tmp_path / "tree")
+    tip = (tree / "mm" / "zp.c").read_text().splitlines()
+    as_applied = diff.series(farm_coverage.series_patches(DATA / "series", tree))
+    placed = [a for p in as_applied for a in p.added if a.line is not None and a.file == "mm/zp.c"]
+    assert len(placed) == 14 and all(tip[a.line - 1] == a.text for a in placed)
+    assert [p.name for p in as_applied] == [p.name for p in series.load(DATA / "series").patches]
+    with pytest.raises(UserError, match="never applied"):
+        farm_coverage.series_patches(DATA / "series", tmp_path)
