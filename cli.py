@@ -24,14 +24,16 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from farm import coverage as farm_coverage
 from farm import pipeline, ui
 from farm.host.cache import Cache, default_root
+from farm.model import arches
 from farm.model import matrix as matrix_mod
 from farm.model.arches import Accel
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Kernel
 from farm.model.results import Report, Status, Suite
-from farm.report import compare, junit
+from farm.report import compare, coverage_page, junit
 
 EXIT_CODES = """Exit codes: 0 all passed · 1 a test failed or crashed, or a kernel does not build · 2 bad input ·
 3 infrastructure failure · 130/143/129 interrupted (Ctrl-C, SIGTERM, SIGHUP)."""
@@ -448,6 +450,35 @@ def compare_cmd(
     else:
         out.print(f"no differences between {names[0]} and {names[1]}")
     if any(c.kind is compare.Kind.REGRESSION for c in changes):
+        raise typer.Exit(1)
+
+
+@app.command("coverage")
+def coverage_cmd(
+    ctx: typer.Context,
+    gcda: Annotated[Path, typer.Option(metavar="DIR", help="The .gcda files a boot copied: CELL/RUNTIME/share/gcov.")],
+    build_dir: Annotated[Path, typer.Option("--build", metavar="DIR", help="The kernel's O= directory (.gcno).")],
+    series_dir: Annotated[Path, typer.Option("--series", metavar="DIR", help="The series (series file, patches).")],
+    tree: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="The worktree the farm applied it in: its real line numbers.")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where coverage.md/.html go.")] = Path("."),
+    arch: Annotated[str, typer.Option(help="The kernel's arch: which gcc's gcov reads it.")] = "x86_64",
+    exceptions: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Reviewed unreachable lines, reported apart.")
+    ] = HERE / "testcases" / "coverage-exceptions.toml",
+) -> None:
+    """Which of the series' added lines ran: per patch executed/executable, and the lines never executed.
+
+    Exit code 1 when fewer than 90% of the added executable lines in mm/ ran.
+    """
+    with _errors(ctx):
+        patches = farm_coverage.series_patches(series_dir, tree)
+        written = farm_coverage.report(gcda, build_dir, patches, arches.get(arch), out_dir, str(gcda), exceptions)
+    sys.stdout.write(written.markdown.read_text(encoding="utf-8"))
+    out.print(f"written: {written.markdown} {written.html}")
+    mm = written.coverage.tally(prefix="mm/").percent
+    if mm is None or mm < coverage_page.GOAL:
         raise typer.Exit(1)
 
 

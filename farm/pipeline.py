@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm.guest import boot, selection, selftests
+from farm.guest import boot, gcov, selection, selftests
 from farm.host import files, provenance
 from farm.host.cache import Cache
 from farm.judge import expect, verdict
@@ -336,11 +336,13 @@ class CellRun:
         self.reporter.phase(self.cell.name, f"boot {rt.name}")
         wanted = selection.Selection(rt.tests)  # the runtime's tests, read as --test reads names
         chosen = [t for t in (*self.guest_programs.tests, *selftests) if wanted.wants(t.name)]
+        if self.cell.kconfig.coverage:
+            chosen = gcov.around(chosen)
         where = self.opts.out / self.cell.name / rt.name
         booted = self.stages.boot(self.cell, rt, guest, chosen, where)
         text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
         cases = verdict.judge(booted, text, self.cell.kernel, [t.name for t in chosen], self.expectations)
-        props = props | {"accel": booted.accel, junit.LOG_PROPERTY: str(booted.console)}
+        props = props | {"accel": booted.accel, junit.LOG_PROPERTY: str(booted.console), **dict(booted.properties)}
         return self._suite(rt, props, started, cases, str(booted.console))
 
     def _suite(

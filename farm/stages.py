@@ -10,6 +10,7 @@ what is written, what is stopped) in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from farm import coverage
 from farm.guest import accel, boot, rootfs, runner, selftests, testcases
 from farm.guest.selection import Selection
 from farm.host import proc
@@ -183,7 +185,13 @@ class LocalStages:
             cell.kconfig.cmdline,
         )
         on_line = functools.partial(self.line, cell.name)
-        return boot.boot(request, tests, where / "share", where / "console.log", on_line)
+        booted = boot.boot(request, tests, where / "share", where / "console.log", on_line)
+        if not cell.kconfig.coverage or opts.checkout is not None:
+            return booted
+        build_dir = opts.cache.build(cell.name)
+        tree = opts.cache.worktree(source.repo_name(cell.source))
+        found = coverage.after_boot(cell, where / "share", build_dir, tree, where, opts.matrix.testcases_dir)
+        return dataclasses.replace(booted, properties=tuple(found.items()))
 
     def stop(self) -> None:
         proc.stop_all()

@@ -271,3 +271,17 @@ def test_the_s390_matrix_builds_the_series_on_both_bases_and_boots_nothing() -> 
     assert {c.source.name: c.source.series.name for c in m.cells} == {"v7.3": "v7.3", "v6.12": "v6.12"}
     assert all(c.kernel is matrix.Kernel.SERIES and c.arch.build_only and not c.runtimes for c in m.cells)
     assert all(c.arch.base_config.is_file() for c in m.cells)
+
+
+def test_coverage_is_a_kconfig_variant_flag(tmp_path: Path) -> None:
+    flagged = GOOD.replace('fragments = ["on.config"]', 'fragments = ["on.config"]\ncoverage = true')
+    assert all(c.kconfig.coverage for c in matrix.load(write(tmp_path, flagged)).cells)
+    assert not any(c.kconfig.coverage for c in matrix.load(write(tmp_path, GOOD)).cells)
+    with pytest.raises(UserError, match="'coverage' must be a bool"):
+        matrix.load(write(tmp_path, flagged.replace("coverage = true", "coverage = 1")))
+
+
+def test_the_coverage_matrix_has_a_series_gcov_cell_per_base() -> None:
+    m = matrix.load(ROOT / "matrix-coverage.toml")
+    assert sorted(c.name for c in m.cells) == ["series-x86_64-gcov-v6.12", "series-x86_64-gcov-v7.3"]
+    assert all(c.kconfig.coverage for c in m.cells)

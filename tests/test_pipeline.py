@@ -447,3 +447,23 @@ def test_an_interrupted_suite_keeps_the_programs_its_guest_had_finished(tmp_path
     assert set(series) == {"memory.read_hole", "memory.fill_hole", "interrupted"}
     assert not series["memory.read_hole"].result and series["memory.fill_hole"].result[0].type == "fail"
     assert "stale_earlier_run" not in str(suites)
+
+
+def test_a_coverage_cell_zeroes_gcov_first_copies_it_last_and_reports_its_numbers(tmp_path: Path) -> None:
+    m = write_matrix(tmp_path)
+    cells = tuple(
+        replace(c, kconfig=replace(c.kconfig, coverage=True)) if c.kernel is Kernel.SERIES else c for c in m.cells
+    )
+
+    class Measured(FakeStages):
+        def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+            booted = super().boot(cell, runtime, guest, tests, where)
+            return replace(booted, properties=(("coverage_mm_percent", "91.5"),) if cell.kconfig.coverage else ())
+
+    stages = Measured(tmp_path)
+    report = run(tmp_path, stages, replace(m, cells=cells), cells=cells)
+    assert stages.boot_programs["series-x86_64-on/default"] == ["gcov-reset", "memory", "gcov-copy"]
+    assert stages.boot_programs["base-x86_64-on/default"] == ["memory"]
+    by_name = {s.name: s.properties for s in report.suites}
+    assert by_name["series-x86_64-on/default"]["coverage_mm_percent"] == "91.5"
+    assert "coverage_mm_percent" not in by_name["base-x86_64-on/default"]

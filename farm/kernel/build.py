@@ -15,7 +15,7 @@ from pathlib import Path
 
 from farm.host import ccache, proc
 from farm.host.cache import Cache
-from farm.kernel import artifact, git, kconfig
+from farm.kernel import artifact, git, kconfig, series
 from farm.model.errors import InfraError
 from farm.model.matrix import Cell
 
@@ -44,7 +44,27 @@ def config_digest(cell: Cell) -> str:
     h = hashlib.sha256(cell.arch.name.encode())
     for frag in fragments(cell):
         h.update(frag.read_bytes())
+    for var in profile_vars(cell):
+        h.update(f"\n{var}".encode())
     return h.hexdigest()
+
+
+def profile_vars(cell: Cell) -> list[str]:
+    """A coverage cell's make variables: gcov profiles each C file of the kernel the series changes.
+
+    kbuild reads GCOV_PROFILE_<stem>.o per object and before the directory's GCOV_PROFILE. On
+    make's command line it reaches every directory without a change to the tree, so its value
+    names the file's directories: elsewhere an object of the same stem (arch/x86/boot/memory.o,
+    which must not be profiled) keeps its directory's own setting.
+    """
+    if not cell.kconfig.coverage:
+        return []
+    touched = series.touched_files(series.load(cell.source.series))
+    dirs: dict[str, set[str]] = {}
+    for f in touched:
+        if f.endswith(".c") and not f.startswith("tools/"):
+            dirs.setdefault(Path(f).stem, set()).add(str(Path(f).parent))
+    return [f"GCOV_PROFILE_{stem}.o=$(if $(filter {' '.join(sorted(d))},$(obj)),y)" for stem, d in sorted(dirs.items())]
 
 
 def make_argv(cell: Cell, build_dir: Path) -> list[str]:
@@ -56,6 +76,7 @@ def make_argv(cell: Cell, build_dir: Path) -> list[str]:
         f"-j{os.cpu_count() or 1}",
         f"CC=ccache {cc}",
         "HOSTCC=ccache gcc",
+        *profile_vars(cell),
     ]
 
 

@@ -57,6 +57,16 @@ def added_files(series: Series) -> list[str]:
     return found
 
 
+def touched_files(series: Series) -> tuple[str, ...]:
+    """The files the patches change (each patch's `+++ b/PATH`), in order of first change."""
+    found: dict[str, None] = {}
+    for patch in series.patches:
+        for line in patch.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("+++ b/"):
+                found[line.removeprefix("+++ b/").strip()] = None
+    return tuple(found)
+
+
 def apply(series: Series, worktree: Path, base: str) -> str:
     """Check out base in worktree, git am every patch; return the tip commit.
 

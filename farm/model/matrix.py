@@ -71,6 +71,7 @@ class Kconfig:
     name: str
     fragments: tuple[Path, ...]
     cmdline: tuple[str, ...] = ()  # kernel parameters every boot of these builds gets
+    coverage: bool = False  # gcov build: the series' files profiled, .gcda collected after each boot
 
 
 @dataclass(frozen=True)
@@ -365,14 +366,14 @@ def _kconfigs(t: _Table, here: Path) -> dict[str, Kconfig]:
     out = {}
     for name in t.data:
         sub = t.sub(_check_name(t.where, "kconfig variant", name))
-        sub.check_keys(["fragments", "cmdline"])
+        sub.check_keys(["fragments", "cmdline", "coverage"])
         fragments = tuple(here / f for f in sub.strings("fragments", required=True))
         if not fragments:
             raise UserError(f"{sub.where}: fragments: list at least one config fragment")
         for frag in fragments:
             if not frag.is_file():
                 raise UserError(f"{sub.where}: fragments: no such file {frag}")
-        out[name] = Kconfig(name, fragments, tuple(sub.strings("cmdline")))
+        out[name] = Kconfig(name, fragments, tuple(sub.strings("cmdline")), sub.get("coverage", bool, False))
     if not out:
         raise UserError(f"{t.where}: define at least one [kconfig.NAME] with fragments")
     return out

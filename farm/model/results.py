@@ -100,3 +100,4 @@ class Booted:
     ktap: str  # results.ktap as far as the guest wrote it
     console: Path
     accel: str = ""  # kvm, tcg or icount: what the boot really used
+    properties: tuple[tuple[str, str], ...] = ()  # for the suite: a coverage cell's numbers

@@ -1,0 +1,4 @@
+int arch_only(void)
+{
+	return 42;
+}
