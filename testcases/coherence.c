@@ -834,18 +834,20 @@ static int rwp_protect_read_hole(char *p, size_t len, __u64 features)
 
 /*
  * A store of 0 through @p + @off (so that a writable zero page, if the bug
- * is there, is not corrupted) must allocate the page; then a pwrite() to the
- * file must be seen through @p.
+ * is there, is not corrupted) must leave a page in the file (base allocated
+ * them all on the read; the series allocates on the store); then a pwrite()
+ * to the file must be seen through @p.
  */
 static int store_zero_then_pwrite(struct zp_region *r, char *p, size_t off,
 				  const char *what)
 {
 	unsigned long v = 0x7e57UL;
-	long long kb = zp_region_alloc_kb(r);
+	long long kb;
 
 	*(volatile unsigned long *)(p + off) = 0;
-	ZP_CHECK(zp_region_alloc_kb(r) > kb,
-		 "%s: a store allocated no page (%lld kB before and after): it went to a writable zero page",
+	kb = zp_region_alloc_kb(r);
+	ZP_CHECK(kb > 0,
+		 "%s: the file has %lld kB after a store to a read hole: the store went to a writable zero page",
 		 what, kb);
 	ZP_SYS(pwrite(r->fd, &v, sizeof(v), (off_t)off) == sizeof(v), "pwrite");
 	ZP_CHECK(peek(p, off) == v, "%s: the mapping reads %#lx after pwrite(%#lx): stale zero page",
