@@ -833,13 +833,13 @@ static int rwp_protect_read_hole(char *p, size_t len, __u64 features)
 }
 
 /*
- * A store of 0 through @p + @off (so that a writable zero page, if the bug
- * is there, is not corrupted) must leave a page in the file (base allocated
- * them all on the read; the series allocates on the store); then a pwrite()
- * to the file must be seen through @p.
+ * A store of 0 through @p + @off, which maps file offset @foff (0 so that a
+ * writable zero page, if the bug is there, is not corrupted), must leave a
+ * page in the file (base allocated them all on the read; the series
+ * allocates on the store); then a pwrite() there must be seen through @p.
  */
 static int store_zero_then_pwrite(struct zp_region *r, char *p, size_t off,
-				  const char *what)
+				  size_t foff, const char *what)
 {
 	unsigned long v = 0x7e57UL;
 	long long kb;
@@ -849,7 +849,7 @@ static int store_zero_then_pwrite(struct zp_region *r, char *p, size_t off,
 	ZP_CHECK(kb > 0,
 		 "%s: the file has %lld kB after a store to a read hole: the store went to a writable zero page",
 		 what, kb);
-	ZP_SYS(pwrite(r->fd, &v, sizeof(v), (off_t)off) == sizeof(v), "pwrite");
+	ZP_SYS(pwrite(r->fd, &v, sizeof(v), (off_t)foff) == sizeof(v), "pwrite");
 	ZP_CHECK(peek(p, off) == v, "%s: the mapping reads %#lx after pwrite(%#lx): stale zero page",
 		 what, peek(p, off), v);
 	return ZP_PASS;
@@ -872,7 +872,7 @@ static int rwp_async_read_hole_store(const struct zp_mode *m)
 	if (uffd < 0)
 		return zp_skip("userfaultfd RWP (async) on %s: %s", r.path, strerror(-uffd));
 	ZP_CHECK(peek(p, 3 * ps) == 0, "the RWP-protected hole reads zero");
-	return store_zero_then_pwrite(&r, p, 3 * ps, "async RWP");
+	return store_zero_then_pwrite(&r, p, 3 * ps, 3 * ps, "async RWP");
 }
 
 /*
@@ -895,7 +895,8 @@ static int rwp_mremap_read_hole_store(const struct zp_mode *m)
 	ZP_SYS(dst != MAP_FAILED, "reserve");
 	q = mremap(p + ps, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst + ps);
 	ZP_SYS(q != MAP_FAILED, "mremap");
-	return store_zero_then_pwrite(&r, q, 3 * ps, "mremap of RWP");
+	/* q maps the file from offset ps on. */
+	return store_zero_then_pwrite(&r, q, 3 * ps, 4 * ps, "mremap of RWP");
 }
 
 /*
