@@ -4,7 +4,9 @@
  * by any path (another process's or thread's mapping, another thread's store
  * through the same mapping, write(2), pwrite(2), fallocate+write, punch+write,
  * fork, mremap, MAP_POPULATE, mlock, userfaultfd UFFDIO_COPY) must be seen through that mapping, and truncation
- * must still raise SIGBUS beyond EOF.  A failure means a stale (zero page)
+ * must still raise SIGBUS beyond EOF.  A hole that was read counts as populated
+ * for userfaultfd registered afterwards (MISSING, RWP), and MAP_POPULATE of a
+ * shared mapping still allocates.  A failure means a stale (zero page)
  * PTE survived a page being added to the file: silent data corruption.
  *
  * MAP_PRIVATE mappings that never wrote must see file changes too.
@@ -688,6 +690,237 @@ static int uffd_zeropage_private_kept(const struct zp_mode *m)
 	return ZP_PASS;
 }
 
+/* ------------------------------------- populated holes (v2 review N1/N3/N5) */
+
+#define UFFD_WAIT_S 3	/* an access that takes longer retries forever */
+
+enum uffd_access { UFFD_STORE, UFFD_POPULATE_WRITE, UFFD_MLOCK };
+
+struct accessor {
+	char *addr;
+	enum uffd_access how;
+	int err;
+};
+
+static void *accessor_fn(void *arg)
+{
+	struct accessor *a = arg;
+
+	switch (a->how) {
+	case UFFD_STORE:
+		*(volatile unsigned long *)a->addr = 0x57043UL;
+		break;
+	case UFFD_POPULATE_WRITE:
+		if (madvise(a->addr, zp_page_size(), MADV_POPULATE_WRITE))
+			a->err = errno;
+		break;
+	case UFFD_MLOCK:
+		if (mlock(a->addr, zp_page_size()))
+			a->err = errno;
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * A hole that was read before the range was registered for userfaultfd
+ * MISSING counts as populated, as the zero page in anonymous memory does (and
+ * as the page that base allocated on the read is): a store, MADV_POPULATE_WRITE
+ * or mlock() there completes without a missing event.
+ * Failure: the access did not complete within 3 s - the fault was retried
+ * forever, with no event for the manager to answer (v2 review N1) - or the
+ * manager got a missing event for an offset that had been read.
+ */
+static int uffd_read_then_register(const struct zp_mode *m, enum uffd_access how,
+				   const char *what)
+{
+	size_t ps = zp_page_size();
+	struct accessor a = { .how = how };
+	struct timespec until;
+	struct zp_region r;
+	struct pollfd pfd;
+	pthread_t t;
+	int uffd, err;
+	char *p;
+
+	uffd = uffd_open();
+	if (uffd < 0)
+		return zp_skip("userfaultfd: %s", strerror(-uffd));
+	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
+	if (uffd_register_missing(uffd, p, r.size))
+		return zp_skip("UFFDIO_REGISTER MISSING on %s: %s", r.path, strerror(errno));
+	a.addr = p + 9 * ps;
+	ZP_SYS(!pthread_create(&t, NULL, accessor_fn, &a), "pthread_create");
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += UFFD_WAIT_S;
+	err = pthread_timedjoin_np(t, NULL, &until);
+	if (err == ETIMEDOUT) {
+		/* Exiting the subtest's process kills the looping thread. */
+		ktap_diag("%s after a read of the hole and UFFDIO_REGISTER(MISSING) did not complete in %d s (retried forever?)",
+			  what, UFFD_WAIT_S);
+		return ZP_FAIL;
+	}
+	ZP_SYS(!err, "pthread_timedjoin_np");
+	if (how == UFFD_MLOCK && a.err)
+		return zp_skip("mlock: %s", strerror(a.err));
+	ZP_CHECK(!a.err, "%s: %s", what, strerror(a.err));
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ZP_CHECK(poll(&pfd, 1, 0) == 0, "no missing event for an offset that was read");
+	if (how == UFFD_STORE && m->shared) {
+		unsigned long v = 0;
+
+		zp_region_read(&r, 9 * ps, &v, sizeof(v));
+		ZP_CHECK_EQ(v, 0x57043UL, "the store reached the file");
+	}
+	return ZP_PASS;
+}
+
+static int uffd_read_then_register_store(const struct zp_mode *m)
+{
+	return uffd_read_then_register(m, UFFD_STORE, "a store");
+}
+
+static int uffd_read_then_register_populate_write(const struct zp_mode *m)
+{
+	return uffd_read_then_register(m, UFFD_POPULATE_WRITE, "MADV_POPULATE_WRITE");
+}
+
+static int uffd_read_then_register_mlock(const struct zp_mode *m)
+{
+	return uffd_read_then_register(m, UFFD_MLOCK, "mlock()");
+}
+
+/* userfaultfd RWP (read-write protection, Linux 7.3); the UAPI may be newer than libc's. */
+#ifndef UFFD_FEATURE_RWP
+#define UFFD_FEATURE_RWP (1 << 17)
+#define UFFD_FEATURE_RWP_ASYNC (1 << 18)
+#define UFFDIO_REGISTER_MODE_RWP ((__u64)1 << 3)
+#define _UFFDIO_RWPROTECT (0x09)
+struct uffdio_rwprotect {
+	struct uffdio_range range;
+#define UFFDIO_RWPROTECT_MODE_RWP ((__u64)1 << 0)
+	__u64 mode;
+};
+#define UFFDIO_RWPROTECT _IOWR(UFFDIO, _UFFDIO_RWPROTECT, struct uffdio_rwprotect)
+#endif
+
+#define RWP_PAGES 16	/* PTE-mapped: not a whole page table to move */
+
+/*
+ * Read the hole (the zero page on the series), then RWP-protect it: returns
+ * the userfaultfd, or a negative errno when RWP is not there.
+ */
+static int rwp_protect_read_hole(char *p, size_t len, __u64 features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_RWP,
+	};
+	struct uffdio_rwprotect rwp = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = UFFDIO_RWPROTECT_MODE_RWP,
+	};
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (uffd < 0)
+		return -errno;
+	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+	    ioctl(uffd, UFFDIO_RWPROTECT, &rwp))
+		return -errno;
+	return uffd;
+}
+
+/*
+ * A store of 0 through @p + @off, which maps file offset @foff (0 so that a
+ * writable zero page, if the bug is there, is not corrupted), must leave a
+ * page in the file (base allocated them all on the read; the series
+ * allocates on the store); then a pwrite() there must be seen through @p.
+ */
+static int store_zero_then_pwrite(struct zp_region *r, char *p, size_t off,
+				  size_t foff, const char *what)
+{
+	unsigned long v = 0x7e57UL;
+	long long kb;
+
+	*(volatile unsigned long *)(p + off) = 0;
+	kb = zp_region_alloc_kb(r);
+	ZP_CHECK(kb > 0,
+		 "%s: the file has %lld kB after a store to a read hole: the store went to a writable zero page",
+		 what, kb);
+	ZP_SYS(pwrite(r->fd, &v, sizeof(v), (off_t)foff) == sizeof(v), "pwrite");
+	ZP_CHECK(peek(p, off) == v, "%s: the mapping reads %#lx after pwrite(%#lx): stale zero page",
+		 what, peek(p, off), v);
+	return ZP_PASS;
+}
+
+/*
+ * Failure (v2 review N3): async RWP resolved an access to a zero page that a
+ * read had mapped before registration with a writable PTE built from the
+ * shared mapping's vm_page_prot: the store then went to the zero page.
+ */
+static int rwp_async_read_hole_store(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size(), len = RWP_PAGES * ps;
+	struct zp_region r;
+	int uffd;
+	char *p;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
+	uffd = rwp_protect_read_hole(p, len, UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC);
+	if (uffd < 0)
+		return zp_skip("userfaultfd RWP (async) on %s: %s", r.path, strerror(-uffd));
+	ZP_CHECK(peek(p, 3 * ps) == 0, "the RWP-protected hole reads zero");
+	return store_zero_then_pwrite(&r, p, 3 * ps, 3 * ps, "async RWP");
+}
+
+/*
+ * Failure (v2 review N3): mremap() of a RWP-protected range, without
+ * UFFD_FEATURE_EVENT_REMAP, rebuilt the zero page PTE that a read had mapped
+ * before registration from the shared mapping's writable vm_page_prot.
+ */
+static int rwp_mremap_read_hole_store(const struct zp_mode *m)
+{
+	size_t ps = zp_page_size(), len = RWP_PAGES * ps;
+	struct zp_region r;
+	char *p, *q, *dst;
+	int uffd;
+
+	ZP_SYS(!setup(&r, m, &p, PROT_READ | PROT_WRITE), "setup");
+	uffd = rwp_protect_read_hole(p + ps, len, UFFD_FEATURE_RWP);
+	if (uffd < 0)
+		return zp_skip("userfaultfd RWP on %s: %s", r.path, strerror(-uffd));
+	dst = mmap(NULL, len + 2 * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ZP_SYS(dst != MAP_FAILED, "reserve");
+	q = mremap(p + ps, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst + ps);
+	ZP_SYS(q != MAP_FAILED, "mremap");
+	/* q maps the file from offset ps on. */
+	return store_zero_then_pwrite(&r, q, 3 * ps, 4 * ps, "mremap of RWP");
+}
+
+/*
+ * Failure (v2 review N5): MAP_POPULATE of a shared mapping of a hole did not
+ * allocate the pages (the series mapped the zero page instead): later stores
+ * fault, and on a full tmpfs get SIGBUS, where mmap() used to preallocate.
+ */
+static int map_populate_allocates(const struct zp_mode *m)
+{
+	struct zp_region r;
+	long long kb;
+	char *p;
+
+	ZP_SYS(!zp_region_create(&r, m, region_size()), "region create");
+	p = map_populated(&r, PROT_READ | PROT_WRITE);
+	ZP_SYS(p, "MAP_POPULATE mapping");
+	kb = zp_region_alloc_kb(&r);
+	ktap_metric("populated_kb", kb);
+	ZP_CHECK(kb >= (long long)(r.size / 1024),
+		 "MAP_POPULATE of a shared mapping allocated %lld kB of %zu kB", kb,
+		 r.size / 1024);
+	return ZP_PASS;
+}
+
 #define KSM "/sys/kernel/mm/ksm/"
 #define KSM_PAGES 16
 
@@ -860,6 +1093,12 @@ static const struct zp_test tests[] = {
 	ZP_TEST(ksm_zero_private_kept, ZP_FD_PRIVATE),
 	ZP_TEST(mlock_after_read_backs_pages, ZP_ALL_SHARED),
 	ZP_TEST(fork_uffd_wp_fill, ZP_FD_SHARED),
+	ZP_TEST(uffd_read_then_register_store, ZP_FD_ALL),
+	ZP_TEST(uffd_read_then_register_populate_write, ZP_FD_ALL),
+	ZP_TEST(uffd_read_then_register_mlock, ZP_FD_ALL),
+	ZP_TEST(rwp_async_read_hole_store, ZP_FD_SHARED),
+	ZP_TEST(rwp_mremap_read_hole_store, ZP_FD_SHARED),
+	ZP_TEST(map_populate_allocates, ZP_FD_SHARED),
 };
 
 int main(void)
