@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.model import arches
+from farm.model import sweep as sweep_mod
 from farm.model.arches import Arch
 from farm.model.errors import UserError
 
@@ -118,6 +119,7 @@ class Matrix:
     guest: Guest
     cells: tuple[Cell, ...]
     cache_remote: str | None = None  # [cache] remote: ccache's remote storage URL shared by build machines
+    sweep: sweep_mod.Sweep | None = None  # [sweep]: what `zpfarm sweep` compiles (None: the default sweep)
 
     @property
     def source(self) -> Source:
@@ -270,6 +272,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
             "runtime",
             "include",
             "exclude",
+            "sweep",
         ]
     )
     here = path.parent
@@ -286,6 +289,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
         guest=_guest(top.sub("guest")),
         cells=_cells(top, kconfigs, runtimes, sources),
         cache_remote=_cache_remote(top.sub("cache")),
+        sweep=sweep_mod.parse(top.sub("sweep")),
     )
 
 
