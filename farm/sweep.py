@@ -196,9 +196,7 @@ def _reproducer(make: sweepconf.Make, tree: Path, build_dir: Path, patch: touche
 
 
 def _done(opts: Options, reporter: Reporter, report: Report, suite: Suite) -> None:
-    report.suites.append(suite)
-    junit.write(opts.junit, report.suites)
-    report.junit = opts.junit
+    junit.append(report, suite, opts.junit)
     reporter.suite_done(suite)
 
 
