@@ -15,6 +15,7 @@ package to install. No final link is done.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import shutil
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm.host import ccache
+from farm.host import ccache, proc
 from farm.host.cache import Cache
-from farm.kernel import git, sweepconf, touched
-from farm.model.errors import UserError, ZpfarmError
+from farm.kernel import git, sweepcache, sweepconf, touched
+from farm.model.errors import InfraError, UserError, ZpfarmError
 from farm.model.matrix import Kernel, Matrix, Source
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.model.sweep import Config, Sweep, Toolchain
@@ -136,7 +137,7 @@ def _toolchain(
         reporter.notice(f"sweep {tc.name}: skipped, {why}")
         return [TestResult(f"{p.name} [{c.name}]", Status.SKIP, why) for c in configs for p in work.patches]
     env = ccache.env(opts.cache.ccache, opts.cache.root, ccache.remote_url(opts.matrix.cache_remote))
-    make = sweepconf.Make(tc, env, opts.jobs, opts.nice)
+    make = sweepconf.Make(tc, env, opts.jobs, opts.nice, _version(tc.cc))
     cases = []
     for config in configs:
         cases += _config(opts, reporter, make, config, work)
@@ -171,7 +172,8 @@ def _config(
                 )
             ]
         reporter.phase(label, f"{config.name}: base", " ".join(objects))
-        on_base = sweepconf.compile_objects(make, tree, build_dir, objects, logs / "base.log")
+        compile_at = functools.partial(_compile, make, tree, prepared)
+        on_base = compile_at(base, objects, logs / "base.log")
         cases = []
         for patch in work.patches:
             mine = touched.for_arch(patch.objects, tc.target.arch_dir)
@@ -180,12 +182,33 @@ def _config(
                 cases.append(TestResult(name, Status.SKIP, f"no object to compile for {tc.target.name}"))
                 continue
             reporter.phase(label, f"{config.name}: patch {patch.number}", " ".join(mine))
-            git.checkout(tree, patch.commit)
-            done = sweepconf.compile_objects(make, tree, build_dir, mine, logs / f"{patch.number:04d}.log")
+            done = compile_at(patch.commit, mine, logs / f"{patch.number:04d}.log")
             cases.append(
                 verdict(name, config, done, on_base, prepared.recipe, _reproducer(make, tree, build_dir, patch))
             )
     return cases
+
+
+def _version(cc: str) -> str:
+    """The compiler's first --version line ("" if it cannot say)."""
+    try:
+        done = proc.run([cc, "--version"], timeout=60)
+    except InfraError:
+        return ""
+    return done.output.partition("\n")[0] if done.ok else ""
+
+
+def _compile(
+    make: sweepconf.Make, tree: Path, prepared: sweepconf.Prepared, commit: str, objects: Sequence[str], log: Path
+) -> sweepconf.Compiled:
+    """The objects compiled at commit, or the outcome of the same compile before (sweepcache)."""
+    digest = sweepcache.key(prepared.stamp, git.out(tree, ["rev-parse", f"{commit}^{{tree}}"]), objects)
+    done = sweepcache.load(prepared.build_dir, digest, log)
+    if done is None:
+        git.checkout(tree, commit)
+        done = sweepconf.compile_objects(make, tree, prepared.build_dir, objects, log)
+        sweepcache.store(prepared.build_dir, digest, done)
+    return done
 
 
 def _reproducer(make: sweepconf.Make, tree: Path, build_dir: Path, patch: touched.Patch) -> Reproducer:

@@ -44,13 +44,13 @@ def verdict(
         return result(Status.INFRA, f"the compile timed out under {where}")
     if broken:
         errors = [d for d in new if d.kind == "error"] or [d for d in done.diagnostics if d.kind == "error"]
-        line = errors[0].raw if errors else "(no compiler error line: see the log)"
+        line = errors[0].short if errors else "(no compiler error line: see the log)"
         return result(Status.BUILD, f"{broken[0]} does not compile under {where}: {line}")
     if done.failed:
         return result(Status.SKIP, f"{done.failed[0]} does not compile under {where} on the base either")
     warnings = [d for d in new if d.kind == "warning"]
     if warnings:
-        return result(Status.FAIL, f"{len(warnings)} new W=1 warning(s) under {where}: {warnings[0].raw}")
+        return result(Status.FAIL, f"{len(warnings)} new W=1 warning(s) under {where}: {warnings[0].short}")
     built = [o for o in done.objects if o not in done.absent]
     if not built:
         return result(Status.SKIP, f"{where} builds none of {', '.join(done.objects)}")

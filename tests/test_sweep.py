@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,11 +19,12 @@ from typer.testing import CliRunner
 
 import cli
 from farm import sweep
-from farm.host.cache import Cache
+from farm.host.cache import Cache, default_root
 from farm.model import matrix
 from farm.model.errors import UserError
 from farm.model.results import Report, Status, Suite, TestResult
 
+ROOT = Path(__file__).resolve().parent.parent
 FAKELINUX = Path(__file__).parent / "fakelinux"
 SWEEP = """
 [sweep]
@@ -117,7 +119,8 @@ def test_the_sweep_catches_the_config_only_failure_and_the_new_warning(project: 
     broken = cases["0001 mm: add is_file_zeropage_pte() [allnoconfig]"]
     assert broken.status is Status.BUILD
     assert "mm/memory.o does not compile under allnoconfig" in broken.message
-    assert "error: implicit declaration of function 'is_ksm_zero_pte'" in broken.message
+    assert "mm/memory.c:7: error: implicit declaration of function 'is_ksm_zero_pte'" in broken.message
+    assert str(project) not in broken.message  # the compiler's line, its path relative to the tree
     assert cases["0001 mm: add is_file_zeropage_pte() [defconfig]"].status is Status.PASS
     # seed 3 is odd: the fake randconfig sets KSM, and the seed is in the case
     rand = cases["0001 mm: add is_file_zeropage_pte() [randconfig-3]"]
@@ -165,13 +168,27 @@ def test_the_reproducer_rebuilds_exactly_the_failing_object(project: Path) -> No
     assert done.returncode != 0 and "is_ksm_zero_pte" in done.stdout
 
 
-def test_a_warm_sweep_keeps_each_prepared_config(project: Path) -> None:
+def test_a_warm_sweep_keeps_each_prepared_config_and_compile(project: Path) -> None:
     first = _run(project, "x86_64-gcc/*")
     config = project / "cache/sweep/x86_64-gcc/defconfig/.config"
     made = config.stat().st_mtime_ns
+    memory_o = project / "cache/sweep/x86_64-gcc/defconfig/mm/memory.o"
+    compiled = memory_o.stat().st_mtime_ns
     second = _run(project, "x86_64-gcc/*")
-    assert config.stat().st_mtime_ns == made
-    assert [(c.name, c.status) for c in first.suites[0].cases] == [(c.name, c.status) for c in second.suites[0].cases]
+    assert config.stat().st_mtime_ns == made and memory_o.stat().st_mtime_ns == compiled  # nothing ran again
+    assert [(c.name, c.status, c.message) for c in first.suites[0].cases] == [
+        (c.name, c.status, c.message) for c in second.suites[0].cases
+    ]
+
+
+def test_a_reposted_patch_compiles_again_and_only_from_there(project: Path) -> None:
+    _run(project, "x86_64-gcc/defconfig")
+    series = project / "kernel-series"
+    last = sorted(series.glob("0002-*.patch"))[0]
+    last.write_text(last.read_text().replace("unused variable 'zero'", "unused variable 'nought'"))
+    cases = _cases(_run(project, "x86_64-gcc/defconfig"), "x86_64-gcc/sweep")
+    assert "'nought'" in cases["0002 shmem: note the zeropage [defconfig]"].message
+    assert cases["0001 mm: add is_file_zeropage_pte() [defconfig]"].elapsed == 0.0  # kept: it did not change
 
 
 def test_the_junit_has_one_case_per_patch_and_config(project: Path) -> None:
@@ -236,3 +253,19 @@ def test_the_command_runs_the_sweep_and_exits_1_on_a_failure(project: Path, monk
     assert done.exit_code == 1, done.output
     assert "mm/memory.o does not compile under allnoconfig" in done.output
     assert (project / "res/junit.xml").is_file()
+
+
+@pytest.mark.vm
+def test_the_real_series_breaks_mm_memory_o_without_ksm_at_patch_6(tmp_path: Path) -> None:
+    """The default matrix's kernel and series, x86_64 gcc allnoconfig only: a few minutes cold."""
+    data = tomllib.loads((ROOT / "matrix.toml").read_text())
+    data["sweep"] = {"configs": ["allnoconfig"], "randconfigs": 0, "arches": ["x86_64"], "compilers": ["gcc"]}
+    data["sweep"]["header_users"] = 0
+    m = matrix.parse(data, ROOT / "matrix.toml")
+    report = Report()
+    sweep.run(sweep.options(m, Cache(default_root()), tmp_path, tmp_path / "junit.xml", jobs=2), Quiet(), report)
+    cases = _cases(report, "x86_64-gcc/sweep")
+    (six,) = [c for name, c in cases.items() if name.startswith("0006 ")]
+    assert six.status is Status.BUILD, six
+    assert "mm/memory.o does not compile under allnoconfig" in six.message and "is_ksm_zero_pte" in six.message
+    assert not [name for name, c in cases.items() if name < "0006" and c.status is Status.BUILD]

@@ -33,6 +33,11 @@ class Diagnostic:
     raw: str  # the compiler's line as printed
 
     @property
+    def short(self) -> str:
+        """The compiler's line with the file relative to the tree (and without the column)."""
+        return f"{self.file}:{self.line}: {self.kind}: {self.text}"
+
+    @property
     def key(self) -> tuple[str, str, str]:
         return (self.file, self.kind, _NUMBERS.sub("", self.text))
 

@@ -41,6 +41,7 @@ class Make:
     env: dict[str, str]  # ccache's settings
     jobs: int = 2
     nice: int = 10
+    version: str = ""  # the compiler's --version line: a new compiler prepares every config again
 
     def argv(self, build_dir: Path, *targets: str, ccache: bool = True) -> list[str]:
         cc = f"ccache {self.toolchain.cc}" if ccache else self.toolchain.cc
@@ -60,6 +61,7 @@ class Prepared:
     reused: bool
     recipe: str  # how the config is made, by hand: the seed and the fragment are in it
     message: str  # why it failed, or "prepared" / "kept"
+    stamp: str = ""  # what the directory was prepared from (toolchain, compiler, config, fragment, base)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def prepare(
 ) -> Prepared:
     """The config made at the base and `make prepare` run in build_dir, or kept from before."""
     frag_file = build_dir.parent / f"{config.name}.fragment"
-    stamp = hashlib.sha256("\n".join([make.toolchain.name, config.name, base, *fragment]).encode()).hexdigest()
+    inputs = [make.toolchain.name, make.version, config.name, base, *fragment]
+    stamp = hashlib.sha256("\n".join(inputs).encode()).hexdigest()
     env, steps = _config_steps(make, config, build_dir, frag_file if fragment else None)
     shown = [
         make.reproducer(tree, build_dir, a[-1])
@@ -88,7 +91,7 @@ def prepare(
     ]
     recipe = " && ".join([" ".join([*(f"{k}={v}" for k, v in env.items()), shown[0]]), *shown[1:]])
     if (build_dir / _STAMP).is_file() and (build_dir / _STAMP).read_text() == stamp:
-        return Prepared(True, build_dir, 0.0, True, recipe, "kept")
+        return Prepared(True, build_dir, 0.0, True, recipe, "kept", stamp)
     if build_dir.exists():
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
@@ -98,9 +101,9 @@ def prepare(
         done = proc.run(argv, cwd=tree, env={**make.env, **env}, log=log.with_name(f"{log.stem}.{n}{log.suffix}"))
         elapsed += done.elapsed
         if not done.ok:
-            return Prepared(False, build_dir, elapsed, False, recipe, f"{argv[-1]} failed: {done.tail(2)}")
+            return Prepared(False, build_dir, elapsed, False, recipe, f"{argv[-1]} failed: {done.tail(2)}", stamp)
     (build_dir / _STAMP).write_text(stamp)
-    return Prepared(True, build_dir, elapsed, False, recipe, "prepared")
+    return Prepared(True, build_dir, elapsed, False, recipe, "prepared", stamp)
 
 
 def in_config(tree: Path, values: Mapping[str, str], obj: str) -> bool:
