@@ -384,13 +384,15 @@ def sweep_cmd(
     kernel_tree: TreeOpt = None,
     base: BaseOpt = None,
     cache: CacheOpt = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="make -jN \\[default: every core].")] = 0,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", metavar="N", help="make -jN \\[default: every core].", show_default=False)
+    ] = 0,
     nice: Annotated[int, typer.Option("--nice", metavar="N", help="Run make under nice -n N.")] = 10,
     quiet: QuietOpt = False,
 ) -> None:
     """Compile the objects each patch touches under many configs and toolchains (a 0-day-style sweep).
 
-    The matrix's [sweep] table says which: allnoconfig, tinyconfig, defconfig,
+    The matrix's \\[sweep] table says which: allnoconfig, tinyconfig, defconfig,
     allmodconfig and seeded randconfigs (biased to toggle the CONFIG_ options the
     series' files test), gcc on six arches and clang-16 on two. Each config is
     prepared once at the base and kept in the cache. A patch fails when one of
