@@ -414,7 +414,7 @@ def sweep_cmd(
         reporter = _reporter(sweep.rows(opts), quiet)
         with reporter.shown():
             sweep.run(opts, reporter, report)
-    out.print(ui.build_each_table(report))
+    out.print(ui.sweep_table(report))
     out.print(f"JUnit: {junit_path}", soft_wrap=True)
     raise typer.Exit(exit_code(report))
 
