@@ -154,9 +154,9 @@ def _config(
     tc, tree, base, label = make.toolchain, work.tree, work.base, work.row
     logs = opts.out / tc.name / config.name
     objects = list(dict.fromkeys(o for p in work.patches for o in touched.for_arch(p.objects, tc.target.arch_dir)))
-    fragment = list(tc.target.forced)
-    if config.seed is not None and opts.sweep.bias:
-        fragment += touched.bias(work.options, config.seed)
+    # The arch's own lines last: a biased option never undoes them.
+    biased = touched.bias(work.options, config.seed) if config.seed is not None and opts.sweep.bias else []
+    fragment = [*biased, *tc.target.forced]
     with opts.cache.build_lock():
         git.checkout(tree, base)
         reporter.phase(label, f"{config.name}: prepare")

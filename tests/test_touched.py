@@ -55,6 +55,7 @@ def test_the_bias_is_the_same_for_the_same_seed() -> None:
     assert touched.bias(options, 7) == touched.bias(options, 7)
     assert touched.bias(options, 7) != touched.bias(options, 8)
     assert {line.endswith("=y") for line in touched.bias(options, 7)} == {True, False}
+    assert touched.bias(["ARCH_HAS_PKEYS", "HAVE_GUP_FAST", "64BIT"], 7) == []  # the arch's, not a user's
 
 
 def test_objects_of_other_arches_are_left_out() -> None:

@@ -28,6 +28,7 @@ _NOT_KERNEL = ("tools/", "scripts/", "samples/", "Documentation/", "usr/")
 _TESTED = re.compile(
     r"(?:#\s*ifn?def\s+|\bdefined\s*\(?\s*|\bIS_(?:ENABLED|BUILTIN|MODULE|REACHABLE)\s*\(\s*)CONFIG_(\w+)"
 )
+_SELECTED = ("ARCH_", "HAVE_")
 _INCLUDE_ROOT = re.compile(r"^(?:arch/[^/]+/)?include/(?:uapi/)?")
 
 
@@ -108,9 +109,13 @@ def file_texts(tree: Path, commit: str, files: Iterable[str]) -> list[str]:
 
 
 def bias(options: Sequence[str], seed: int) -> list[str]:
-    """Config lines that set each option on or off at random, the same for the same seed."""
+    """Config lines that set each option on or off at random, the same for the same seed.
+
+    Options an arch selects and a user cannot set (ARCH_*, HAVE_*, 64BIT) are left alone.
+    """
     rng = random.Random(seed)
-    return [f"CONFIG_{o}=y" if rng.random() < 0.5 else f"# CONFIG_{o} is not set" for o in options]
+    settable = [o for o in options if not o.startswith(_SELECTED) and o != "64BIT"]
+    return [f"CONFIG_{o}=y" if rng.random() < 0.5 else f"# CONFIG_{o} is not set" for o in settable]
 
 
 def for_arch(objs: Iterable[str], arch_dir: str) -> list[str]:
