@@ -101,9 +101,18 @@ def prepare(
         done = proc.run(argv, cwd=tree, env={**make.env, **env}, log=log.with_name(f"{log.stem}.{n}{log.suffix}"))
         elapsed += done.elapsed
         if not done.ok:
-            return Prepared(False, build_dir, elapsed, False, recipe, f"{argv[-1]} failed: {done.tail(2)}", stamp)
+            return Prepared(False, build_dir, elapsed, False, recipe, f"{argv[-1]} failed: {_why(done)}", stamp)
     (build_dir / _STAMP).write_text(stamp)
     return Prepared(True, build_dir, elapsed, False, recipe, "prepared", stamp)
+
+
+def _why(done: proc.Completed) -> str:
+    """What kbuild said went wrong: its '***' box (a compiler too old...), else the first error."""
+    box = [line.strip("* \t") for line in done.output.splitlines() if line.startswith("***")]
+    if text := " ".join(b for b in box if b):
+        return text
+    errors = [line.strip() for line in done.output.splitlines() if "error" in line.lower()]
+    return errors[0] if errors else done.tail(2)
 
 
 def in_config(tree: Path, values: Mapping[str, str], obj: str) -> bool:

@@ -21,9 +21,9 @@ class Compiler(StrEnum):
     CLANG = "clang"
 
 
-# What clang builds use: the kernel's LLVM=-16 picks clang-16, ld.lld-16, llvm-ar-16...
-LLVM_SUFFIX = "-16"
-CLANG_PACKAGES = (f"clang{LLVM_SUFFIX}", f"lld{LLVM_SUFFIX}", f"llvm{LLVM_SUFFIX}")
+# The clang a sweep uses by default: the kernel's LLVM=-16 picks clang-16, ld.lld-16, llvm-ar-16...
+# (Linux 7.x wants clang 17 or later: `clang = 19` in [sweep] for those.)
+DEFAULT_CLANG_VERSION = 16
 CONFIG_TARGETS = ("allnoconfig", "tinyconfig", "defconfig", "allmodconfig", "allyesconfig")
 
 
@@ -67,32 +67,40 @@ class Toolchain:
 
     target: Target
     compiler: Compiler
+    clang_version: int = DEFAULT_CLANG_VERSION
 
     @property
     def name(self) -> str:
         return f"{self.target.name}-{self.compiler}"
 
     @property
+    def llvm(self) -> str:
+        """LLVM= for make: the version suffix of clang-N, ld.lld-N, llvm-ar-N..."""
+        return f"-{self.clang_version}"
+
+    @property
     def binaries(self) -> tuple[str, ...]:
         """What must be on PATH for it to compile anything."""
         if self.compiler is Compiler.CLANG:
-            return (f"clang{LLVM_SUFFIX}", f"ld.lld{LLVM_SUFFIX}", f"llvm-ar{LLVM_SUFFIX}")
+            return (f"clang{self.llvm}", f"ld.lld{self.llvm}", f"llvm-ar{self.llvm}")
         return (f"{self.target.cross_compile}gcc",)
 
     @property
     def packages(self) -> tuple[str, ...]:
         """The Debian packages that provide binaries."""
-        return CLANG_PACKAGES if self.compiler is Compiler.CLANG else (self.target.gcc_package,)
+        if self.compiler is Compiler.CLANG:
+            return (f"clang{self.llvm}", f"lld{self.llvm}", f"llvm{self.llvm}")
+        return (self.target.gcc_package,)
 
     @property
     def cc(self) -> str:
-        return f"clang{LLVM_SUFFIX}" if self.compiler is Compiler.CLANG else f"{self.target.cross_compile}gcc"
+        return f"clang{self.llvm}" if self.compiler is Compiler.CLANG else f"{self.target.cross_compile}gcc"
 
     def make_vars(self) -> dict[str, str]:
         """ARCH= and the compiler's variables (make reads them from the environment too)."""
         env = {"ARCH": self.target.kernel_arch}
         if self.compiler is Compiler.CLANG:
-            env["LLVM"] = LLVM_SUFFIX
+            env["LLVM"] = self.llvm
         else:
             env["CROSS_COMPILE"] = self.target.cross_compile
         return env
@@ -140,7 +148,9 @@ class Table(Protocol):
 
 def parse(t: Table) -> Sweep:
     """[sweep] -> Sweep; an absent table is the default sweep. UserError names the key."""
-    t.check_keys(["configs", "randconfigs", "seeds", "arches", "compilers", "clang_arches", "header_users", "bias"])
+    t.check_keys(
+        ["configs", "randconfigs", "seeds", "arches", "compilers", "clang_arches", "clang", "header_users", "bias"]
+    )
     configs = _known(t, "configs", DEFAULT_CONFIGS, CONFIG_TARGETS)
     arches = _known(t, "arches", DEFAULT_ARCHES, TARGETS)
     compilers = _known(t, "compilers", tuple(Compiler), [c.value for c in Compiler])
@@ -155,8 +165,14 @@ def parse(t: Table) -> Sweep:
     users = t.get("header_users", int, 3)
     if users < 0:
         raise UserError(f"{t.where}: 'header_users' must be 0 or more, not {users}")
+    clang = t.get("clang", int, DEFAULT_CLANG_VERSION)
+    if not 10 <= clang <= 99:
+        raise UserError(f"{t.where}: 'clang' is clang's major version (clang-16: 16), not {clang}")
     toolchains = [
-        Toolchain(TARGETS[a], Compiler(c)) for a in arches for c in compilers if c == Compiler.GCC or a in clang_arches
+        Toolchain(TARGETS[a], Compiler(c), clang)
+        for a in arches
+        for c in compilers
+        if c == Compiler.GCC or a in clang_arches
     ]
     if not configs and not seeds:
         raise UserError(f"{t.where}: no config: list 'configs' or ask for 'randconfigs'")
