@@ -271,3 +271,13 @@ def test_the_real_series_breaks_mm_memory_o_without_ksm_at_patch_6(tmp_path: Pat
     assert six.status is Status.BUILD, six
     assert "mm/memory.o does not compile under allnoconfig" in six.message and "is_ksm_zero_pte" in six.message
     assert not [name for name, c in cases.items() if name < "0006" and c.status is Status.BUILD]
+
+
+def test_a_series_that_does_not_apply_is_bad_input_in_every_suite(project: Path) -> None:
+    patch = sorted((project / "kernel-series").glob("0001-*.patch"))[0]
+    patch.write_text(patch.read_text().replace("int zero_pfn(void)", "int no_such_line(void)"))
+    report = _run(project, "x86_64-*/allnoconfig")
+    assert [s.name for s in report.suites] == ["x86_64-gcc/sweep", "x86_64-clang/sweep"]
+    for suite in report.suites:
+        (case,) = suite.cases
+        assert case.status is Status.INPUT and "does not apply" in case.message
