@@ -422,6 +422,60 @@ def build_each_cmd(
     raise typer.Exit(exit_code(report))
 
 
+@app.command("sweep")
+def sweep_cmd(
+    ctx: typer.Context,
+    matrix: MatrixOpt = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="GLOB",
+            help="Only TOOLCHAIN/CONFIG pairs matching (repeatable): 'x86_64-gcc/allnoconfig'.",
+        ),
+    ] = None,
+    junit_file: JunitOpt = None,
+    results: Annotated[
+        Path, typer.Option("--results", metavar="DIR", help="Directory for the compile logs and JUnit.")
+    ] = Path("results/sweep"),
+    kernel_tree: TreeOpt = None,
+    base: BaseOpt = None,
+    cache: CacheOpt = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", metavar="N", help="make -jN \\[default: every core].", show_default=False)
+    ] = 0,
+    nice: Annotated[int, typer.Option("--nice", metavar="N", help="Run make under nice -n N.")] = 10,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compile the objects each patch touches under many configs and toolchains (a 0-day-style sweep).
+
+    The matrix's \\[sweep] table says which: allnoconfig, tinyconfig, defconfig,
+    allmodconfig and seeded randconfigs (biased to toggle the CONFIG_ options the
+    series' files test), gcc on six arches and clang-16 on two. Each config is
+    prepared once at the base and kept in the cache. A patch fails when one of
+    its objects does not compile, or prints a W=1 warning the base does not; a
+    missing compiler is skipped, naming its package. Every case has a reproducer.
+
+    [bold]Examples[/]
+      zpfarm sweep                                     the matrix's whole sweep
+      zpfarm sweep --only 'x86_64-gcc/allnoconfig' --only 'x86_64-gcc/defconfig'
+      zpfarm sweep --only '*-clang/*' -j 2
+    """
+    from farm import sweep
+
+    junit_path = junit_file or results / "junit.xml"
+    report = Report()
+    with _job(ctx, junit_path, report):
+        m, _ = _load(matrix, None, kernel_tree, base)
+        opts = sweep.options(m, _cache(cache), _results(results), junit_path, tuple(only or ()), jobs, nice)
+        reporter = _reporter(sweep.rows(opts), quiet)
+        with reporter.shown():
+            sweep.run(opts, reporter, report)
+    out.print(ui.sweep_table(report))
+    out.print(f"JUnit: {junit_path}", soft_wrap=True)
+    raise typer.Exit(exit_code(report))
+
+
 @app.command("compare")
 def compare_cmd(
     ctx: typer.Context,

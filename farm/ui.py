@@ -263,3 +263,18 @@ def doctor_table(checks: Sequence[Check]) -> Table:
         mark = Text("ok", "green") if c.ok else Text("missing", "red")
         table.add_row(Text(c.name), mark, *_cells((c.detail, c.needed_by, "" if c.ok else c.fix)))
     return table
+
+
+def sweep_table(report: Report) -> Table:
+    """zpfarm sweep: per toolchain its counts, then every case that did not pass or skip."""
+    table = Table(title="sweep: the objects of each patch, per toolchain and config")
+    for col in ("toolchain", "patch [config]", "verdict"):
+        table.add_column(col, overflow="fold")
+    for suite in report.suites:
+        toolchain = Text(suite.name.removesuffix("/sweep"))
+        table.add_row(toolchain, Text(f"{len(suite.cases)} cases"), summary(suite))
+        for case in suite.cases:
+            if case.status not in (Status.PASS, Status.SKIP):
+                mark = Text(case.status.value, STYLE[case.status])
+                table.add_row(toolchain, Text(case.name), mark + Text(f" {case.message}"))
+    return table

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.model import arches
+from farm.model import sweep as sweep_mod
 from farm.model.arches import Arch
 from farm.model.errors import UserError
 
@@ -131,6 +132,7 @@ class Matrix:
     guest: Guest
     cells: tuple[Cell, ...]
     cache_remote: str | None = None  # [cache] remote: ccache's remote storage URL shared by build machines
+    sweep: sweep_mod.Sweep | None = None  # [sweep]: what `zpfarm sweep` compiles (None: the default sweep)
 
     @property
     def source(self) -> Source:
@@ -285,6 +287,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
             "runtime",
             "include",
             "exclude",
+            "sweep",
         ]
     )
     here = path.parent
@@ -305,6 +308,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
         guest=_guest(top.sub("guest")),
         cells=cells,
         cache_remote=_cache_remote(top.sub("cache")),
+        sweep=sweep_mod.parse(top.sub("sweep")),
     )
 
 

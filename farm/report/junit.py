@@ -24,7 +24,7 @@ from pathlib import Path
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from farm.host import files
-from farm.model.results import Status, Suite, TestResult
+from farm.model.results import Report, Status, Suite, TestResult
 
 REPORT_NAME = "zpfarm"
 XFAIL_TYPE = "xfail"
@@ -149,3 +149,10 @@ def _seconds(value: float) -> str:
 def write(path: Path, suites: Sequence[Suite]) -> None:
     """Atomically write the report: temp file in the same directory, fsync, rename."""
     files.atomic_write(path, render(suites))
+
+
+def append(report: Report, suite: Suite, path: Path) -> None:
+    """Add a finished suite to report and rewrite the report's JUnit at path with it."""
+    report.suites.append(suite)
+    write(path, report.suites)
+    report.junit = path

@@ -1,0 +1,1 @@
+int gmap(void) { return 0; }

@@ -1,0 +1,3 @@
+#if IS_ENABLED(CONFIG_SHMEM)
+int shmem_fault(void);
+#endif

@@ -1,0 +1,2 @@
+/* mm's internal declarations */
+int zero_pfn(void);
