@@ -466,8 +466,9 @@ def sweep_cmd(
     junit_path = junit_file or results / "junit.xml"
     report = Report()
     with _job(ctx, junit_path, report):
-        m, _ = _load(matrix, None, kernel_tree, base)
-        opts = sweep.options(m, _cache(cache), _results(results), junit_path, tuple(only or ()), jobs, nice)
+        c = _cache(cache)
+        m = _matrix(matrix, c, kernel_tree, base)
+        opts = sweep.options(m, c, _results(ctx, results), junit_path, tuple(only or ()), jobs, nice)
         reporter = _reporter(sweep.rows(opts), quiet)
         with reporter.shown():
             sweep.run(opts, reporter, report)

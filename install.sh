@@ -23,8 +23,8 @@ PACKAGES=(
   # scale-out: kernel artifacts (tar --zstd), ccache remote storage tested against a real
   # redis on 127.0.0.1, and gitlab-ci-local's shell executor (rsync)
   zstd redis-server rsync
-  # zpfarm sweep's default toolchains: gcc for i386, riscv64 and powerpc64le, clang-16 (LLVM=-16)
-  gcc-i686-linux-gnu gcc-riscv64-linux-gnu gcc-powerpc64le-linux-gnu clang-16 lld-16 llvm-16
+  # zpfarm sweep's default toolchains: gcc for i386, riscv64 and powerpc64le, clang-19 (LLVM=-19)
+  gcc-i686-linux-gnu gcc-riscv64-linux-gnu gcc-powerpc64le-linux-gnu clang-19 lld-19 llvm-19
 )
 
 missing=()

@@ -21,9 +21,9 @@ class Compiler(StrEnum):
     CLANG = "clang"
 
 
-# The clang a sweep uses by default: the kernel's LLVM=-16 picks clang-16, ld.lld-16, llvm-ar-16...
-# (Linux 7.x wants clang 17 or later: `clang = 19` in [sweep] for those.)
-DEFAULT_CLANG_VERSION = 16
+# The clang a sweep uses by default: the kernel's LLVM=-19 picks clang-19, ld.lld-19, llvm-ar-19...
+# Debian 12 has clang-16 and clang-19; Linux 7.x refuses clang older than 17, 6.12 takes either.
+DEFAULT_CLANG_VERSION = 19
 CONFIG_TARGETS = ("allnoconfig", "tinyconfig", "defconfig", "allmodconfig", "allyesconfig")
 
 
@@ -167,7 +167,7 @@ def parse(t: Table) -> Sweep:
         raise UserError(f"{t.where}: 'header_users' must be 0 or more, not {users}")
     clang = t.get("clang", int, DEFAULT_CLANG_VERSION)
     if not 10 <= clang <= 99:
-        raise UserError(f"{t.where}: 'clang' is clang's major version (clang-16: 16), not {clang}")
+        raise UserError(f"{t.where}: 'clang' is clang's major version (clang-19: 19), not {clang}")
     toolchains = [
         Toolchain(TARGETS[a], Compiler(c), clang)
         for a in arches
