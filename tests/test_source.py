@@ -110,26 +110,26 @@ def test_a_tarball_with_two_top_directories_is_refused_at_import(tmp_path: Path)
 
 def test_resolving_a_matrix_replaces_the_source_in_every_cell(tmp_path: Path) -> None:
     tarball = kernel_tarball(tmp_path / "linux-source-7.3.tar.xz", "7.3.4")
-    (tmp_path / "kernel-series").mkdir()
-    (tmp_path / "testcases").mkdir()
-    (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
-    (tmp_path / "matrix.toml").write_text(
-        f'[source]\ntarball = "{tarball}"\nbase = "v7.3"\n'
-        '[axes]\nkernel = ["base", "series"]\narch = ["x86_64"]\nkconfig = ["on"]\n'
-        '[kconfig.on]\nfragments = ["on.config"]\n'
-    )
-    m = source.resolve_matrix(matrix.load(tmp_path / "matrix.toml"), Cache(tmp_path / "cache"))
+    path = _matrix_file(tmp_path, f'tarball = "{tarball}"\nbase = "v7.3"', '"base", "series"')
+    m = source.resolve_matrix(matrix.load(path), Cache(tmp_path / "cache"))
     assert {c.source for c in m.cells} == {m.source} and m.source.base == "v7.3.4"
 
 
 @pytest.mark.parametrize("base", ["v7", "7.3", "v7.3.4\n", "v7.3/../../x", "../../escaped"])
 def test_a_tarball_base_that_is_not_a_release_is_refused_in_the_matrix(tmp_path: Path, base: str) -> None:
+    path = _matrix_file(tmp_path, f"base = {json.dumps(base)}", '"base"')
+    with pytest.raises(UserError, match="a tarball's base is a stable line"):
+        matrix.load(path)
+
+
+def _matrix_file(tmp_path: Path, source: str, kernels: str) -> Path:
+    """A one-kconfig x86_64 matrix with [source] holding source, beside its series and testcases."""
     (tmp_path / "kernel-series").mkdir()
     (tmp_path / "testcases").mkdir()
     (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\n")
-    (tmp_path / "matrix.toml").write_text(
-        f"[source]\nbase = {json.dumps(base)}\n"
-        '[axes]\nkernel = ["base"]\narch = ["x86_64"]\nkconfig = ["on"]\n[kconfig.on]\nfragments = ["on.config"]\n'
+    path = tmp_path / "matrix.toml"
+    path.write_text(
+        f'[source]\n{source}\n[axes]\nkernel = [{kernels}]\narch = ["x86_64"]\nkconfig = ["on"]\n'
+        '[kconfig.on]\nfragments = ["on.config"]\n'
     )
-    with pytest.raises(UserError, match="a tarball's base is a stable line"):
-        matrix.load(tmp_path / "matrix.toml")
+    return path
