@@ -279,7 +279,8 @@ def test_the_real_sweep_catches_v2s_ksm_build_failure_at_patch_6_and_passes_the_
     assert "mm/memory.o does not compile under allnoconfig" in six.message and "is_ksm_zero_pte" in six.message
     assert not [name for name, c in v2.items() if name < "0006" and c.status is Status.BUILD]
     now = _real_allnoconfig_sweep(tmp_path / "now", ROOT / "kernel-series" / "v7.3")
-    assert now and all(c.status is Status.PASS for c in now.values()), {n: c.message for n, c in now.items()}
+    verdicts = {c.status for c in now.values()}  # a skip: a patch allnoconfig compiles nothing of
+    assert Status.PASS in verdicts and verdicts <= {Status.PASS, Status.SKIP}, {n: c.message for n, c in now.items()}
 
 
 def test_a_series_that_does_not_apply_is_bad_input_in_every_suite(project: Path) -> None:
