@@ -61,11 +61,6 @@ class Source:
     line: str = ""
     tarball_sha256: str = ""
 
-    @property
-    def floating(self) -> bool:
-        """A tarball base named by its stable line: the point release is the tarball's."""
-        return self.tarball is not None and STABLE_LINE.fullmatch(self.base) is not None
-
 
 @dataclass(frozen=True)
 class Kconfig:
