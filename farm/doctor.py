@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm.guest.boot import vng
 from farm.host.cache import Cache
 from farm.kernel import source as kernel_source
 from farm.model import arches
 from farm.model.errors import ZpfarmError
 from farm.model.matrix import Source
+from farm.vm.boot import vng
 
 MIN_FREE_GB = 20
 

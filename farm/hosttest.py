@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from farm.guest import boot, runner, testcases
+from farm.guest import runner, testcases
 from farm.host import proc
 from farm.host.cache import Cache
 from farm.host.remote import SshHost, Target
@@ -20,6 +20,7 @@ from farm.model import arches
 from farm.model.errors import InfraError
 from farm.model.matrix import Kernel, Matrix, Runtime
 from farm.model.results import Booted, TestResult
+from farm.vm import boot
 
 
 def run(

@@ -22,20 +22,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm.guest import boot, gcov, selection, selftests
+from farm.guest import gcov, selection, selftest_runs
 from farm.host import files, provenance
 from farm.host.cache import Cache
 from farm.judge import expect, verdict
 from farm.kernel import series
 from farm.model.arches import Accel
 from farm.model.errors import UserError, ZpfarmError
+from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Matrix, Runtime, check_bootable
-from farm.model.matrix import Guest as GuestSettings
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.report import junit, merge
 from farm.report.progress import Reporter
-from farm.stages import CellBuild, Guest, GuestPrograms, LocalStages, Options, Stages, Tree
+from farm.stages import CellBuild, GuestImage, GuestPrograms, LocalStages, Options, Stages, Tree
+from farm.vm import boot
 
 LOG_TAIL = 20000  # characters of a failed build's log kept in the JUnit
 
@@ -74,7 +75,7 @@ def new_selftests(matrix: Matrix, cells: Sequence[Cell]) -> list[str]:
     found: list[str] = []
     for src in dict.fromkeys(c.source for c in cells if c.kernel is Kernel.SERIES):
         try:
-            found += selftests.new_runs(series.added_files(series.load(src.series)))
+            found += selftest_runs.new_runs(series.added_files(series.load(src.series)))
         except UserError:
             continue  # the series' own error comes with its cells' builds
     return found
@@ -288,7 +289,9 @@ class CellRun:
     tree: Tree | ZpfarmError
     build: Future[CellBuild] | None
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _ready: tuple[dict[str, str], Guest | TestResult, tuple[GuestTest, ...]] | None = field(default=None, init=False)
+    _ready: tuple[dict[str, str], GuestImage | TestResult, tuple[GuestTest, ...]] | None = field(
+        default=None, init=False
+    )
 
     def suite(self, rt: Runtime) -> Suite:
         """The <testsuite> of one runtime variant, whatever happened to the cell."""
@@ -298,13 +301,13 @@ class CellRun:
             return self._suite(rt, props, started, [guest], "")
         return self._boot(rt, guest, selftests, props)
 
-    def _prepared(self) -> tuple[dict[str, str], Guest | TestResult, tuple[GuestTest, ...]]:
+    def _prepared(self) -> tuple[dict[str, str], GuestImage | TestResult, tuple[GuestTest, ...]]:
         with self._lock:
             if self._ready is None:
                 self._ready = self._prepare()
             return self._ready
 
-    def _prepare(self) -> tuple[dict[str, str], Guest | TestResult, tuple[GuestTest, ...]]:
+    def _prepare(self) -> tuple[dict[str, str], GuestImage | TestResult, tuple[GuestTest, ...]]:
         """The cell's guest (kernel, runner, root), or the case saying why it has none."""
         props = _identity(self.cell) | _provenance(self.opts.matrix, self.cell)
         if isinstance(self.tree, ZpfarmError) or self.build is None:
@@ -329,9 +332,9 @@ class CellRun:
             root = self.stages.rootfs(self.cell.arch)
         except ZpfarmError as e:
             return props, stage_error("rootfs", e), ()
-        return props, Guest(built.image, self.guest_programs.runner, root), result.selftests
+        return props, GuestImage(built.image, self.guest_programs.runner, root), result.selftests
 
-    def _boot(self, rt: Runtime, guest: Guest, selftests: Sequence[GuestTest], props: dict[str, str]) -> Suite:
+    def _boot(self, rt: Runtime, guest: GuestImage, selftests: Sequence[GuestTest], props: dict[str, str]) -> Suite:
         started = datetime.now(UTC)
         self.reporter.phase(self.cell.name, f"boot {rt.name}")
         wanted = selection.Selection(rt.tests)  # the runtime's tests, read as --test reads names

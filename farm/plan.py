@@ -29,7 +29,8 @@ from farm.kernel.build import fragments
 from farm.model import arches
 from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError
-from farm.model.matrix import Cell, Guest, Matrix, Runtime, Source, check_bootable
+from farm.model.guest_settings import GuestSettings
+from farm.model.matrix import Cell, Matrix, Runtime, Source, check_bootable
 
 KEY_VERSION = "zpfarm-build-key 1"  # bump when the key's inputs change meaning
 # Engine limits (rows per matrix): GitHub 256, GitLab 200 per parallel:matrix.
@@ -156,7 +157,7 @@ def build_key(cell: Cell, source: Source, toolchain: Toolchain, series_hash: str
     return h.hexdigest()[: artifact.KEY_LENGTH]
 
 
-def timeout_minutes(guest: Guest, runtime: Runtime, foreign: bool) -> int:
+def timeout_minutes(guest: GuestSettings, runtime: Runtime, foreign: bool) -> int:
     """The documented bound on one test row (see PROGRAMS_AT_TIMEOUT)."""
     programs = min(len(runtime.tests), PROGRAMS_AT_TIMEOUT) if runtime.tests else PROGRAMS_AT_TIMEOUT
     seconds = guest.boot_timeout + guest.test_timeout * programs

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from farm import coverage
-from farm.guest import accel, boot, rootfs, runner, selftests, testcases
+from farm.guest import runner, selftests, testcases
 from farm.guest.selection import Selection
 from farm.host import proc
 from farm.host.cache import Cache
@@ -30,6 +30,7 @@ from farm.model.errors import ZpfarmError
 from farm.model.matrix import Cell, Kernel, Matrix, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted
+from farm.vm import accel, boot, rootfs
 
 Progress = Callable[[str], None]
 
@@ -73,7 +74,7 @@ class GuestPrograms:
 
 
 @dataclass(frozen=True)
-class Guest:
+class GuestImage:
     """What one cell's guests boot: its kernel image, the arch's runner and root filesystem."""
 
     image: Path
@@ -108,7 +109,7 @@ class Stages(Protocol):
         """The guest's root filesystem: None for the host's own arch (vng shares /)."""
         ...
 
-    def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+    def boot(self, cell: Cell, runtime: Runtime, guest: GuestImage, tests: Sequence[GuestTest], where: Path) -> Booted:
         """Boot once, run tests, and say how it went (a crash is data, not an exception)."""
         ...
 
@@ -171,7 +172,7 @@ class LocalStages:
             return None
         return rootfs.ensure(arch, self.opts.cache, self.opts.out / f"rootfs-{arch.name}.log")
 
-    def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+    def boot(self, cell: Cell, runtime: Runtime, guest: GuestImage, tests: Sequence[GuestTest], where: Path) -> Booted:
         opts = self.opts
         mode = accel.resolve(opts.accel, cell.arch, guest.image, opts.cache, self.notice)
         request = boot.Boot(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from farm.guest import accel
 from farm.host.cache import Cache
 from farm.model import arches
 from farm.model.arches import Accel
+from farm.vm import accel
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import cli
 from cli import app
 from farm import ui
+from farm.commands import common
 from farm.model.results import Report, Status, TestResult
 from farm.report import junit
 
@@ -212,7 +213,7 @@ def test_jobs_sharing_a_cache_check_it_at_the_same_time(tmp_path: Path) -> None:
 
     cache = tmp_path / "cache"
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: cli._cache(cache), range(4000)))
+        list(pool.map(lambda _: common.cache(cache), range(4000)))
     assert list(cache.iterdir()) == []  # the probes leave nothing behind
 
 

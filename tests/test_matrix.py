@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from farm.guest import boot
+from farm import resolve
 from farm.model import matrix
 from farm.model.arches import Accel
 from farm.model.errors import UserError
+from farm.vm import boot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,11 +161,11 @@ def test_select_unknown_glob_lists_cells(tmp_path: Path) -> None:
 def test_kernel_tree_overrides_the_source(tmp_path: Path) -> None:
     m = matrix.load(ROOT / "matrix.toml")
     (tmp_path / ".git").mkdir()
-    mine = matrix.with_tree(m, tmp_path, "v6.12")
+    mine = resolve.with_tree(m, tmp_path, "v6.12")
     assert mine.source.tree == tmp_path and mine.source.base == "v6.12" and mine.source.tarball is None
-    assert matrix.with_tree(m, None, None) is m
+    assert resolve.with_tree(m, None, None) is m
     with pytest.raises(UserError, match="needs --base"):
-        matrix.with_tree(m, tmp_path, None)
+        resolve.with_tree(m, tmp_path, None)
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe[axes]\n", None])

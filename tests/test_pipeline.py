@@ -27,11 +27,12 @@ from farm.kernel.build import Built
 from farm.model import matrix
 from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError, ZpfarmError
+from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted, Report, Status, Suite, TestResult
 from farm.report import junit
-from farm.stages import CellBuild, Guest, GuestPrograms, Options, Tree
+from farm.stages import CellBuild, GuestImage, GuestPrograms, Options, Tree
 
 GOOD_KTAP = "KTAP version 1\n1..2\nok 1 runtime\n    # Subtest: memory\n    1..1\n    ok 1 read_hole\nok 2 memory\n"
 
@@ -110,7 +111,7 @@ class FakeStages:
             raise self.rootfs_error
         return None
 
-    def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+    def boot(self, cell: Cell, runtime: Runtime, guest: GuestImage, tests: Sequence[GuestTest], where: Path) -> Booted:
         name = f"{cell.name}/{runtime.name}"
         self.booted.append(name)
         self.boot_programs[name] = [t.name for t in tests]
@@ -377,12 +378,12 @@ def test_the_longest_cell_is_built_first_when_several_jobs_boot(tmp_path: Path) 
 def test_default_jobs_are_sized_by_vcpus_and_memory(
     cpus: int, memory: str, cores: int, host_gib: int, jobs: int
 ) -> None:
-    guest = matrix.Guest(memory=memory, cpus=cpus)
+    guest = GuestSettings(memory=memory, cpus=cpus)
     assert pipeline.default_jobs(guest, cores=cores, memory=host_gib << 30) == jobs
 
 
 def test_a_measured_use_per_guest_sizes_the_pool_instead_of_its_vcpus() -> None:
-    guest = matrix.Guest(memory="2G", cpus=2)
+    guest = GuestSettings(memory="2G", cpus=2)
     assert pipeline.default_jobs(guest, cores=16, memory=64 << 30, cores_per_guest=1.15) == 13
     assert pipeline.default_jobs(guest, cores=64, memory=16 << 30, cores_per_guest=0.5) == 6  # memory still counts
 
@@ -456,7 +457,9 @@ def test_a_coverage_cell_zeroes_gcov_first_copies_it_last_and_reports_its_number
     )
 
     class Measured(FakeStages):
-        def boot(self, cell: Cell, runtime: Runtime, guest: Guest, tests: Sequence[GuestTest], where: Path) -> Booted:
+        def boot(
+            self, cell: Cell, runtime: Runtime, guest: GuestImage, tests: Sequence[GuestTest], where: Path
+        ) -> Booted:
             booted = super().boot(cell, runtime, guest, tests, where)
             return replace(booted, properties=(("coverage_mm_percent", "91.5"),) if cell.kconfig.coverage else ())
 

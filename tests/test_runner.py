@@ -9,11 +9,12 @@ import time
 import uuid
 from pathlib import Path
 
-from farm.guest import boot, runner
+from farm.guest import runner
 from farm.judge import ktap
 from farm.model import arches
 from farm.model.matrix import Runtime
 from farm.model.programs import GuestTest
+from farm.vm import boot
 
 
 def script(tmp_path: Path, name: str, body: str) -> GuestTest:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from farm import pipeline
-from farm.guest import selftests
+from farm.guest import selftest_runs, selftests
 from farm.guest.selection import Selection, select
 from farm.host.cache import Cache
 from farm.kernel.series import added_files, load
@@ -39,7 +39,7 @@ def test_a_selftest_name_selects_its_groups_and_nothing_else() -> None:
 def test_the_series_own_selftest_is_known_from_its_patch_and_a_look_alike_is_not() -> None:
     """Any selftests-mm-*zeropage* name used to pass unchecked: a typo booted and ran only the setup."""
     series = load(ROOT / "kernel-series" / "v7.3")
-    new = selftests.new_runs(added_files(series))
+    new = selftest_runs.new_runs(added_files(series))
     assert new == ["selftests-mm-shmem_zeropage"]
     assert select(ROOT / "testcases", ["selftests-mm-shmem_zeropage"], new_selftests=new).names
     for typo in ("selftests-mm-shmem_zeropag", "selftests-mm-xzeropagex"):

@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 from kernels import imported
 
-from farm.guest import selftests
+from farm.guest import selftest_runs, selftests
 from farm.host import proc
 from farm.judge import expect, ktap
 from farm.model import arches
@@ -167,7 +167,7 @@ def test_adapter_names_the_test_that_hung(tmp_path: Path, fmt: str, script: str,
 
 
 def test_a_selftest_that_does_not_build_is_an_error_naming_it() -> None:
-    run = selftests.Run("mm/khugepaged", format="khugepaged")
+    run = selftest_runs.Run("mm/khugepaged", format="khugepaged")
     test = selftests._bail(run, "khugepaged.c:1195:24: error: 'KSFT_SKIP' undeclared")
     assert test.name == "selftests-mm-khugepaged" and test.files == ()
     done = proc.run([sys.executable, *test.argv[1:]], timeout=60)
@@ -212,20 +212,20 @@ def test_new_zeropage_selftests_of_a_series_are_picked_up(tmp_path: Path) -> Non
     mm = tmp_path / "tools/testing/selftests/mm"
     mm.mkdir(parents=True)
     (mm / "Makefile").write_text("TEST_GEN_FILES = cow\nTEST_GEN_FILES += shmem_zeropage\nTEST_GEN_FILES += other\n")
-    assert selftests.programs(tmp_path) == [*selftests.SELECTED, "mm/shmem_zeropage"]
+    assert selftest_runs.programs(tmp_path) == [*selftest_runs.SELECTED, "mm/shmem_zeropage"]
     (mm / "shmem_zeropage.c").write_text('#include "../kselftest.h"\nint main(void) { ksft_print_header(); }\n')
     (mm / "zeropage_pins.c").write_text("int main(void) { return 0; }\n")
-    added = {r.program: r for r in selftests.runs(tmp_path)[len(selftests.RUNS) :]}
+    added = {r.program: r for r in selftest_runs.runs(tmp_path)[len(selftest_runs.RUNS) :]}
     assert added["mm/shmem_zeropage"].format == "ksft"
     assert added["mm/zeropage_pins"].format == "exit"
     assert added["mm/shmem_zeropage"].name == "selftests-mm-shmem_zeropage"
 
 
 def test_names_are_unique_and_dotless() -> None:
-    names = [r.name for r in selftests.RUNS]
+    names = [r.name for r in selftest_runs.RUNS]
     assert len(set(names)) == len(names)
     assert not [n for n in names if "." in n]
-    assert {r.program for r in selftests.RUNS} == set(selftests.SELECTED)
+    assert {r.program for r in selftest_runs.RUNS} == set(selftest_runs.SELECTED)
 
 
 def test_setup_script_runs_and_prints_tap() -> None:
@@ -272,14 +272,14 @@ def test_real_build_of_the_7_3_selftests(kernel_tree_7_3: Path, tmp_path_factory
     out = tmp_path_factory.mktemp("selftests-7.3-x86_64")
     log = out / "build.log"
     tests = selftests.build(kernel_tree_7_3, arch, out, log)
-    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS)]  # rwp, mmap-changing
-    assert all(selftests.binary(out, p).is_file() for p in selftests.SELECTED), log.read_text()
+    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftest_runs.RUNS)]  # rwp, mmap-changing
+    assert all(selftests.binary(out, p).is_file() for p in selftest_runs.SELECTED), log.read_text()
     assert "patched mm/khugepaged.c" not in log.read_text()
     assert "patched mm/mremap_test.c" in log.read_text()  # 7.3 still has that bug
     assert tests[0].argv[1:] == ("ksft_setup.py", "liburing=yes")
     listed = proc.run([str(selftests.binary(out, "mm/uffd-unit-tests")), "-l"], timeout=60).output.split()
-    assert set(listed) == selftests.uffd_tests(kernel_tree_7_3)  # read from the source, as for arm64
-    runs = {n: sum(g in n for g in selftests.UFFD_GROUPS) for n in listed}
+    assert set(listed) == selftest_runs.uffd_tests(kernel_tree_7_3)  # read from the source, as for arm64
+    runs = {n: sum(g in n for g in selftest_runs.UFFD_GROUPS) for n in listed}
     assert {n for n, k in runs.items() if k != 1} == {"rwp-fork", "rwp-fork-pin"} and min(runs.values()) == 1
 
 
@@ -308,7 +308,7 @@ def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
     tests = selftests.build(kernel_tree, arch, out, log)
 
     newer = {"selftests-mm-uffd-unit-tests-rwp", "selftests-mm-uffd-unit-tests-mmap-changing"}  # 7.x's tests
-    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftests.RUNS if r.name not in newer)]
+    assert [t.name for t in tests] == ["selftests-setup", *(r.name for r in selftest_runs.RUNS if r.name not in newer)]
     assert all(f"patched {p.path}" in log.read_text() for p in selftests._PATCHES)  # each still applies to 6.12
     for test in tests:
         assert isinstance(test, GuestTest) and test.files, f"{test.name}: {shlex.join(test.argv)}"
@@ -320,27 +320,27 @@ def test_real_build(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
     liburing = "yes" if arch.native else "no"
     assert by_name["selftests-setup"].argv[1:] == ("ksft_setup.py", f"liburing={liburing}")
     assert by_name["selftests-mm-gup_test-dump"].argv[-6:] == ("-ct", "-F", "0x1", "0", "19", "0x1000")
-    for program in selftests.SELECTED:
+    for program in selftest_runs.SELECTED:
         binary = selftests.binary(out, program)
         assert binary.is_file(), (out / "logs").iterdir()
         assert _elf_machine(binary) == (machine, True), program
 
     if arch.native:  # every uffd test runs in exactly one -f group
         listed = proc.run([str(selftests.binary(out, "mm/uffd-unit-tests")), "-l"], timeout=60).output.split()
-        assert listed and all(sum(g in n for g in selftests.UFFD_GROUPS) == 1 for n in listed), listed
+        assert listed and all(sum(g in n for g in selftest_runs.UFFD_GROUPS) == 1 for n in listed), listed
 
     # Nothing is rebuilt when nothing changed.
-    before = {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftests.SELECTED}
+    before = {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftest_runs.SELECTED}
     assert selftests.build(kernel_tree, arch, out, log) == tests
     assert log.read_text().startswith("up to date")
-    assert {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftests.SELECTED} == before
+    assert {p: selftests.binary(out, p).stat().st_mtime_ns for p in selftest_runs.SELECTED} == before
     assert not (kernel_tree / "tools/testing/selftests/mm/local_config.h").exists()  # the tree is untouched
 
 
 def test_a_program_whose_build_failed_becomes_a_bail_out(tmp_path: Path) -> None:
     tree, out = tmp_path / "tree", tmp_path / "out"
     (tree / "tools/testing/selftests/mm").mkdir(parents=True)
-    for program in selftests.SELECTED:
+    for program in selftest_runs.SELECTED:
         if program != "mm/khugepaged":
             selftests.binary(out, program).parent.mkdir(parents=True, exist_ok=True)
             selftests.binary(out, program).write_bytes(b"\x7fELF")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm.guest import selftests, testcases
+from farm.guest import selftest_runs, selftests, testcases
 from farm.model.errors import UserError
 from farm.model.matrix import Matrix
 
@@ -52,7 +52,7 @@ def _selects(name: str, program: str) -> bool:
 
 def known(testcases_dir: Path, new_selftests: Sequence[str] = ()) -> list[str]:
     """Every program name a run can have; new_selftests: the runs of the series' own selftests."""
-    runs = [r.name for r in selftests.RUNS]
+    runs = [r.name for r in selftest_runs.RUNS]
     return [*testcases.names(testcases_dir), selftests.SETUP_NAME, *runs, *new_selftests]
 
 

@@ -34,104 +34,23 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm.guest.selftest_runs import SELFTEST_DIR, SHORT, Run, programs, runs
 from farm.host import proc
 from farm.model.arches import Arch
 from farm.model.errors import InfraError
 from farm.model.programs import GUEST_PYTHON, GuestTest
-
-# Programs built from tools/testing/selftests/<target>/<name>.c. Chosen for the
-# paths the shmem zero-page series touches: COW and GUP pins of (shared) zero
-# pages, uffd (UFFDIO_ZEROPAGE, minor faults on shmem), khugepaged collapsing
-# shmem ranges with zero-page PTEs, MADV_POPULATE_(READ|WRITE), mremap of
-# populated ranges, pagemap's zero-pfn reporting, memfd seals.
-SELECTED: tuple[str, ...] = (
-    "mm/cow",
-    "mm/gup_longterm",
-    "mm/gup_test",
-    "mm/uffd-unit-tests",
-    "mm/khugepaged",
-    "mm/madv_populate",
-    "mm/mremap_test",
-    "mm/pagemap_ioctl",
-    "memfd/memfd_test",
-)
-# A new mm selftest of the series: any mm program whose name contains this.
-NEW_TEST_MARK = "zeropage"
 
 GUEST = Path(__file__).parent / "files"
 TAP_ADAPTER = GUEST / "ksft_tap.py"
 SETUP = GUEST / "ksft_setup.py"
 SETUP_NAME = "selftests-setup"
 SETUP_TIMEOUT = 120.0
-LONG = 600.0  # cow alone takes about 2 minutes under TCG
-SHORT = 300.0
 ADAPTER_MARGIN = 30.0  # ksft_tap.py's own timeout is this much below the runner's
 _VERSION = "4"  # bump when the build recipe changes: forces a rebuild
-
-
-# uffd-unit-tests -f GROUP runs the tests whose name contains GROUP. 7.x added the
-# rwp-* and mmap-changing tests; a group runs only where the tree has a test it
-# selects (uffd_tests()). On 7.x, rwp-fork and rwp-fork-pin also match "wp-fork".
-UFFD_GROUPS = (
-    "register-ioctls",
-    "zeropage",
-    "move",
-    "wp-fork",
-    "wp-unpopulated",
-    "minor",
-    "rwp",
-    "sigbus",
-    "events",
-    "poison",
-    "mmap-changing",
-)
-UFFD = "mm/uffd-unit-tests"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One invocation of a selftest program (run_vmtests.sh is the model)."""
-
-    program: str  # "mm/gup_test"
-    suffix: str = ""  # appended to the GuestTest name when a program runs twice
-    args: tuple[str, ...] = ()
-    timeout: float = LONG
-    format: str = "ksft"  # ksft_tap.py format: "ksft" for programs that print TAP
-
-    @property
-    def name(self) -> str:
-        return "selftests-" + self.program.replace("/", "-") + self.suffix
-
-
-RUNS: tuple[Run, ...] = (
-    Run("mm/cow"),
-    Run("mm/gup_longterm"),
-    # run_vmtests.sh's default gup_test runs: gup-fast and pin-fast benchmarks
-    # and a pin_user_pages dump of pages 0, 19 and 4096.
-    Run("mm/gup_test", "-gup-fast", ("-u",), SHORT),
-    Run("mm/gup_test", "-pin-fast", ("-a",), SHORT),
-    Run("mm/gup_test", "-dump", ("-ct", "-F", "0x1", "0", "19", "0x1000"), SHORT),
-    # uffd-unit-tests takes 7 s on a host but more than 10 minutes under TCG
-    # on a busy host: one run per group of its tests (-f matches a substring
-    # of the test name; these groups cover `uffd-unit-tests -l` of 6.12 once
-    # each), so a slow or hung group does not hide the others. With -f the
-    # two UFFDIO_API checks it runs first are not run. "events" (events and
-    # events-wp on five memory types) did not finish in 400 s under TCG.
-    *(Run(UFFD, f"-{group}", ("-f", group), 2 * LONG if group == "events" else LONG, "uffd") for group in UFFD_GROUPS),
-    # Without arguments khugepaged tests anon memory only (run_vmtests.sh);
-    # "all:shmem" adds the shmem collapse cases, where read-faulted holes now
-    # hold the zero page. (run_vmtests.sh's "-s 2", anon mTHP, is left out.)
-    Run("mm/khugepaged", format="khugepaged"),
-    Run("mm/khugepaged", "-shmem", ("all:shmem",), format="khugepaged"),
-    Run("mm/madv_populate", timeout=SHORT),
-    Run("mm/mremap_test"),
-    Run("mm/pagemap_ioctl"),
-    Run("memfd/memfd_test", timeout=SHORT, format="memfd"),
-)
 
 
 @dataclass(frozen=True)
@@ -199,18 +118,17 @@ _PATCHES: tuple[Patch, ...] = (
 )
 
 # What the selftests read from the tree, relative to its root: copied to out/src.
-_SELFTEST_DIR = "tools/testing/selftests"
 _COPIED = (
-    f"{_SELFTEST_DIR}/lib.mk",
-    f"{_SELFTEST_DIR}/kselftest.h",
-    f"{_SELFTEST_DIR}/kselftest_harness.h",
-    f"{_SELFTEST_DIR}/kselftest",
-    f"{_SELFTEST_DIR}/mm",
-    f"{_SELFTEST_DIR}/memfd",
-    f"{_SELFTEST_DIR}/x86/check_cc.sh",  # the mm Makefile probes the compiler with these
-    f"{_SELFTEST_DIR}/x86/trivial_32bit_program.c",
-    f"{_SELFTEST_DIR}/x86/trivial_64bit_program.c",
-    f"{_SELFTEST_DIR}/x86/trivial_program.c",
+    f"{SELFTEST_DIR}/lib.mk",
+    f"{SELFTEST_DIR}/kselftest.h",
+    f"{SELFTEST_DIR}/kselftest_harness.h",
+    f"{SELFTEST_DIR}/kselftest",
+    f"{SELFTEST_DIR}/mm",
+    f"{SELFTEST_DIR}/memfd",
+    f"{SELFTEST_DIR}/x86/check_cc.sh",  # the mm Makefile probes the compiler with these
+    f"{SELFTEST_DIR}/x86/trivial_32bit_program.c",
+    f"{SELFTEST_DIR}/x86/trivial_64bit_program.c",
+    f"{SELFTEST_DIR}/x86/trivial_program.c",
     "tools/include",
     "mm/gup_test.h",
 )
@@ -223,44 +141,6 @@ def _headers_inputs(arch: Arch) -> tuple[str, ...]:
     """What `make headers` turns into the UAPI headers, for the stamp."""
     karch = "x86" if arch.kernel_arch == "x86_64" else arch.kernel_arch
     return ("include/uapi", f"arch/{karch}/include/uapi", f"arch/{karch}/entry/syscalls", "scripts/syscall.tbl")
-
-
-def new_runs(added: Sequence[str]) -> list[str]:
-    """The run names of new mm programs named *zeropage* among files a series adds (known before any build)."""
-    prefix = f"{_SELFTEST_DIR}/mm/"
-    stems = (f.removeprefix(prefix).removesuffix(".c") for f in added if f.startswith(prefix) and f.endswith(".c"))
-    return [Run(f"mm/{stem}").name for stem in stems if NEW_TEST_MARK in stem and "/" not in stem]
-
-
-def programs(tree: Path) -> list[str]:
-    """SELECTED plus the tree's new mm programs named *zeropage*."""
-    mm = tree / _SELFTEST_DIR / "mm"
-    found = {p.stem for p in mm.glob(f"*{NEW_TEST_MARK}*.c")}
-    makefile = mm / "Makefile"
-    if makefile.is_file():
-        text = makefile.read_text(errors="replace")
-        found |= {n for n in re.findall(r"^TEST_GEN_(?:FILES|PROGS)\s*\+?=\s*(\S+)", text, re.M) if NEW_TEST_MARK in n}
-    return [*SELECTED, *(f"mm/{n}" for n in sorted(found) if f"mm/{n}" not in SELECTED)]
-
-
-def uffd_tests(tree: Path) -> frozenset[str] | None:
-    """The test names of the tree's uffd-unit-tests (None: no source to read)."""
-    text = _read(tree / _SELFTEST_DIR / f"{UFFD}.c")
-    start = text.find("uffd_tests[]")
-    return frozenset(re.findall(r'\.name\s*=\s*"([^"]+)"', text[start:])) if start >= 0 else None
-
-
-def runs(tree: Path) -> list[Run]:
-    """RUNS (the uffd groups the tree has tests for), plus one plain run of each new program."""
-    uffd = uffd_tests(tree)
-    out = [r for r in RUNS if r.program != UFFD or uffd is None or any(r.args[-1] in n for n in uffd)]
-    extra = [p for p in programs(tree) if p not in {r.program for r in RUNS}]
-    for program in extra:
-        source = tree / _SELFTEST_DIR / f"{program}.c"
-        text = source.read_text(errors="replace") if source.is_file() else ""
-        prints_tap = any(s in text for s in ("ksft_print_header", "ksft_set_plan", "kselftest_harness.h"))
-        out.append(Run(program, format="ksft" if prints_tap or not text else "exit"))
-    return out
 
 
 def _files(root: Path, rel: str) -> Iterator[str]:
@@ -295,8 +175,8 @@ def _copy_sources(tree: Path, src: Path) -> list[str]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(tree / rel, dest)
     for patch in _PATCHES:
-        target = src / _SELFTEST_DIR / patch.path
-        if target.is_file() and patch.needed(src / _SELFTEST_DIR):
+        target = src / SELFTEST_DIR / patch.path
+        if target.is_file() and patch.needed(src / SELFTEST_DIR):
             text = target.read_text()
             patched = patch.apply(text)
             if patched != text:
@@ -342,7 +222,7 @@ def build(tree: Path, arch: Arch, out: Path, log: Path) -> list[GuestTest]:
             shutil.rmtree(bins)
         logs.mkdir(parents=True, exist_ok=True)
         notes = _copy_sources(tree, out / "src")
-        notes.append(_local_config(arch, out / "src" / _SELFTEST_DIR / "mm"))
+        notes.append(_local_config(arch, out / "src" / SELFTEST_DIR / "mm"))
         log.write_text("".join(f"{n}\n" for n in notes))
         headers = proc.run(
             ["make", "-C", str(tree), f"O={out / 'headers'}", f"ARCH={arch.kernel_arch}", "headers"],
@@ -398,7 +278,7 @@ def _compile(out: Path, arch: Arch, program: str, headers_ok: bool) -> bool:
     argv = [
         "make",
         "-C",
-        str(out / "src" / _SELFTEST_DIR / target),
+        str(out / "src" / SELFTEST_DIR / target),
         f"OUTPUT={out / 'bin' / target}",
         f"KHDR_INCLUDES=-isystem {out / 'headers' / 'usr' / 'include'}",
         "USERLDFLAGS=-static",  # lib.mk: extra LDFLAGS from the command line
@@ -417,7 +297,7 @@ def binary(out: Path, program: str) -> Path:
 
 
 def _guest_tests(tree: Path, out: Path) -> list[GuestTest]:
-    config_h = _config_header(out / "src" / _SELFTEST_DIR / "mm")
+    config_h = _config_header(out / "src" / SELFTEST_DIR / "mm")
     liburing = "yes" if "HAVE_LIBURING" in _read(config_h) else "no"
     tests = [GuestTest(SETUP_NAME, (GUEST_PYTHON, SETUP.name, f"liburing={liburing}"), (SETUP,), SETUP_TIMEOUT)]
     share = out / "share"

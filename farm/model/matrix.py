@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,10 +19,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from farm.model import arches
+from farm.model import arches, guest_settings
 from farm.model import sweep as sweep_mod
 from farm.model.arches import Arch
 from farm.model.errors import UserError
+from farm.model.guest_settings import GuestSettings
+from farm.model.table import Table, check_name
 
 
 class Kernel(StrEnum):
@@ -35,12 +36,10 @@ class Kernel(StrEnum):
 
 KERNELS = tuple(k.value for k in Kernel)
 # A name that becomes a path component (cells, results directories): no separators, no "..".
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # fullmatch: "default\n" is no name
-_MEMORY = re.compile(r"[1-9][0-9]{0,6}[KMGT]?")  # what qemu -m (and vng --memory) takes
 DEFAULT_TARBALL = Path("/usr/local/src/linux-source-7.3.tar.xz")  # install.sh fetches it
 DEFAULT_BASE = "v7.3"  # the line: whichever 7.3.y the tarball holds
 STABLE_LINE = re.compile(r"v(\d+)\.(\d+)")  # a base without a point release: the tarball's decides
-_TARBALL_BASE = re.compile(r"v\d{1,3}\.\d{1,3}(\.\d{1,4})?")
+TARBALL_BASE = re.compile(r"v\d{1,3}\.\d{1,3}(\.\d{1,4})?")
 
 
 @dataclass(frozen=True)
@@ -80,21 +79,6 @@ class Runtime:
 
 
 @dataclass(frozen=True)
-class Guest:
-    memory: str = "2G"
-    cpus: int = 2
-    boot_timeout: float = 300.0  # from start to the runner's first word (TCG)
-    test_timeout: float = 240.0  # per test program (TCG)
-
-    @property
-    def memory_bytes(self) -> int:
-        """memory ("2G", "512M", "1048576K", bytes) in bytes."""
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-        unit = self.memory[-1:].upper()
-        return int(self.memory[:-1]) * scale[unit] if unit in scale else int(self.memory)
-
-
-@dataclass(frozen=True)
 class Cell:
     kernel: Kernel
     arch: Arch
@@ -124,7 +108,7 @@ class Matrix:
     path: Path
     sources: tuple[Source, ...]
     testcases_dir: Path
-    guest: Guest
+    guest: GuestSettings
     cells: tuple[Cell, ...]
     cache_remote: str | None = None  # [cache] remote: ccache's remote storage URL shared by build machines
     sweep: sweep_mod.Sweep | None = None  # [sweep]: what `zpfarm sweep` compiles (None: the default sweep)
@@ -173,82 +157,8 @@ class Matrix:
         return f"{cells[0].name}/{cells[0].runtimes[0].name}"
 
 
-def with_tree(m: Matrix, tree: Path | None, base: str | None) -> Matrix:
-    """The matrix with its (one) kernel source overridden from the command line."""
-    if tree is None:
-        if base is None:
-            return m
-        if m.source.tarball is not None and not _TARBALL_BASE.fullmatch(base):
-            raise UserError(f"--base {base!r}: a tarball's base is a stable line (v7.3) or a point release (v7.3.4)")
-        new = replace(m.source, base=base)
-    elif base is None:
-        raise UserError("--kernel-tree needs --base REF: the commit the series applies to")
-    elif not (tree / ".git").exists():
-        raise UserError(f"--kernel-tree {tree}: not a git checkout")
-    else:
-        new = replace(m.source, base=base, tree=tree.resolve(), tarball=None)
-    return replace(m, sources=(new,), cells=tuple(replace(c, source=new) for c in m.cells))
-
-
 def _matches(glob: str, cell: str, runtime: str) -> bool:
     return fnmatch.fnmatchcase(cell, glob) or fnmatch.fnmatchcase(f"{cell}/{runtime}", glob)
-
-
-class _Table:
-    """A TOML table that remembers where it came from, for one-line errors."""
-
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
-        self.data = data
-        self.where = where
-
-    def check_keys(self, allowed: Iterable[str]) -> None:
-        allowed = set(allowed)
-        for key in self.data:
-            if key not in allowed:
-                raise UserError(f"{self.where}: unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})")
-
-    def get(self, key: str, kind: type, default: Any = None, *, required: bool = False) -> Any:
-        if key not in self.data:
-            if required:
-                raise UserError(f"{self.where}: missing key {key!r}")
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise UserError(f"{self.where}: {key!r} must be a {kind.__name__}, not {value!r}")
-        return value
-
-    def strings(self, key: str, *, required: bool = False) -> list[str]:
-        items = self.get(key, list, [], required=required)
-        if not all(isinstance(i, str) for i in items):
-            raise UserError(f"{self.where}: {key!r} must be a list of strings")
-        return list(items)
-
-    def sub(self, key: str) -> _Table:
-        return _Table(self.get(key, dict, {}), f"{self.where} [{key}]")
-
-    def tables(self, key: str) -> list[_Table]:
-        """An array of tables ([[key]]), each one checked to be a table."""
-        out = []
-        for i, raw in enumerate(self.get(key, list, []), 1):
-            if not isinstance(raw, dict):
-                raise UserError(f"{self.where} [[{key}]] #{i}: must be a table, not {raw!r}")
-            out.append(_Table(raw, f"{self.where} [[{key}]] #{i}"))
-        return out
-
-    def positive(self, key: str, kind: type, default: float) -> Any:
-        """A finite number > 0 (a count, a timeout)."""
-        value = self.get(key, kind, default)
-        if not math.isfinite(value) or value <= 0:
-            raise UserError(f"{self.where}: {key!r} must be a number above 0, not {value!r}")
-        return value
-
-
-def _check_name(where: str, what: str, name: str) -> str:
-    if not _NAME.fullmatch(name) or ".." in name:
-        raise UserError(f"{where}: {what} {name!r}: use up to 64 letters, digits, '_', '.', '+', '-' (it names files)")
-    return name
 
 
 def load(path: Path) -> Matrix:
@@ -268,7 +178,7 @@ def load(path: Path) -> Matrix:
 
 
 def parse(data: Mapping[str, Any], path: Path) -> Matrix:
-    top = _Table(data, path.name)
+    top = Table(data, path.name)
     top.check_keys(
         [
             "source",
@@ -300,20 +210,20 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
         path=path,
         sources=tuple(sources.values()),
         testcases_dir=testcases_dir,
-        guest=_guest(top.sub("guest")),
+        guest=guest_settings.parse(top.sub("guest")),
         cells=cells,
         cache_remote=_cache_remote(top.sub("cache")),
         sweep=sweep_mod.parse(top.sub("sweep")),
     )
 
 
-def _sources(top: _Table, here: Path) -> dict[str, Source]:
+def _sources(top: Table, here: Path) -> dict[str, Source]:
     """[sources.NAME] tables (each with its series), or the single [source] with the top-level series."""
     if "sources" in top.data:
         if "source" in top.data or "series" in top.data:
             raise UserError(f"{top.where}: give [sources.NAME] (each with its series) or [source] and series, not both")
         table = top.sub("sources")
-        found = {name: _source(table.sub(_check_name(table.where, "source", name)), here, name) for name in table.data}
+        found = {name: _source(table.sub(check_name(table.where, "source", name)), here, name) for name in table.data}
         if not found:
             raise UserError(f"{table.where}: define at least one [sources.NAME]")
         return found
@@ -321,13 +231,13 @@ def _sources(top: _Table, here: Path) -> dict[str, Source]:
     return {"": replace(_source(top.sub("source"), here, ""), series=series)}
 
 
-def _cache_remote(t: _Table) -> str | None:
+def _cache_remote(t: Table) -> str | None:
     t.check_keys(["remote"])
     remote: str | None = t.get("remote", str)
     return remote
 
 
-def _source(t: _Table, here: Path, name: str) -> Source:
+def _source(t: Table, here: Path, name: str) -> Source:
     t.check_keys(["tarball", "tree", "base", *(["series"] if name else [])])
     tree = t.get("tree", str)
     tarball = t.get("tarball", str)
@@ -340,31 +250,17 @@ def _source(t: _Table, here: Path, name: str) -> Source:
         return Source(base=t.get("base", str, required=True), tree=(here / tree).resolve(), series=series, name=name)
     tar = (here / tarball) if tarball else DEFAULT_TARBALL
     base = t.get("base", str, required=bool(name)) or DEFAULT_BASE
-    if not _TARBALL_BASE.fullmatch(base):
+    if not TARBALL_BASE.fullmatch(base):
         raise UserError(
             f"{t.where}: base {base!r}: a tarball's base is a stable line (v7.3) or a point release (v7.3.4)"
         )
     return Source(base=base, tarball=tar, series=series, name=name)
 
 
-def _guest(t: _Table) -> Guest:
-    t.check_keys(["memory", "cpus", "boot_timeout", "test_timeout"])
-    d = Guest()
-    memory = t.get("memory", str, d.memory)
-    if not _MEMORY.fullmatch(memory):
-        raise UserError(f'{t.where}: \'memory\' must be a size like "2G" or "512M", not {memory!r}')
-    return Guest(
-        memory=memory,
-        cpus=t.positive("cpus", int, d.cpus),
-        boot_timeout=t.positive("boot_timeout", float, d.boot_timeout),
-        test_timeout=t.positive("test_timeout", float, d.test_timeout),
-    )
-
-
-def _kconfigs(t: _Table, here: Path) -> dict[str, Kconfig]:
+def _kconfigs(t: Table, here: Path) -> dict[str, Kconfig]:
     out = {}
     for name in t.data:
-        sub = t.sub(_check_name(t.where, "kconfig variant", name))
+        sub = t.sub(check_name(t.where, "kconfig variant", name))
         sub.check_keys(["fragments", "cmdline", "coverage"])
         fragments = tuple(here / f for f in sub.strings("fragments", required=True))
         if not fragments:
@@ -378,11 +274,11 @@ def _kconfigs(t: _Table, here: Path) -> dict[str, Kconfig]:
     return out
 
 
-def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Runtime, tuple[str, ...]]]:
+def _runtimes(t: Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Runtime, tuple[str, ...]]]:
     """Runtime variants with the kconfig variants they apply to (empty: all)."""
     out = {}
     for name in t.data:
-        sub = t.sub(_check_name(t.where, "runtime", name))
+        sub = t.sub(check_name(t.where, "runtime", name))
         sub.check_keys(["sysfs", "cmdline", "kconfigs", "description", "tests"])
         sysfs = sub.sub("sysfs")
         for key, value in sysfs.data.items():
@@ -407,7 +303,7 @@ def _runtimes(t: _Table, kconfigs: Mapping[str, Kconfig]) -> dict[str, tuple[Run
     return out
 
 
-def _axis_values(t: _Table, key: str, known: Iterable[str]) -> list[str]:
+def _axis_values(t: Table, key: str, known: Iterable[str]) -> list[str]:
     values = t.strings(key, required=True)
     if not values:
         raise UserError(f"{t.where}: {key}: list at least one value")
@@ -419,7 +315,7 @@ def _axis_values(t: _Table, key: str, known: Iterable[str]) -> list[str]:
 
 
 def _cells(
-    top: _Table,
+    top: Table,
     kconfigs: Mapping[str, Kconfig],
     runtimes: Mapping[str, tuple[Runtime, tuple[str, ...]]],
     sources: Mapping[str, Source],

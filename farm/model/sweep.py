@@ -8,12 +8,12 @@ data, here and in the matrix, never a branch in the code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
 
 from farm.model.errors import UserError
+from farm.model.table import Table
 
 
 class Compiler(StrEnum):
@@ -133,17 +133,6 @@ DEFAULT_ARCHES = ("x86_64", "i386", "arm64", "s390", "riscv64", "powerpc64le")
 DEFAULT_CLANG = ("x86_64", "arm64")
 DEFAULT_RANDCONFIGS = 2
 FIRST_SEED = 1
-
-
-class Table(Protocol):
-    """What parse needs of the matrix's table reader (farm.model.matrix._Table)."""
-
-    data: Mapping[str, Any]
-    where: str
-
-    def check_keys(self, allowed: Iterable[str]) -> None: ...
-    def get(self, key: str, kind: type, default: Any = None, *, required: bool = False) -> Any: ...
-    def strings(self, key: str, *, required: bool = False) -> list[str]: ...
 
 
 def parse(t: Table) -> Sweep:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from farm import pipeline  # noqa: E402
 from farm.host.cache import Cache, default_root  # noqa: E402
 from farm.model import matrix  # noqa: E402
-from farm.stages import Guest, LocalStages  # noqa: E402
+from farm.stages import GuestImage, LocalStages  # noqa: E402
 
 CELL = "base-x86_64-thp-off"
 GOOD = "print('KTAP version 1\\n1..2\\nok 1 first\\nok 2 second # SKIP no THP here')\n"
@@ -95,7 +95,9 @@ def record(name: str, programs: dict[str, str], cache: Cache) -> None:
             threading.Thread(
                 target=_kill_qemu_when, args=(where / "console.log", KILL_AFTER_S[name]), daemon=True
             ).start()
-        booted = stages.boot(cell, cell.runtimes[0], Guest(built.image, programs_.runner, None), programs_.tests, where)
+        booted = stages.boot(
+            cell, cell.runtimes[0], GuestImage(built.image, programs_.runner, None), programs_.tests, where
+        )
         dest = HERE / name
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir()

@@ -18,7 +18,8 @@ from pathlib import Path
 from farm.guest import runner
 from farm.host import proc
 from farm.model.arches import Accel
-from farm.model.matrix import Guest, Runtime
+from farm.model.guest_settings import GuestSettings
+from farm.model.matrix import Runtime
 from farm.model.programs import GuestTest
 from farm.model.results import Booted
 
@@ -42,7 +43,7 @@ class Boot:
     arch: str
     runner: Path  # the guest runner built for arch (farm/guest/runner.py)
     accel: Accel  # KVM, TCG or ICOUNT
-    guest: Guest
+    guest: GuestSettings
     runtime: Runtime
     rootfs: Path | None = None  # foreign arch: the guest's root filesystem
     kconfig_cmdline: tuple[str, ...] = ()  # the build's kernel parameters, before the runtime's

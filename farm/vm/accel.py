@@ -15,11 +15,11 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from farm.guest.boot import vng, vng_env
 from farm.host import proc
 from farm.host.cache import Cache
 from farm.host.files import atomic_write
 from farm.model.arches import Accel, Arch
+from farm.vm.boot import vng, vng_env
 
 PROBE_TIMEOUT_S = 45.0
 Prober = Callable[[Path], bool]

@@ -1,0 +1,226 @@
+"""What every command shares: the consoles, the option types, and the helpers that check a path,
+open the cache, lock a results directory and load the matrix.
+
+A command raises UserError (bad input) or InfraError and returns its outcome (a Report, an
+Outcome or None); cli.py alone turns errors and outcomes into exit codes.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from farm import pipeline, ui
+from farm.host.cache import Cache, default_root
+from farm.model import matrix as matrix_mod
+from farm.model.arches import Accel
+from farm.model.errors import UserError, ZpfarmError
+from farm.model.results import Report, Suite
+from farm.report import junit
+
+ROOT = Path(__file__).resolve().parent.parent.parent  # the project: the embedded matrix, testcases
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Outcome(IntEnum):
+    """A command's verdict when it has no Report: its exit code."""
+
+    PASSED = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    INFRA = 3
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    MD = "md"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as Ctrl-C does, exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def error(message: str) -> None:
+    """One line on stderr, printed as it is (never read as markup, never wrapped)."""
+    err.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err.print(Text.assemble(("warning: ", "yellow"), message), soft_wrap=True)
+
+
+def default_matrix() -> Path:
+    local = Path("matrix.toml")
+    return local if local.is_file() else ROOT / "matrix.toml"
+
+
+MatrixOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--matrix",
+        "-m",
+        envvar="ZPFARM_MATRIX",
+        metavar="FILE",
+        help="Matrix file (default: ./matrix.toml, else the embedded one).",
+    ),
+]
+CellOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cell", "-c", metavar="GLOB", help="Only cells matching this glob over CELL or CELL/RUNTIME (repeatable)."
+    ),
+]
+TestOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--test",
+        "-t",
+        metavar="TEST",
+        help="Only this test program (repeatable): a testcases name, a selftest run, or 'selftests'"
+        " (`zpfarm tests` lists them).",
+    ),
+]
+TreeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--kernel-tree",
+        metavar="DIR",
+        help="Your own kernel git tree instead of the matrix source (worktrees are made in the cache; "
+        "your checkout is never touched).",
+    ),
+]
+BaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base", metavar="REF", help="The ref in --kernel-tree (or the matrix source) the series applies to."
+    ),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        envvar="ZPFARM_CACHE",
+        metavar="DIR",
+        help="Cache for sources, builds, ccache \\[default: ~/.cache/zpfarm].",
+    ),
+]
+JunitOpt = Annotated[
+    Path | None, typer.Option("--junit", metavar="FILE", help="JUnit XML output \\[default: RESULTS/junit.xml].")
+]
+AccelOpt = Annotated[
+    Accel,
+    typer.Option(
+        "--accel",
+        help="kvm, tcg, auto (probe KVM once, fall back to TCG), or icount (TCG whose guest clock counts"
+        " instructions: exact timings for benchmarks).",
+        case_sensitive=False,
+    ),
+]
+SelftestsOpt = Annotated[
+    bool,
+    typer.Option("--selftests/--no-selftests", metavar="", help="Also build and run the kernel's mm/memfd selftests."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Plain progress lines, no live view.")]
+
+
+def writable(path: Path, option: str) -> Path:
+    """path as a directory this process can write in (made if missing), or one line naming the option."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # a name of its own: jobs sharing the cache check at once
+            pass
+    except OSError as e:
+        raise UserError(f"{option} {path}: not a writable directory ({e.strerror or e})") from None
+    return path
+
+
+def cache(path: Path | None) -> Cache:
+    return Cache(writable(path or default_root(), "--cache"))
+
+
+def results(ctx: typer.Context, path: Path) -> Path:
+    """path as this command's results directory, held until the command ends (one writer at a time)."""
+    import fcntl
+
+    where = writable(path, "--results")
+    lock = (where / ".zpfarm-results.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UserError(
+            f"--results {path}: another zpfarm command is writing there (give each job its own --results)"
+        ) from None
+    ctx.call_on_close(lock.close)
+    return where
+
+
+def plain_matrix(path: Path | None) -> matrix_mod.Matrix:
+    """The matrix as written, its bases not resolved (no tarball is read)."""
+    return matrix_mod.load(path or default_matrix())
+
+
+def matrix(path: Path | None, cache: Cache, tree: Path | None = None, base: str | None = None) -> matrix_mod.Matrix:
+    """The matrix, its source overridden by --kernel-tree/--base, each base resolved to its point release."""
+    from farm import resolve
+
+    return resolve.load(path or default_matrix(), cache, tree, base)
+
+
+def load(
+    path: Path | None, cells: list[str] | None, cache: Cache, tree: Path | None = None, base: str | None = None
+) -> tuple[matrix_mod.Matrix, tuple[matrix_mod.Cell, ...]]:
+    """The resolved matrix (see matrix) and the cells --cell selects."""
+    m = matrix(path, cache, tree, base)
+    return m, m.select(cells or [])
+
+
+def reporter(cells: list[str], quiet: bool) -> ui.LiveReporter | ui.PlainReporter:
+    """The live table on a terminal, plain lines otherwise (CI logs) or with --quiet."""
+    return ui.LiveReporter(out, cells) if out.is_terminal and not quiet else ui.PlainReporter(out)
+
+
+@contextmanager
+def job(junit_path: Path, report: Report) -> Iterator[None]:
+    """A long job's errors and interruptions leave a trace: a JUnit file saying why, one line.
+
+    An error before the first suite never replaces an earlier run's JUnit: it goes beside it.
+    The error or interruption goes on up to cli.py, which exits with its code.
+    """
+    try:
+        yield
+    except ZpfarmError as e:
+        if report.suites:
+            raise
+        raise type(e)(f"{e}{_error_junit(junit_path, e)}") from e
+    except KeyboardInterrupt:
+        written = f"; JUnit: {report.junit} (unfinished suites marked interrupted)" if report.junit else ""
+        what = f"{len(report.suites)} suites finished{written}"
+        err.print(Text.assemble(("interrupted: ", "yellow"), what), soft_wrap=True)  # one line in CI logs
+        raise
+
+
+def _error_junit(junit_path: Path, e: ZpfarmError) -> str:
+    """A JUnit file saying why a run could not start, beside any earlier one; where it went."""
+    where = pipeline.early_junit(junit_path)
+    try:
+        junit.write(where, [Suite("zpfarm", (pipeline.stage_error("setup", e),), {}, "", datetime.now(UTC), 0.0)])
+    except ZpfarmError as problem:
+        return f" (no JUnit written: {problem})"
+    return f" (JUnit: {where})"

@@ -1,0 +1,124 @@
+"""The commands that look and tell: matrix, tests, doctor, compare, coverage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from farm import pipeline, ui
+from farm.commands.common import (
+    ROOT,
+    CacheOpt,
+    CellOpt,
+    Format,
+    MatrixOpt,
+    Outcome,
+    cache,
+    error,
+    out,
+    plain_matrix,
+)
+from farm.model import arches
+from farm.report import compare as comparing
+
+
+def show_matrix(
+    matrix_file: MatrixOpt = None,
+    cell: CellOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print JSON to stdout instead of a table.")
+    ] = False,
+) -> None:
+    """List the cells a run would build and boot."""
+    m = plain_matrix(matrix_file)
+    cells = m.select(cell or [])
+    if as_json:
+        sys.stdout.write(json.dumps(ui.cells_json(cells), indent=2) + "\n")
+    else:
+        out.print(ui.cells_table(m, cells))
+
+
+def tests(matrix_file: MatrixOpt = None) -> None:
+    """List every name --test takes: the testcases, the selftest runs and the series' own selftests.
+
+    A selftest name also selects the runs it is the prefix of (selftests-mm-uffd-unit-tests: each
+    group); 'selftests' selects all of them.
+    """
+    from farm.guest import selection
+
+    m = plain_matrix(matrix_file)
+    names = selection.known(m.testcases_dir, pipeline.new_selftests(m, m.cells))
+    sys.stdout.write("".join(f"{name}\n" for name in [*names, selection.SELFTESTS]))
+
+
+def doctor(matrix_file: MatrixOpt = None, cache_dir: CacheOpt = None) -> Outcome:
+    """Check this host: tools, packages, the matrix's kernel sources, KVM, disk; say what to install."""
+    from farm.doctor import checks
+
+    found = checks(cache(cache_dir), plain_matrix(matrix_file).sources)
+    out.print(ui.doctor_table(found))
+    missing = [c for c in found if not c.ok]
+    if missing:
+        error(f"{len(missing)} missing: " + "; ".join(f"{c.name} ({c.fix})" for c in missing))
+        return Outcome.INFRA
+    return Outcome.PASSED
+
+
+def compare(
+    before: Annotated[
+        Path, typer.Argument(metavar="JUNIT", help="A JUnit file from zpfarm run (alone: its base vs its series).")
+    ],
+    after: Annotated[
+        Path | None, typer.Argument(metavar="[JUNIT2]", help="A second JUnit file: compare JUNIT with it.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table, or md (markdown for a CI comment).")] = Format.TABLE,
+) -> Outcome:
+    """What changed: regressions, fixes, new and missing tests, numbers that moved.
+
+    Exit code 1 when anything regressed.
+    """
+    found = comparing.files(before, after)
+    changes, names = found.changes, (found.before, found.after)
+    regressed = Outcome.FAILED if any(c.kind is comparing.Kind.REGRESSION for c in changes) else Outcome.PASSED
+    if fmt is Format.MD:
+        sys.stdout.write("".join(f"**{note}**\n\n" for note in found.notes) + comparing.markdown(changes, *names))
+        return regressed
+    for note in found.notes:
+        out.print(note, soft_wrap=True)
+    if changes:
+        out.print(ui.changes_table(changes, *names))
+    else:
+        out.print(f"no differences between {names[0]} and {names[1]}")
+    return regressed
+
+
+def coverage(
+    gcda: Annotated[Path, typer.Option(metavar="DIR", help="The .gcda files a boot copied: CELL/RUNTIME/share/gcov.")],
+    build_dir: Annotated[Path, typer.Option("--build", metavar="DIR", help="The kernel's O= directory (.gcno).")],
+    series_dir: Annotated[Path, typer.Option("--series", metavar="DIR", help="The series (series file, patches).")],
+    tree: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="The worktree the farm applied it in: its real line numbers.")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where coverage.md/.html go.")] = Path("."),
+    arch: Annotated[str, typer.Option(help="The kernel's arch: which gcc's gcov reads it.")] = "x86_64",
+    exceptions: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Reviewed unreachable lines, reported apart.")
+    ] = ROOT / "testcases" / "coverage-exceptions.toml",
+) -> Outcome:
+    """Which of the series' added lines ran: per patch executed/executable, and the lines never executed.
+
+    Exit code 1 when fewer than 90% of the added executable lines in mm/ ran.
+    """
+    from farm import coverage as series_coverage
+    from farm.report import coverage_page
+
+    patches = series_coverage.series_patches(series_dir, tree)
+    written = series_coverage.report(gcda, build_dir, patches, arches.get(arch), out_dir, str(gcda), exceptions)
+    sys.stdout.write(written.markdown.read_text(encoding="utf-8"))
+    out.print(f"written: {written.markdown} {written.html}")
+    mm = written.coverage.tally(prefix="mm/").percent
+    return Outcome.FAILED if mm is None or mm < coverage_page.GOAL else Outcome.PASSED
