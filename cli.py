@@ -13,10 +13,9 @@ from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 
 from farm.commands import bisect, ci, host, run, show
-from farm.commands.common import Interrupted, Outcome, error, out
+from farm.commands.common import Command, Group, Interrupted, Outcome, error, out
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Report, Status
 
@@ -40,7 +39,7 @@ def exit_code(report: Report) -> int:
     return 0
 
 
-class Zpfarm(TyperGroup):
+class Zpfarm(Group):
     """The root command: every command's error and outcome becomes its exit code here."""
 
     def invoke(self, ctx: Any) -> Any:  # Typer's own (vendored) click.Context
@@ -101,22 +100,22 @@ def main_options(
 
 
 # The commands, in the order --help lists them.
-app.command("run")(run.run)
-app.command("build-each")(run.build_each)
-app.command("sweep")(run.sweep)
-app.command("matrix")(show.show_matrix)
-app.command("tests")(show.tests)
-app.command("compare")(show.compare)
-app.command("coverage")(show.coverage)
-app.command("plan")(ci.plan)
-app.command("build")(ci.build)
-app.command("test")(ci.test)
-app.command("merge")(ci.merge)
+app.command("run", cls=Command)(run.run)
+app.command("build-each", cls=Command)(run.build_each)
+app.command("sweep", cls=Command)(run.sweep)
+app.command("matrix", cls=Command)(show.show_matrix)
+app.command("tests", cls=Command)(show.tests)
+app.command("compare", cls=Command)(show.compare)
+app.command("coverage", cls=Command)(show.coverage)
+app.command("plan", cls=Command)(ci.plan)
+app.command("build", cls=Command)(ci.build)
+app.command("test", cls=Command)(ci.test)
+app.command("merge", cls=Command)(ci.merge)
 app.add_typer(ci.pipelines, name="ci")
-app.command("bisect")(bisect.bisect)
-app.command("bisect-step", hidden=True)(bisect.bisect_step)
-app.command("host-test")(host.host_test)
-app.command("doctor")(show.doctor)
+app.command("bisect", cls=Command)(bisect.bisect)
+app.command("bisect-step", hidden=True, cls=Command)(bisect.bisect_step)
+app.command("host-test", cls=Command)(host.host_test)
+app.command("doctor", cls=Command)(show.doctor)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -14,6 +14,8 @@ from farm.commands.common import (
     AccelOpt,
     CacheOpt,
     CellOpt,
+    Command,
+    Group,
     JunitOpt,
     MatrixOpt,
     Outcome,
@@ -156,11 +158,11 @@ def merge(
 
 
 pipelines = typer.Typer(
-    no_args_is_help=True, help="Print a CI pipeline that runs the matrix as plan, build, test, report."
+    cls=Group, no_args_is_help=True, help="Print a CI pipeline that runs the matrix as plan, build, test, report."
 )
 
 
-@pipelines.command("github")
+@pipelines.command("github", cls=Command)
 def github() -> None:
     """The GitHub Actions workflow (ci/github/zpfarm.yml holds a copy: put it in .github/workflows/)."""
     from farm.ci import github as workflow
@@ -168,7 +170,7 @@ def github() -> None:
     sys.stdout.write(workflow.workflow())
 
 
-@pipelines.command("gitlab")
+@pipelines.command("gitlab", cls=Command)
 def gitlab(
     child: Annotated[
         Path | None, typer.Option(metavar="PLAN", help="Print the child pipeline of this plan instead.")

@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
 from farm import pipeline, ui
 from farm.host.cache import Cache, default_root
@@ -54,6 +55,28 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    """A flag's --help row shows no type: Typer would print <bool> beside --help, --debug, ..."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    """Every zpfarm command: Typer's, with flags shown without a type."""
+
+    def get_params(self, ctx: Any) -> list[Any]:  # ctx: Typer's own (vendored) click.Context
+        return _untyped_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """Every zpfarm command group: Typer's, with flags shown without a type."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
 
 
 def error(message: str) -> None:
