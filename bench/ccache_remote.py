@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from farm.host import ccache, proc  # noqa: E402
-from farm.kernel import artifact  # noqa: E402
+from farm.kernel import reproducible  # noqa: E402
 
 GOAL_RATIO = 0.2
 GOAL_HIT_RATE = 0.9
@@ -68,7 +68,7 @@ def machine(name: str, root: Path, tarball: Path, remote: str, jobs: int) -> tup
     src.mkdir(parents=True)
     unpack = ["tar", "-xf", str(tarball), "-C", str(src), "--strip-components=1"]
     step(f"{name}: unpack {tarball.name} into {src}", unpack)
-    env = {**ccache.env(root / "ccache", root, remote), **artifact.reproducible_env(EPOCH), "ARCH": "x86_64"}
+    env = {**ccache.env(root / "ccache", root, remote), **reproducible.reproducible_env(EPOCH), "ARCH": "x86_64"}
     make = ["make", "-C", str(src), f"O={out}", "CC=ccache gcc", "HOSTCC=ccache gcc"]
     step(f"{name}: tinyconfig", [*make, "tinyconfig"], env)
     ccache.zero(env)

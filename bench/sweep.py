@@ -30,7 +30,7 @@ from farm import sweep  # noqa: E402
 from farm.host.cache import Cache  # noqa: E402
 from farm.model import matrix  # noqa: E402
 from farm.model.results import Report, Status, Suite  # noqa: E402
-from farm.stages import Tree, prepare_trees  # noqa: E402
+from farm.trees import Tree, prepare_trees  # noqa: E402
 
 
 class Lines:

@@ -26,8 +26,8 @@ from farm.model.arches import Accel
 from farm.model.errors import InfraError, UserError
 from farm.model.matrix import Matrix
 from farm.model.results import Report, Status
+from farm.options import Options
 from farm.report.progress import Reporter
-from farm.stages import Options
 
 GOOD, BAD, SKIP = 0, 1, 125
 STATE = "bisect.json"  # in the results directory: what --resume continues

@@ -20,12 +20,13 @@ from farm.kernel import build, git
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Cell, Kernel, Source
 from farm.model.results import Report, Status, Suite, TestResult
+from farm.options import Options
 from farm.pipeline import LOG_TAIL, stage_error
 from farm.report import junit
 from farm.report.progress import Reporter
-from farm.stages import Options, Tree, prepare_trees
+from farm.trees import Tree, prepare_trees
 
-# The two side effects, as build.build and stages.prepare_trees take them (tests pass fakes).
+# The two side effects, as build.build and trees.prepare_trees take them (tests pass fakes).
 Builder = Callable[[Cell, Path, str, Cache, Path, build.Progress], build.Built]
 TreeMaker = Callable[[Cache, Collection[tuple[Source, Kernel]]], Mapping[tuple[Source, Kernel], Tree | ZpfarmError]]
 

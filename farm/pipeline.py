@@ -33,9 +33,11 @@ from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Matrix, Runtime, check_bootable
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
+from farm.options import Options
 from farm.report import junit, merge
 from farm.report.progress import Reporter
-from farm.stages import CellBuild, GuestImage, GuestPrograms, LocalStages, Options, Stages, Tree
+from farm.stages import CellBuild, GuestImage, GuestPrograms, LocalStages, Stages
+from farm.trees import Tree
 from farm.vm import boot
 
 LOG_TAIL = 20000  # characters of a failed build's log kept in the JUnit

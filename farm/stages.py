@@ -12,57 +12,24 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from farm import coverage
 from farm.guest import runner, selftests, testcases
-from farm.guest.selection import Selection
 from farm.host import proc
-from farm.host.cache import Cache
-from farm.kernel import build, git, series, source
-from farm.model.arches import Accel, Arch
+from farm.kernel import build, git, source
+from farm.model.arches import Arch
 from farm.model.errors import ZpfarmError
-from farm.model.matrix import Cell, Kernel, Matrix, Runtime, Source
+from farm.model.matrix import Cell, Kernel, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted
+from farm.options import Options, Progress
+from farm.trees import Tree, prepare_trees
 from farm.vm import accel, boot, rootfs
-
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Options:
-    """What a run was asked to do (validated before it starts: pipeline.options)."""
-
-    matrix: Matrix
-    cells: tuple[Cell, ...]
-    cache: Cache
-    out: Path  # this run's results directory
-    junit: Path
-    accel: Accel = Accel.AUTO
-    selection: Selection = field(default_factory=Selection)
-    # Bisect: build this checkout as it is (in build dirs of its own) instead of base/series.
-    checkout: Path | None = None
-    selftests: bool = True  # the kernel's own mm/memfd selftests, built from each tree
-    jobs: int = 1  # guests at once
-    started: float = field(default_factory=time.time)  # when the command made its Options (epoch seconds)
-
-    def wants_selftests(self) -> bool:
-        return self.selftests and self.selection.wants_selftests()
-
-
-@dataclass(frozen=True)
-class Tree:
-    """The commit a kernel of the matrix builds, in the farm's worktree."""
-
-    path: Path
-    commit: str
-    series_hash: str  # "" for base
 
 
 @dataclass(frozen=True)
@@ -199,27 +166,3 @@ class LocalStages:
 
     def hold_trees(self, waiting: Callable[[], None]) -> AbstractContextManager[None]:
         return self.opts.cache.trees_lock(waiting)
-
-
-def prepare_trees(
-    cache: Cache, wanted: Collection[tuple[Source, Kernel]]
-) -> dict[tuple[Source, Kernel], Tree | ZpfarmError]:
-    """The commit each (source, kernel) builds, in one worktree per source (builds check out theirs).
-
-    A series that does not apply fails only its kernel.
-    """
-    trees: dict[tuple[Source, Kernel], Tree | ZpfarmError] = {}
-    for src in dict.fromkeys(s for s, _ in wanted):
-        repo = source.ensure_repo(src, cache)
-        base_commit = source.base_commit(repo, src)
-        path = source.worktree(repo, cache.worktree(source.repo_name(src)), base_commit)
-        for kernel in sorted({k for s, k in wanted if s == src}):
-            if kernel is Kernel.BASE:
-                trees[src, kernel] = Tree(path, base_commit, "")
-                continue
-            try:
-                patches = series.load(src.series)
-                trees[src, kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash)
-            except ZpfarmError as e:
-                trees[src, kernel] = e
-    return trees

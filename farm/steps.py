@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farm import pipeline, plan
-from farm.kernel import artifact, build
+from farm.kernel import artifact, build, reproducible
 from farm.model.arches import Arch
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Cell, Kernel, Matrix, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Report
+from farm.options import Options, Progress
 from farm.report.progress import Reporter
-from farm.stages import CellBuild, GuestPrograms, LocalStages, Options, Progress, Tree
+from farm.stages import CellBuild, GuestPrograms, LocalStages
+from farm.trees import Tree
 
 INDEX = "programs.json"  # in the artifact's programs/: the runner and each GuestTest
 
@@ -66,7 +68,7 @@ def build_artifact(matrix: Matrix, opts: Options, key: str, out_dir: Path, repor
             build_seconds=round(result.built.elapsed, 1),
             image=result.built.image.name,
             release=result.built.release,
-            epoch=artifact.commit_epoch(tree.path, tree.commit),
+            epoch=reproducible.commit_epoch(tree.path, tree.commit),
             base=cell.source.base,
             base_line=cell.source.line,
             tarball_sha256=cell.source.tarball_sha256,

@@ -33,8 +33,8 @@ from farm.model.sweep import Config, Sweep, Toolchain
 from farm.pipeline import stage_error
 from farm.report import junit
 from farm.report.progress import Reporter
-from farm.stages import Tree, prepare_trees
 from farm.sweep_verdict import Reproducer, verdict
+from farm.trees import Tree, prepare_trees
 
 TreeMaker = Callable[[Cache, Collection[tuple[Source, Kernel]]], Mapping[tuple[Source, Kernel], Tree | ZpfarmError]]
 Which = Callable[[str], str | None]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import replace
@@ -118,24 +117,6 @@ def test_another_arch_or_key_is_refused(tmp_path: Path, build: dict[str, Path]) 
     future = _pack(tmp_path, build, replace(MANIFEST, format=99))
     with pytest.raises(UserError, match="artifact format 99"):
         artifact.unpack(future, MANIFEST.key, "x86_64", tmp_path / "dest")
-
-
-def test_reproducible_env() -> None:
-    assert artifact.reproducible_env(946684800) == {
-        "KBUILD_BUILD_TIMESTAMP": "@946684800",
-        "KBUILD_BUILD_USER": "zpfarm",
-        "KBUILD_BUILD_HOST": "zpfarm",
-    }
-
-
-def test_commit_epoch(tmp_path: Path) -> None:
-    env = {**os.environ, "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z", "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z"}
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    ident = ["-c", "user.name=t", "-c", "user.email=t@t"]
-    commit = ["git", *ident, "-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "x"]
-    subprocess.run(commit, check=True, env=env)
-    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    assert artifact.commit_epoch(tmp_path, head.strip()) == 946684800
 
 
 def nothing_in(dest: Path) -> bool:

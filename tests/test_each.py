@@ -16,7 +16,7 @@ from farm.model.errors import ZpfarmError
 from farm.model.matrix import Cell, Kernel, Source
 from farm.model.results import Report, Status
 from farm.report.progress import Reporter
-from farm.stages import Tree
+from farm.trees import Tree
 
 # What make prints for a warning in an incremental O= build (gcc 12, 6.12 tree).
 WARNING_LOG = """\

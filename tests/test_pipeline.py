@@ -31,8 +31,10 @@ from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Runtime, Source
 from farm.model.programs import GuestTest
 from farm.model.results import Booted, Report, Status, Suite, TestResult
+from farm.options import Options
 from farm.report import junit
-from farm.stages import CellBuild, GuestImage, GuestPrograms, Options, Tree
+from farm.stages import CellBuild, GuestImage, GuestPrograms
+from farm.trees import Tree
 
 GOOD_KTAP = "KTAP version 1\n1..2\nok 1 runtime\n    # Subtest: memory\n    1..1\n    ok 1 read_hole\nok 2 memory\n"
 

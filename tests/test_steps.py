@@ -15,7 +15,8 @@ from farm.kernel import artifact
 from farm.model.errors import UserError
 from farm.model.matrix import Kernel
 from farm.model.programs import GuestTest
-from farm.stages import GuestPrograms, Options
+from farm.options import Options
+from farm.stages import GuestPrograms
 
 KEY = "00000000000000a1"  # a build key: 16 hex digits
 

@@ -8,7 +8,7 @@ compiler is checked by content, not by its file's mtime. The remote storage
 (redis:// or http://, ccache >= 4.7) comes from [cache] remote in the matrix
 or CCACHE_REMOTE_STORAGE; the local CCACHE_DIR is a first level in front of it.
 The reproducible-build variables (KBUILD_BUILD_TIMESTAMP...) are the build's
-job: farm.kernel.artifact.reproducible_env.
+job: farm.kernel.reproducible.reproducible_env.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from farm.host import files, proc
-from farm.kernel import git
 from farm.model.errors import InfraError, UserError
 
 FORMAT_VERSION = 1
@@ -29,8 +28,6 @@ KERNEL_DIR = "kernel"
 PROGRAMS_DIR = "programs"
 CONFIG_NAME = "config"
 SUFFIX = ".tar.zst"
-BUILD_USER = "zpfarm"
-BUILD_HOST = "zpfarm"
 TAR_TIMEOUT_S = 900
 KEY_LENGTH = 16  # hex digits of the build key's sha256 (farm.plan)
 _KEY = re.compile(f"[0-9a-f]{{{KEY_LENGTH}}}")
@@ -64,24 +61,6 @@ class Unpacked:
     image: Path
     config: Path
     programs: Path  # a directory
-
-
-def reproducible_env(epoch: int) -> dict[str, str]:
-    """make's environment for a kernel that does not depend on when, where or by whom it was built.
-
-    epoch: the commit's committer date (commit_epoch()), so a rebuild of the
-    same commit embeds the same date (`uname -v`) and ccache's inputs match.
-    """
-    return {
-        "KBUILD_BUILD_TIMESTAMP": f"@{epoch}",
-        "KBUILD_BUILD_USER": BUILD_USER,
-        "KBUILD_BUILD_HOST": BUILD_HOST,
-    }
-
-
-def commit_epoch(tree: Path, commit: str) -> int:
-    """The committer date of commit in tree, in seconds since the epoch."""
-    return int(git.out(tree, ["show", "-s", "--format=%ct", commit]))
 
 
 def path_for(out_dir: Path, key: str) -> Path:

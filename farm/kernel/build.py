@@ -15,7 +15,7 @@ from pathlib import Path
 
 from farm.host import ccache, proc
 from farm.host.cache import Cache
-from farm.kernel import artifact, git, kconfig, series
+from farm.kernel import git, kconfig, reproducible, series
 from farm.model.errors import InfraError
 from farm.model.matrix import Cell
 
@@ -113,7 +113,7 @@ def build(
     env = {
         **cell.arch.cross_env,
         **ccache.env(cache.ccache, cache.root, ccache.remote_url(remote)),
-        **artifact.reproducible_env(artifact.commit_epoch(tree, commit)),
+        **reproducible.reproducible_env(reproducible.commit_epoch(tree, commit)),
     }
     config_stamp = build_dir / ".zpfarm-config"
     progress("waiting for the build lock (one kernel build at a time on this host)")
