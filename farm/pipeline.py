@@ -33,6 +33,7 @@ from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Matrix, Runtime, check_bootable
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
+from farm.model.suite_id import SuiteId
 from farm.options import Options
 from farm.report import junit, merge
 from farm.report.progress import Reporter
@@ -189,7 +190,7 @@ def boot_order(opts: Options) -> tuple[list[Cell], list[tuple[Cell, Runtime]]]:
     times = merge.suite_times(opts.junit)
 
     def seconds(boot: tuple[Cell, Runtime]) -> float:
-        return times.get(f"{boot[0].name}/{boot[1].name}", math.inf)
+        return times.get(SuiteId.of(*boot).name, math.inf)
 
     boots.sort(key=seconds, reverse=True)  # stable: ties keep matrix order
     return list(dict.fromkeys(cell for cell, _ in boots)), boots  # every cell boots at least once
@@ -219,7 +220,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
     expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
     return [
         Suite(
-            f"{cell.name}/{rt.name}",
+            SuiteId.of(cell, rt).name,
             (*_finished_part(opts, cell, rt, expectations), case),
             _identity(cell),
             "",
@@ -228,7 +229,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
         )
         for cell in opts.cells
         for rt in cell.runtimes
-        if f"{cell.name}/{rt.name}" not in done
+        if SuiteId.of(cell, rt).name not in done
     ]
 
 
@@ -353,7 +354,7 @@ class CellRun:
     def _suite(
         self, rt: Runtime, props: dict[str, str], started: datetime, cases: list[TestResult], system_out: str
     ) -> Suite:
-        name = f"{self.cell.name}/{rt.name}"
+        name = SuiteId.of(self.cell, rt).name
         props = props | {"runtime": rt.name, "reproducer": self.reproducer(name, props.get("accel"))}
         elapsed = (datetime.now(UTC) - started).total_seconds()
         return Suite(name, tuple(cases), props, system_out, started, elapsed)

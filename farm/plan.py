@@ -31,6 +31,7 @@ from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError
 from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Matrix, Runtime, Source, check_bootable
+from farm.model.suite_id import SuiteId
 
 KEY_VERSION = "zpfarm-build-key 1"  # bump when the key's inputs change meaning
 # Engine limits (rows per matrix): GitHub 256, GitLab 200 per parallel:matrix.
@@ -204,7 +205,7 @@ def make(
         runner = runners.get(cell.arch.name, HOSTED)
         native = runner.machine == cell.arch.uname_m
         for rt in cell.runtimes:
-            suite = f"{cell.name}/{rt.name}"
+            suite = SuiteId.of(cell, rt).name
             timeout = timeout_minutes(matrix.guest, rt, not native)
             tests.append(TestRow(suite, cell.name, rt.name, key, cell.arch.name, native, timeout, runner.labels))
     plan = Plan(tuple(builds.values()), tuple(tests))

@@ -25,6 +25,7 @@ from farm.bisect import Outcome
 from farm.doctor import Check
 from farm.model.matrix import Cell, Matrix
 from farm.model.results import Report, Status, Suite, TestResult
+from farm.model.suite_id import SuiteId
 from farm.report import compare
 from farm.report.progress import tally
 
@@ -93,10 +94,10 @@ class LiveReporter:
             self.rows[cell].last = text.strip()[-120:]
 
     def suite_done(self, suite: Suite) -> None:
-        cell, _, runtime = suite.name.partition("/")
+        identity = SuiteId.parse(suite.name)
         with self.lock:
-            row = self.rows[cell]
-            row.results.append(Text(f"{runtime}: ") + summary(suite))
+            row = self.rows[identity.cell]
+            row.results.append(Text(f"{identity.runtime}: ") + summary(suite))
             row.phase, row.detail, row.last = "done", "", ""
 
     @contextmanager
@@ -173,8 +174,8 @@ def print_summary(console: Console, report: Report, junit_path: Path) -> None:
         table.add_column(col, overflow="fold")
     by_key: dict[str, dict[str, Suite]] = {}
     for suite in report.suites:
-        kernel, _, key = suite.name.partition("-")
-        by_key.setdefault(key, {})[kernel] = suite
+        identity = SuiteId.parse(suite.name)
+        by_key.setdefault(identity.pair_key, {})[identity.kernel.value if identity.kernel else suite.name] = suite
     for key, pair in by_key.items():
         bad = [
             f"{k}: {c.name}: {c.message}"

@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from farm.model.errors import UserError
+from farm.model.matrix import Kernel
 from farm.model.results import Status, Suite
+from farm.model.suite_id import SuiteId
+from farm.report import junit
 
 GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
@@ -77,31 +79,18 @@ def files(before: Path, after: Path | None) -> Comparison:
             missing = "base" if not old else "series"
             raise UserError(f"{before}: no {missing} suites to compare (give two JUnit files to compare runs)")
         return Comparison(diff(old, new), "base", "series")
-    old, new = from_junit(before), from_junit(after)
+    read_before, read_after = junit.read(before), junit.read(after)
+    old, new = _cases(read_before), _cases(read_after)
     if not {c.suite for c in old} & {c.suite for c in new}:
         raise UserError(f"{before} and {after} have no suite in common: nothing to compare")
-    was, now = _bases(before), _bases(after)
+    was, now = _bases(read_before), _bases(read_after)
     moved = (f"base moved: {', '.join(was)} -> {', '.join(now)}",) if was and now and was != now else ()
     return Comparison(diff(old, new), before.name, after.name, moved)
 
 
-def _bases(path: Path) -> tuple[str, ...]:
-    """The distinct point releases (suite property "base") the file's suites ran on."""
-    found = {value for suite in _read(path) for name, value in _properties(suite) if name == "base"}
-    return tuple(sorted(found))
-
-
-def _properties(suite: object) -> list[tuple[str, str]]:
-    return [(p.name, p.value) for p in getattr(suite, "properties", lambda: [])()]
-
-
-def _read(path: Path) -> Any:
-    import junitparser
-
-    try:
-        return junitparser.JUnitXml.fromfile(str(path))
-    except (OSError, SyntaxError, junitparser.JUnitXmlError) as e:
-        raise UserError(f"{path}: not a readable JUnit file: {e}") from None
+def _bases(suites: Sequence[junit.ReadSuite]) -> tuple[str, ...]:
+    """The distinct point releases (suite property "base") the suites ran on."""
+    return tuple(sorted({base for suite in suites if (base := suite.property("base"))}))
 
 
 def from_junit(path: Path) -> list[Case]:
@@ -110,18 +99,11 @@ def from_junit(path: Path) -> list[Case]:
     Anything else (not XML, not JUnit, a suite or case without a name) is one
     UserError naming the file; a metric that is not a number is left out.
     """
-    xml = _read(path)
-    cases = []
-    for number, suite in enumerate(xml, 1):
-        if not suite.name:
-            raise UserError(f"{path}: <testsuite> #{number} has no name (not a zpfarm JUnit file)")
-        for tc in suite:
-            if not tc.name:
-                raise UserError(f"{path}: a <testcase> of {suite.name!r} has no name")
-            status, text = _status(tc)
-            text += "\n" + (tc.system_out or "")
-            cases.append(Case(suite.name, tc.name, status, _metrics(text)))
-    return cases
+    return _cases(junit.read(path))
+
+
+def _cases(suites: Sequence[junit.ReadSuite]) -> list[Case]:
+    return [Case(s.name, c.name, c.status, _metrics(c.text)) for s in suites for c in s.cases]
 
 
 def _metrics(text: str) -> dict[str, float]:
@@ -134,31 +116,15 @@ def _metrics(text: str) -> dict[str, float]:
     return found
 
 
-def _status(tc: object) -> tuple[Status, str]:
-    import junitparser
-
-    results = getattr(tc, "result", [])
-    if not results:
-        return Status.PASS, ""
-    r = results[0]
-    text = f"{r.message or ''}\n{r.text or ''}"
-    if isinstance(r, junitparser.Skipped):
-        return (Status.XFAIL if r.type == "xfail" else Status.SKIP), text
-    known = {s.value: s for s in Status}
-    if isinstance(r, junitparser.Failure):
-        return (known[r.type] if r.type in known and known[r.type].is_failure else Status.FAIL), text
-    return (known[r.type] if r.type in known and known[r.type].is_error else Status.CRASH), text
-
-
 def split_kernels(cases: Sequence[Case]) -> tuple[list[Case], list[Case]]:
     """(base, series) cases of one run, keyed without the kernel axis."""
     base, series = [], []
     for c in cases:
-        kernel, _, rest = c.suite.partition("-")
-        keyed = Case(rest, c.name, c.status, c.metrics)
-        if kernel == "base":
+        suite = SuiteId.parse(c.suite)
+        keyed = Case(suite.pair_key, c.name, c.status, c.metrics)
+        if suite.kernel is Kernel.BASE:
             base.append(keyed)
-        elif kernel == "series":
+        elif suite.kernel is Kernel.SERIES:
             series.append(keyed)
     return base, series
 

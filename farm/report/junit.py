@@ -1,4 +1,8 @@
-"""Write test results as JUnit XML (junit-xml builds it, ElementTree adjusts it).
+"""Test results as JUnit XML, written and read: the one module that knows the format.
+
+Writing: junit-xml builds the file, ElementTree adjusts it. Reading (compare, merge, the
+history of earlier runs): ElementTree, for files this farm or another CI job wrote, so every
+file is checked as hostile input and a bad one is one UserError naming it.
 
 One <testsuite> per Suite ("<cell>/<runtime>").  PASS is a plain testcase,
 FAIL a <failure>, CRASH and INFRA an <error>, SKIP a <skipped>, XFAIL a
@@ -19,11 +23,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from farm.host import files
+from farm.model.errors import UserError
 from farm.model.results import Report, Status, Suite, TestResult
 
 REPORT_NAME = "zpfarm"
@@ -156,3 +162,79 @@ def append(report: Report, suite: Suite, path: Path) -> None:
     report.suites.append(suite)
     write(path, report.suites)
     report.junit = path
+
+
+@dataclass(frozen=True)
+class ReadCase:
+    name: str
+    status: Status
+    text: str  # the message, the result's text and system-out: where metrics are printed
+
+
+@dataclass(frozen=True)
+class ReadSuite:
+    name: str
+    properties: tuple[tuple[str, str], ...]
+    cases: tuple[ReadCase, ...]
+
+    def property(self, name: str) -> str | None:
+        return next((value for key, value in self.properties if key == name), None)
+
+
+def suite_elements(path: Path) -> list[ET.Element]:
+    """The top-level <testsuite> elements of one JUnit file; UserError if it is not one."""
+    try:
+        root = ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such JUnit file") from None
+    except ET.ParseError as e:
+        raise UserError(f"{path}: not a whole XML file (truncated?): {e}") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+    if root.tag == "testsuite":
+        found = [root]
+    elif root.tag == "testsuites":
+        found = root.findall("testsuite")
+    else:
+        raise UserError(f"{path}: not a JUnit file (root element <{root.tag}>, expected <testsuites>)")
+    for element in found:
+        if not element.get("name"):
+            raise UserError(f"{path}: a <testsuite> without a name (not a zpfarm JUnit file)")
+        if element.find("testsuite") is not None:
+            raise UserError(f"{path}: suite {element.get('name')!r} nests suites (one level expected)")
+    return found
+
+
+def read(path: Path) -> list[ReadSuite]:
+    """Every suite of a JUnit file with its properties and cases; UserError naming the file if it is not one."""
+    suites = []
+    for element in suite_elements(path):
+        name = element.get("name", "")
+        properties = tuple((p.get("name", ""), p.get("value", "")) for p in element.iter("property"))
+        cases = []
+        for case in element.findall("testcase"):
+            if not case.get("name"):
+                raise UserError(f"{path}: a <testcase> of {name!r} has no name")
+            cases.append(_read_case(case))
+        suites.append(ReadSuite(name, properties, tuple(cases)))
+    return suites
+
+
+def _read_case(case: ET.Element) -> ReadCase:
+    """A testcase's status the way render() wrote it: the result element and its type."""
+    out = case.findtext("system-out") or ""
+    for tag in ("failure", "error", "skipped"):
+        result = case.find(tag)
+        if result is None:
+            continue
+        text = f"{result.get('message') or ''}\n{result.text or ''}\n{out}"
+        kind = _STATUS_BY_TYPE.get(result.get("type") or "")
+        if tag == "skipped":
+            return ReadCase(case.get("name", ""), Status.XFAIL if kind is Status.XFAIL else Status.SKIP, text)
+        if tag == "failure":
+            return ReadCase(case.get("name", ""), kind if kind and kind.is_failure else Status.FAIL, text)
+        return ReadCase(case.get("name", ""), kind if kind and kind.is_error else Status.CRASH, text)
+    return ReadCase(case.get("name", ""), Status.PASS, f"\n{out}")
+
+
+_STATUS_BY_TYPE = {s.value: s for s in Status}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from farm.host import files
 from farm.model.errors import UserError
-from farm.report.junit import REPORT_NAME
+from farm.report import junit
 
 LOST_CASE = "job"  # the testcase a lost suite carries
 LOST_TYPE = "infra"  # its <error type=...>: the farm's machinery lost it, not a test verdict
@@ -49,7 +49,7 @@ def merge(inputs: Sequence[Path], output: Path, expected: Sequence[str] = (), *,
     canonical: dict[str, str] = {}
     repeated: list[str] = []
     for path in inputs:
-        for element in _suites(path):
+        for element in junit.suite_elements(path):
             name = element.get("name", "")
             text = ET.canonicalize(ET.tostring(element, encoding="unicode"), strip_text=True)
             if name not in suites:
@@ -62,7 +62,7 @@ def merge(inputs: Sequence[Path], output: Path, expected: Sequence[str] = (), *,
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     for name in lost:
         suites[name] = _lost_suite(name, when)
-    root = ET.Element("testsuites", {"name": REPORT_NAME})
+    root = ET.Element("testsuites", {"name": junit.REPORT_NAME})
     root.extend(suites.values())
     _total(root)
     ET.indent(root)
@@ -102,33 +102,9 @@ def expected_suites(plan: Path) -> tuple[str, ...]:
 def suite_times(path: Path) -> dict[str, float]:
     """Seconds per suite of an earlier run's JUnit file; empty when there is none or it is unreadable."""
     try:
-        return {element.get("name", ""): _number(element, "time") for element in _suites(path)}
+        return {element.get("name", ""): _number(element, "time") for element in junit.suite_elements(path)}
     except UserError:
         return {}
-
-
-def _suites(path: Path) -> list[ET.Element]:
-    """The top-level <testsuite> elements of one JUnit file; UserError if it is not one."""
-    try:
-        root = ET.parse(path).getroot()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such JUnit file") from None
-    except ET.ParseError as e:
-        raise UserError(f"{path}: not a whole XML file (truncated?): {e}") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror}") from None
-    if root.tag == "testsuite":
-        found = [root]
-    elif root.tag == "testsuites":
-        found = root.findall("testsuite")
-    else:
-        raise UserError(f"{path}: not a JUnit file (root element <{root.tag}>, expected <testsuites>)")
-    for element in found:
-        if not element.get("name"):
-            raise UserError(f"{path}: a <testsuite> without a name")
-        if element.find("testsuite") is not None:
-            raise UserError(f"{path}: suite {element.get('name')!r} nests suites (one level expected)")
-    return found
 
 
 def _lost_suite(name: str, when: str) -> ET.Element:
