@@ -18,7 +18,7 @@ import shlex
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Matrix, Runtime, check_bootable
 from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
+from farm.model.suite_facts import BuildFacts, SuiteFacts
 from farm.model.suite_id import SuiteId
 from farm.options import Options
 from farm.report import junit, merge
@@ -222,7 +223,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
         Suite(
             SuiteId.of(cell, rt).name,
             (*_finished_part(opts, cell, rt, expectations), case),
-            _identity(cell),
+            _identity(cell, rt).properties(),
             "",
             now,
             0.0,
@@ -247,12 +248,11 @@ def _finished_part(
     return verdict.finished_part(text, cell.kernel.value, expectations)
 
 
-def _identity(cell: Cell) -> dict[str, str]:
+def _identity(cell: Cell, runtime: Runtime | None = None) -> SuiteFacts:
     """What a suite is of: the cell, and the base as resolved (the point release and its tarball)."""
     src = cell.source
-    ids = {"arch": cell.arch.name, "kconfig": cell.kconfig.name, "kernel": cell.kernel.value, "base": src.base}
-    extra = {"base_line": src.line, "tarball_sha256": src.tarball_sha256}
-    return ids | {k: v for k, v in extra.items() if v}
+    identity = SuiteFacts(cell.arch.name, cell.kconfig.name, cell.kernel.value, src.base, src.line, src.tarball_sha256)
+    return replace(identity, runtime=runtime.name) if runtime else identity
 
 
 def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
@@ -275,6 +275,15 @@ def stage_error(stage: str, e: ZpfarmError) -> TestResult:
     return TestResult(stage, Status.INPUT if isinstance(e, UserError) else Status.INFRA, str(e))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A cell ready to boot (its guest image and selftests), or the case that says why it is not."""
+
+    facts: SuiteFacts
+    guest: GuestImage | TestResult
+    selftests: tuple[GuestTest, ...] = ()
+
+
 @dataclass
 class CellRun:
     """One cell through the stages: its build (shared by its runtimes), then a boot per runtime variant.
@@ -292,52 +301,50 @@ class CellRun:
     tree: Tree | ZpfarmError
     build: Future[CellBuild] | None
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _ready: tuple[dict[str, str], GuestImage | TestResult, tuple[GuestTest, ...]] | None = field(
-        default=None, init=False
-    )
+    _ready: Prepared | None = field(default=None, init=False)
 
     def suite(self, rt: Runtime) -> Suite:
         """The <testsuite> of one runtime variant, whatever happened to the cell."""
         started = datetime.now(UTC)
-        props, guest, selftests = self._prepared()
-        if isinstance(guest, TestResult):
-            return self._suite(rt, props, started, [guest], "")
-        return self._boot(rt, guest, selftests, props)
+        ready = self._prepared()
+        if isinstance(ready.guest, TestResult):
+            return self._suite(rt, ready.facts, started, [ready.guest], "")
+        return self._boot(rt, ready.guest, ready.selftests, ready.facts)
 
-    def _prepared(self) -> tuple[dict[str, str], GuestImage | TestResult, tuple[GuestTest, ...]]:
+    def _prepared(self) -> Prepared:
         with self._lock:
             if self._ready is None:
                 self._ready = self._prepare()
             return self._ready
 
-    def _prepare(self) -> tuple[dict[str, str], GuestImage | TestResult, tuple[GuestTest, ...]]:
+    def _prepare(self) -> Prepared:
         """The cell's guest (kernel, runner, root), or the case saying why it has none."""
-        props = _identity(self.cell) | _provenance(self.opts.matrix, self.cell)
+        facts = replace(_identity(self.cell), provenance=tuple(_provenance(self.opts.matrix, self.cell).items()))
         if isinstance(self.tree, ZpfarmError) or self.build is None:
             error = self.tree if isinstance(self.tree, ZpfarmError) else ZpfarmError("no build was started")
-            return props, stage_error("build", error), ()
-        props |= {"commit": self.tree.commit, "series_hash": self.tree.series_hash}
+            return Prepared(facts, stage_error("build", error))
+        facts = replace(facts, build=BuildFacts(self.tree.commit, self.tree.series_hash))
         try:
             result = self.build.result()
         except ZpfarmError as e:
-            return props, stage_error("build", e), ()
+            return Prepared(facts, stage_error("build", e))
         built = result.built
-        props |= {
-            "kernel_release": built.release,
-            "build_warnings": str(built.warnings),
-            "build_seconds": f"{built.elapsed:.1f}",
-            "build_log": str(built.log),
-        }
+        facts = replace(
+            facts,
+            build=BuildFacts(
+                self.tree.commit, self.tree.series_hash, built.release, built.warnings, built.elapsed, str(built.log)
+            ),
+        )
         if not built.ok or built.image is None:
             tail = built.log.read_text(errors="replace")[-LOG_TAIL:] if built.log.is_file() else ""
-            return props, TestResult("build", Status.BUILD, built.message, tail), ()
+            return Prepared(facts, TestResult("build", Status.BUILD, built.message, tail))
         try:
             root = self.stages.rootfs(self.cell.arch)
         except ZpfarmError as e:
-            return props, stage_error("rootfs", e), ()
-        return props, GuestImage(built.image, self.guest_programs.runner, root), result.selftests
+            return Prepared(facts, stage_error("rootfs", e))
+        return Prepared(facts, GuestImage(built.image, self.guest_programs.runner, root), result.selftests)
 
-    def _boot(self, rt: Runtime, guest: GuestImage, selftests: Sequence[GuestTest], props: dict[str, str]) -> Suite:
+    def _boot(self, rt: Runtime, guest: GuestImage, selftests: Sequence[GuestTest], facts: SuiteFacts) -> Suite:
         started = datetime.now(UTC)
         self.reporter.phase(self.cell.name, f"boot {rt.name}")
         wanted = selection.Selection(rt.tests)  # the runtime's tests, read as --test reads names
@@ -348,16 +355,16 @@ class CellRun:
         booted = self.stages.boot(self.cell, rt, guest, chosen, where)
         text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
         cases = verdict.judge(booted, text, self.cell.kernel, [t.name for t in chosen], self.expectations)
-        props = props | {"accel": booted.accel, junit.LOG_PROPERTY: str(booted.console), **dict(booted.properties)}
-        return self._suite(rt, props, started, cases, str(booted.console))
+        facts = replace(facts, accel=booted.accel, console_log=str(booted.console), measured=booted.properties)
+        return self._suite(rt, facts, started, cases, str(booted.console))
 
     def _suite(
-        self, rt: Runtime, props: dict[str, str], started: datetime, cases: list[TestResult], system_out: str
+        self, rt: Runtime, facts: SuiteFacts, started: datetime, cases: list[TestResult], system_out: str
     ) -> Suite:
         name = SuiteId.of(self.cell, rt).name
-        props = props | {"runtime": rt.name, "reproducer": self.reproducer(name, props.get("accel"))}
+        facts = replace(facts, runtime=rt.name, reproducer=self.reproducer(name, facts.accel or None))
         elapsed = (datetime.now(UTC) - started).total_seconds()
-        return Suite(name, tuple(cases), props, system_out, started, elapsed)
+        return Suite(name, tuple(cases), facts.properties(), system_out, started, elapsed)
 
     def reproducer(self, suite: str, accel: str | None) -> str:
         """The command that reruns exactly this suite."""

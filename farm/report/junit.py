@@ -31,10 +31,10 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from farm.host import files
 from farm.model.errors import UserError
 from farm.model.results import Report, Status, Suite, TestResult
+from farm.model.suite_facts import LOG_PROPERTY
 
 REPORT_NAME = "zpfarm"
 XFAIL_TYPE = "xfail"
-LOG_PROPERTY = "log"  # property naming the suite's full console log (an artifact)
 # Caps on text kept in the XML (characters): GitLab refuses reports over 30 MB,
 # dorny's check-run text stops at 64 KiB, and logs are artifacts anyway.
 SUITE_OUTPUT_LIMIT = 64 * 1024
