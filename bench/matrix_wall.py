@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from farm import pipeline, plan  # noqa: E402
 from farm.model import matrix  # noqa: E402
 from farm.model.arches import Arch  # noqa: E402
+from farm.model.plan import Toolchain  # noqa: E402
 
 FLEETS = (1, 2, 4, 8, 16)
 
@@ -97,8 +98,8 @@ def fleet(builds: dict[str, float], guests: dict[str, float], run_args: list[str
     m = matrix.load(Path(run_args[flags[-1] + 1]) if flags else ROOT / "matrix.toml")
     chosen = m.select(sorted(guests))
 
-    def toolchain(arch: Arch) -> plan.Toolchain:
-        return plan.Toolchain(arch.cc, "measured")
+    def toolchain(arch: Arch) -> Toolchain:
+        return Toolchain(arch.cc, "measured")
 
     p = plan.make(m, chosen, toolchain=toolchain, series_hash="0" * 64)
     build_s = {row.key: builds[row.cell] for row in p.builds}

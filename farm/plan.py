@@ -7,30 +7,25 @@ share its build; thp-on and thp-off are different builds. A test row is one
 boot: CELL/RUNTIME, the build key it boots, whether it wants KVM, a timeout
 and the runner labels it goes to.
 
-Serialised as {"build": {"include": [...]}, "test": {"include": [...]}};
-each stage alone is the {"include": [...]} a GitHub matrix takes.
+The rows and the plan file are values (model/plan.py); this module makes them from a matrix.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from enum import Enum
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 from farm.host import proc
 from farm.kernel import artifact
 from farm.kernel import series as series_mod
 from farm.kernel.build import fragments
-from farm.model import arches
 from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError
 from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Matrix, Runtime, Source, check_bootable
+from farm.model.plan import DEFAULT_RUNNERS, HOSTED, BuildRow, Plan, Runner, Stage, TestRow, Toolchain, ToolchainProbe
 from farm.model.suite_id import SuiteId
 
 KEY_VERSION = "zpfarm-build-key 1"  # bump when the key's inputs change meaning
@@ -46,86 +41,6 @@ PROGRAMS_AT_TIMEOUT = 3
 SETUP_S = 600.0
 FOREIGN_FACTOR = 2.5
 MAX_TIMEOUT_MIN = 360  # GitHub-hosted runners stop a job at 6 h
-
-
-class Stage(Enum):
-    BUILD = "build"
-    TEST = "test"
-
-
-@dataclass(frozen=True)
-class Toolchain:
-    cc: str  # the compiler make runs: gcc, aarch64-linux-gnu-gcc
-    version: str  # the first line of `cc --version`
-
-
-ToolchainProbe = Callable[[Arch], Toolchain]
-
-
-@dataclass(frozen=True)
-class Runner:
-    """Where rows of an arch run: CI runner labels, and the machine behind them."""
-
-    labels: tuple[str, ...]
-    machine: str  # `uname -m` of those runners: a guest of that arch gets KVM
-
-
-HOSTED = Runner(("ubuntu-latest",), "x86_64")  # GitHub's hosted x86_64 runners open /dev/kvm
-DEFAULT_RUNNERS: Mapping[str, Runner] = {"x86_64": HOSTED, "arm64": HOSTED}
-
-
-@dataclass(frozen=True)
-class BuildRow:
-    key: str
-    arch: str
-    cell: str  # the (first) cell built from it: `zpfarm build --key` builds this cell
-    kernel: str  # base or series
-    kconfig: str
-    toolchain: str  # the compiler's version line
-    runs_on: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TestRow:
-    __test__ = False  # not a pytest class
-
-    suite: str  # CELL/RUNTIME: the <testsuite> the row writes
-    cell: str
-    runtime: str
-    key: str  # the build it boots
-    arch: str
-    wants_kvm: bool  # the runner's machine is the guest's arch
-    timeout: int  # minutes, for the engine's per-job timeout
-    runs_on: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    builds: tuple[BuildRow, ...]
-    tests: tuple[TestRow, ...]
-
-    def rows(self, stage: Stage) -> list[dict[str, Any]]:
-        return [asdict(r) for r in (self.builds if stage is Stage.BUILD else self.tests)]
-
-    def to_json(self, stage: Stage | None = None) -> str:
-        """Compact JSON: the whole plan, or one stage's {"include": [...]}."""
-        if stage is not None:
-            data: dict[str, Any] = {"include": self.rows(stage)}
-        else:
-            data = {s.value: {"include": self.rows(s)} for s in Stage}
-        return json.dumps(data, separators=(",", ":"))
-
-    def build(self, key: str) -> BuildRow:
-        for row in self.builds:
-            if row.key == key:
-                return row
-        raise UserError(f"no build {key!r} in the plan (keys: {', '.join(r.key for r in self.builds) or 'none'})")
-
-    def test(self, suite: str) -> TestRow:
-        for row in self.tests:
-            if row.suite == suite:
-                return row
-        raise UserError(f"no test row {suite!r} in the plan (rows: {', '.join(r.suite for r in self.tests)})")
 
 
 def probe_toolchain(arch: Arch) -> Toolchain:
@@ -225,38 +140,6 @@ def check(plan: Plan, max_rows: int = MAX_ROWS) -> None:
     size = len(plan.to_json().encode())
     if size > MAX_JSON_BYTES:
         raise UserError(f"the plan is {size} bytes of JSON, over a job output's {MAX_JSON_BYTES}: shard it with --cell")
-
-
-def parse_runner(spec: str) -> tuple[str, Runner]:
-    """ARCH=LABEL[,LABEL...][@MACHINE] -> (arch, Runner); MACHINE defaults to the arch's own."""
-    arch_name, sep, rest = spec.partition("=")
-    labels_text, _, machine = rest.partition("@")
-    labels = tuple(label.strip() for label in labels_text.split(",") if label.strip())
-    if not sep or not labels:
-        raise UserError(f"--runner {spec!r}: expected ARCH=LABEL[,LABEL...][@MACHINE], e.g. arm64=self-hosted,arm64")
-    arch = arches.get(arch_name.strip())
-    return arch.name, Runner(labels, machine.strip() or arch.uname_m)
-
-
-_R = TypeVar("_R", BuildRow, TestRow)
-
-
-def load(path: Path) -> Plan:
-    """A plan written by to_json()."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        builds = tuple(_row(BuildRow, r) for r in data[Stage.BUILD.value]["include"])
-        tests = tuple(_row(TestRow, r) for r in data[Stage.TEST.value]["include"])
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such plan file") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserError(f"{path}: not a zpfarm plan ({type(e).__name__}: {e})") from None
-    return Plan(builds, tests)
-
-
-def _row(kind: type[_R], raw: Mapping[str, Any]) -> _R:
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    return kind(**values)
 
 
 def critical_path(plan: Plan, build_s: Mapping[str, float], test_s: Mapping[str, float]) -> float:

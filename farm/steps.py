@@ -22,6 +22,7 @@ from farm.kernel import artifact, build, reproducible
 from farm.model.arches import Arch
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Cell, Kernel, Matrix, Source
+from farm.model.plan import BuildRow
 from farm.model.programs import GuestTest
 from farm.model.results import Report
 from farm.options import Options, Progress
@@ -79,7 +80,7 @@ def build_artifact(matrix: Matrix, opts: Options, key: str, out_dir: Path, repor
             return BuildStep(result.built, artifact.pack(out_dir, manifest, result.built.image, config, programs))
 
 
-def _build_row(matrix: Matrix, key: str) -> plan.BuildRow:
+def _build_row(matrix: Matrix, key: str) -> BuildRow:
     """The plan's build row of key: the plan of the matrix's bootable cells, as `zpfarm plan` makes it."""
     rows = plan.make(matrix, [c for c in matrix.cells if not c.arch.build_only]).builds
     for row in rows:

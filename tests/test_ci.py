@@ -25,6 +25,7 @@ import pytest
 from farm import plan as plan_mod
 from farm.ci import github, gitlab, yaml
 from farm.model import matrix
+from farm.model import plan as plan_values
 from farm.model.arches import Arch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,11 +43,11 @@ def tool(name: str) -> Path | None:
     return Path(found) if found else None
 
 
-def default_plan() -> plan_mod.Plan:
+def default_plan() -> plan_values.Plan:
     m = matrix.load(ROOT / "matrix.toml")
 
-    def gcc(arch: Arch) -> plan_mod.Toolchain:
-        return plan_mod.Toolchain(arch.cc, "gcc (Debian 12.2.0-14) 12.2.0")
+    def gcc(arch: Arch) -> plan_values.Toolchain:
+        return plan_values.Toolchain(arch.cc, "gcc (Debian 12.2.0-14) 12.2.0")
 
     return plan_mod.make(m, m.cells, toolchain=gcc, series_hash="0" * 64)
 
@@ -111,8 +112,8 @@ def test_gitlab_child_has_a_job_per_row() -> None:
     own = plan_mod.make(
         matrix.load(ROOT / "matrix.toml"),
         matrix.load(ROOT / "matrix.toml").select(["base-arm64-thp-on"]),
-        toolchain=lambda a: plan_mod.Toolchain(a.cc, "gcc 12"),
-        runners={"arm64": plan_mod.Runner(("arm64", "kvm"), "aarch64")},
+        toolchain=lambda a: plan_values.Toolchain(a.cc, "gcc 12"),
+        runners={"arm64": plan_values.Runner(("arm64", "kvm"), "aarch64")},
     )
     assert "tags:\n  - arm64\n  - kvm\n" in gitlab.child(own)
 

@@ -10,10 +10,11 @@ import pytest
 
 from farm import plan as plan_mod
 from farm.kernel import artifact
-from farm.model import matrix
+from farm.model import arches, matrix
+from farm.model import plan as plan_values
 from farm.model.arches import Arch
 from farm.model.errors import UserError
-from farm.plan import Runner, Stage, Toolchain
+from farm.model.plan import Runner, Stage, Toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,14 +53,14 @@ def write(tmp_path: Path, body: str = BODY) -> Path:
     return path
 
 
-def fake_gcc(version: str = "gcc (Debian 12.2.0-14) 12.2.0") -> plan_mod.ToolchainProbe:
+def fake_gcc(version: str = "gcc (Debian 12.2.0-14) 12.2.0") -> plan_values.ToolchainProbe:
     def probe(arch: Arch) -> Toolchain:
         return Toolchain(f"{arch.cross_compile}gcc", version)
 
     return probe
 
 
-def make(m: matrix.Matrix, **kw: object) -> plan_mod.Plan:
+def make(m: matrix.Matrix, **kw: object) -> plan_values.Plan:
     return plan_mod.make(m, m.cells, toolchain=fake_gcc(), **kw)  # type: ignore[arg-type]
 
 
@@ -149,10 +150,10 @@ def test_json_round_trip_and_stages(tmp_path: Path) -> None:
     assert row["runs_on"] == ["ubuntu-latest"]
     path = tmp_path / "plan.json"
     path.write_text(p.to_json())
-    assert plan_mod.load(path) == p
+    assert plan_values.load(path) == p
     path.write_text('{"build": {"include": [{"key": 1}]}}')
     with pytest.raises(UserError, match="not a zpfarm plan"):
-        plan_mod.load(path)
+        plan_values.load(path)
     with pytest.raises(UserError, match="no build 'nope'"):
         p.build("nope")
 
@@ -180,15 +181,15 @@ def test_a_build_only_cell_is_refused_in_one_line_before_any_probe(tmp_path: Pat
 
 
 def test_parse_runner() -> None:
-    assert plan_mod.parse_runner("arm64=self-hosted,arm64") == ("arm64", Runner(("self-hosted", "arm64"), "aarch64"))
-    assert plan_mod.parse_runner("aarch64=big@x86_64") == ("arm64", Runner(("big",), "x86_64"))
+    assert plan_values.parse_runner("arm64=self-hosted,arm64") == ("arm64", Runner(("self-hosted", "arm64"), "aarch64"))
+    assert plan_values.parse_runner("aarch64=big@x86_64") == ("arm64", Runner(("big",), "x86_64"))
     for bad in ("arm64", "arm64=", "sparc=x"):
         with pytest.raises(UserError):
-            plan_mod.parse_runner(bad)
+            plan_values.parse_runner(bad)
 
 
 def test_probe_toolchain_reads_the_version_line() -> None:
-    arch = next(a for a in plan_mod.arches.ARCHES.values() if a.native) if _native() else None
+    arch = next(a for a in arches.ARCHES.values() if a.native) if _native() else None
     if arch is None:
         pytest.skip("no native arch")
     tc = plan_mod.probe_toolchain(arch)
@@ -196,7 +197,7 @@ def test_probe_toolchain_reads_the_version_line() -> None:
 
 
 def _native() -> bool:
-    return any(a.native for a in plan_mod.arches.ARCHES.values())
+    return any(a.native for a in arches.ARCHES.values())
 
 
 def test_critical_path_and_wall_time_on_a_fleet(tmp_path: Path) -> None:

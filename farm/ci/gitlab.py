@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from farm.ci import yaml
-from farm.plan import HOSTED, BuildRow, Plan, TestRow
+from farm.model.plan import HOSTED, BuildRow, Plan, TestRow
 
 PATH = "ci/gitlab/.gitlab-ci.yml"  # the checked-in parent pipeline
 CHILD = "child.yml"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,13 +31,10 @@ from farm.commands.common import (
     warn,
     writable,
 )
+from farm.model import plan as plan_file
 from farm.model.arches import Accel
+from farm.model.plan import Stage
 from farm.model.results import Report
-
-
-class Stage(StrEnum):
-    BUILD = "build"
-    TEST = "test"
 
 
 def plan(
@@ -59,10 +55,10 @@ def plan(
     from farm import plan as planning
 
     m, cells = load(matrix_file, cell, cache(cache_dir))
-    runners = {**planning.DEFAULT_RUNNERS, **dict(planning.parse_runner(spec) for spec in runner or ())}
+    runners = {**plan_file.DEFAULT_RUNNERS, **dict(plan_file.parse_runner(spec) for spec in runner or ())}
     rows = planning.make(m, cells, runners=runners)
     planning.check(rows)
-    sys.stdout.write(rows.to_json(None if stage is None else planning.Stage(stage.value)) + "\n")
+    sys.stdout.write(rows.to_json(stage) + "\n")
 
 
 def build(
@@ -177,7 +173,6 @@ def gitlab(
     ] = None,
 ) -> None:
     """The GitLab CI pipeline (ci/gitlab/.gitlab-ci.yml holds a copy); --child PLAN: the jobs of one plan."""
-    from farm import plan as planning
     from farm.ci import gitlab as pipeline_yaml
 
-    sys.stdout.write(pipeline_yaml.pipeline() if child is None else pipeline_yaml.child(planning.load(child)))
+    sys.stdout.write(pipeline_yaml.pipeline() if child is None else pipeline_yaml.child(plan_file.load(child)))

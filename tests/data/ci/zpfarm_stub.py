@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from farm import plan as plan_mod
 from farm.ci import gitlab
+from farm.model import plan as plan_mod
+from farm.model.plan import BuildRow, Stage, TestRow
 from farm.model.results import Status, TestResult
-from farm.plan import BuildRow, Stage, TestRow
 from farm.report import compare, junit, merge
 
 HOSTED = ("ubuntu-latest",)
