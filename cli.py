@@ -34,7 +34,7 @@ _EXIT_BY_STATUS = (
 def exit_code(report: Report) -> int:
     """0 passed; 1 a test failed or crashed, or a kernel does not build; 2 bad input; 3 infrastructure."""
     for status, code in _EXIT_BY_STATUS:
-        if report.count(status):
+        if report.count(status) or (status is Status.INFRA and report.junit_problem):
             return int(code)
     return 0
 

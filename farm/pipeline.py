@@ -172,8 +172,8 @@ def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> N
                 build.cancel()
             stages.stop()
             with recording:
-                report.junit = opts.junit if report.suites else early_junit(opts.junit)
-                junit.write(report.junit, [*report.suites, *interrupted(opts, report, e)])
+                wanted = opts.junit if report.suites else early_junit(opts.junit)
+                report.junit, _ = junit.write_somewhere(wanted, [*report.suites, *interrupted(opts, report, e)])
             raise
 
 
@@ -207,8 +207,10 @@ def _build(stages: Stages, cell: Cell, tree: Tree, reporter: Reporter) -> CellBu
 
 def _record(opts: Options, report: Report, reporter: Reporter, suite: Suite) -> None:
     report.suites.append(suite)
-    junit.write(opts.junit, report.suites)
-    report.junit = opts.junit
+    report.junit, problem = junit.write_somewhere(opts.junit, report.suites)
+    if problem and not report.junit_problem:
+        reporter.notice(f"{problem}: JUnit written to {report.junit} instead")
+    report.junit_problem = report.junit_problem or problem
     reporter.suite_done(suite)
 
 

@@ -472,3 +472,25 @@ def test_a_coverage_cell_zeroes_gcov_first_copies_it_last_and_reports_its_number
     by_name = {s.name: s.properties for s in report.suites}
     assert by_name["series-x86_64-on/default"]["coverage_mm_percent"] == "91.5"
     assert "coverage_mm_percent" not in by_name["base-x86_64-on/default"]
+
+
+def test_a_full_disk_mid_run_keeps_every_suite_in_a_spare_place_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = tmp_path / "junit.xml"
+    real_write = junit.write
+
+    def no_space_at_the_asked_path(path: Path, suites: Sequence[Suite]) -> None:
+        if path == full and len(suites) > 1:  # the disk fills after the first suite
+            raise InfraError(f"{path}: could not write it (No space left on device)")
+        real_write(path, suites)
+
+    monkeypatch.setattr(junit, "write", no_space_at_the_asked_path)
+    spare, not_a_directory = tmp_path / "spare", tmp_path / "a-file"
+    not_a_directory.write_text("")  # the first spare place fails too
+    monkeypatch.setattr(junit.write_somewhere, "__defaults__", ((not_a_directory, spare),))
+    report = run(tmp_path, FakeStages(tmp_path))
+    assert report.junit is not None and report.junit.parent == spare
+    assert [s.name for s in junitparser.JUnitXml.fromfile(str(report.junit))] == [s.name for s in report.suites]
+    assert len(report.suites) == 2 and "No space left on device" in report.junit_problem
+    assert cli.exit_code(report) == 3  # every test passed, but the JUnit is not where CI looks

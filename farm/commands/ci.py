@@ -24,6 +24,7 @@ from farm.commands.common import (
     err,
     error,
     job,
+    junit_written,
     load,
     matrix,
     out,
@@ -124,7 +125,7 @@ def test(
             selftests=with_selftests,
         )
         steps.test_artifact(opts, kernel, ui.PlainReporter(out), report)
-    out.print(f"JUnit: {junit_path}", soft_wrap=True)
+    junit_written(report, junit_path)
     return report
 
 

@@ -219,6 +219,14 @@ def reporter(cells: list[str], quiet: bool) -> ui.LiveReporter | ui.PlainReporte
     return ui.LiveReporter(out, cells) if out.is_terminal and not quiet else ui.PlainReporter(out)
 
 
+def junit_written(report: Report, asked: Path) -> None:
+    """Where the JUnit is: where it was asked to be, or (a full disk) the spare place it went, said as an error."""
+    where = report.junit or asked
+    if report.junit_problem:
+        error(f"{report.junit_problem}: the JUnit is at {where} instead")
+    out.print(f"JUnit: {where}", soft_wrap=True)
+
+
 @contextmanager
 def job(junit_path: Path, report: Report) -> Iterator[None]:
     """A long job's errors and interruptions leave a trace: a JUnit file saying why, one line.

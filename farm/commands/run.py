@@ -22,6 +22,7 @@ from farm.commands.common import (
     cache,
     error,
     job,
+    junit_written,
     load,
     matrix,
     out,
@@ -88,7 +89,7 @@ def run(
     ui.print_summary(out, report, junit_path)
     for problem in report.problems(Status.INPUT):
         error(problem)
-    out.print(f"JUnit: {junit_path}", soft_wrap=True)
+    junit_written(report, junit_path)
     return report
 
 
@@ -127,7 +128,7 @@ def build_each(
         with shown.shown():
             each.check(opts, shown, report)
     out.print(ui.build_each_table(report))
-    out.print(f"JUnit: {junit_path}", soft_wrap=True)
+    junit_written(report, junit_path)
     return report
 
 
@@ -181,5 +182,5 @@ def sweep(
         with shown.shown():
             sweeping.run(opts, shown, report)
     out.print(ui.sweep_table(report))
-    out.print(f"JUnit: {junit_path}", soft_wrap=True)
+    junit_written(report, junit_path)
     return report

@@ -80,6 +80,7 @@ class Report:
 
     suites: list[Suite] = field(default_factory=list)
     junit: Path | None = None  # where the JUnit was last written
+    junit_problem: str = ""  # why it is not where it was asked to be (a full disk): then exit 3
 
     def count(self, status: Status) -> int:
         return sum(s.count(status) for s in self.suites)

@@ -20,7 +20,9 @@ puts it in Suite.properties).
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from pathlib import Path
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from farm.host import files
-from farm.model.errors import UserError
+from farm.model.errors import InfraError, UserError
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.model.suite_facts import LOG_PROPERTY
 
@@ -39,6 +41,8 @@ XFAIL_TYPE = "xfail"
 # dorny's check-run text stops at 64 KiB, and logs are artifacts anyway.
 SUITE_OUTPUT_LIMIT = 64 * 1024
 CASE_OUTPUT_LIMIT = 16 * 1024
+# Where a JUnit goes when its own place is full: memory first (a full disk fills /tmp too).
+SPARE_DIRS = (Path("/dev/shm"), Path(tempfile.gettempdir()))
 
 # Characters XML 1.0 cannot carry (console logs have BEL, ESC, NUL...).
 _ILLEGAL_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -155,6 +159,27 @@ def _seconds(value: float) -> str:
 def write(path: Path, suites: Sequence[Suite]) -> None:
     """Atomically write the report: temp file in the same directory, fsync, rename."""
     files.atomic_write(path, render(suites))
+
+
+def write_somewhere(path: Path, suites: Sequence[Suite], spares: Sequence[Path] = SPARE_DIRS) -> tuple[Path, str]:
+    """Write the JUnit at path or, when it cannot be (a full disk), in the first spare directory that takes it.
+
+    Returns where it went and why path did not take it ("" when it did): results already
+    computed are never lost to a full or read-only results directory.
+    """
+    try:
+        write(path, suites)
+        return path, ""
+    except InfraError as e:
+        problem = str(e)
+    for directory in spares:
+        spare = directory / f"zpfarm-{os.getpid()}-{path.name}"
+        try:
+            write(spare, suites)
+        except InfraError:
+            continue
+        return spare, problem
+    raise InfraError(f"{problem}; no spare place took it either ({', '.join(map(str, spares))})")
 
 
 def append(report: Report, suite: Suite, path: Path) -> None:
