@@ -56,7 +56,7 @@ def series_patches(series_dir: Path, tree: Path | None = None) -> Patches:
     files = [(p.name, p.read_text(encoding="utf-8", errors="replace")) for p in loaded.patches]
     if tree is None:
         return files
-    ref = f"refs/zpfarm/series/{loaded.hash}"
+    ref = series.applied_ref(loaded)
     if git.resolve(tree, ref) is None:
         raise UserError(f"{tree}: the series in {series_dir} was never applied there (no {ref})")
     with tempfile.TemporaryDirectory(prefix="zpfarm-series-") as tmp:

@@ -28,7 +28,7 @@ from farm.model.matrix import Cell, Matrix, Runtime, Source, check_bootable
 from farm.model.plan import DEFAULT_RUNNERS, HOSTED, BuildRow, Plan, Runner, Stage, TestRow, Toolchain, ToolchainProbe
 from farm.model.suite_id import SuiteId
 
-KEY_VERSION = "zpfarm-build-key 1"  # bump when the key's inputs change meaning
+KEY_VERSION = "zpfarm-build-key 2"  # bump when the key's inputs change meaning
 # Engine limits (rows per matrix): GitHub 256, GitLab 200 per parallel:matrix.
 MAX_ROWS = 200
 MAX_JSON_BYTES = 1_000_000  # GitHub: 1 MB of outputs per job
@@ -58,13 +58,17 @@ def source_identity(source: Source) -> str:
     return f"{source.base} tree {source.tree}"
 
 
-def build_key(cell: Cell, source: Source, toolchain: Toolchain, series_hash: str | None) -> str:
-    """Short sha256 over what makes cell's kernel: arch, toolchain, fragments, source, series."""
-    if (cell.kernel == "series") != (series_hash is not None):
-        raise ValueError(f"{cell.name}: a series hash exactly for series cells")
+def build_key(cell: Cell, source: Source, toolchain: Toolchain, series_id: str | None) -> str:
+    """Short sha256 over what makes cell's kernel: arch, toolchain, fragments, source, series.
+
+    The series counts by its identity (its patches' patch-ids), not its bytes: another version
+    of it that changes only messages, trailers or the cover letter has the same key.
+    """
+    if (cell.kernel == "series") != (series_id is not None):
+        raise ValueError(f"{cell.name}: a series identity exactly for series cells")
     h = hashlib.sha256()
     parts = [KEY_VERSION, cell.arch.name, toolchain.cc, toolchain.version, source_identity(source)]
-    parts.append(f"series {series_hash}" if series_hash else "base")
+    parts.append(f"series {series_id}" if series_id else "base")
     for part in parts:
         h.update(part.encode() + b"\0")
     for frag in fragments(cell):
@@ -87,24 +91,24 @@ def make(
     cells: Sequence[Cell],
     *,
     toolchain: ToolchainProbe = probe_toolchain,
-    series_hash: str | None = None,
+    series_id: str | None = None,
     runners: Mapping[str, Runner] = DEFAULT_RUNNERS,
     build_runner: Runner = HOSTED,
 ) -> Plan:
-    """The plan for cells of matrix; series_hash defaults to the hash of each cell's source's series.
+    """The plan for cells of matrix; series_id defaults to the identity of each cell's source's series.
 
     A build-only cell is refused (UserError): a CI test row would boot it.
     """
     check_bootable(cells)
-    hashes: dict[Path, str] = {}
+    ids: dict[Path, str] = {}
 
     def series_of(cell: Cell) -> str | None:
         if cell.kernel != "series":
             return None
-        if series_hash is not None:
-            return series_hash
-        return hashes.get(cell.source.series) or hashes.setdefault(
-            cell.source.series, series_mod.load(cell.source.series).hash
+        if series_id is not None:
+            return series_id
+        return ids.get(cell.source.series) or ids.setdefault(
+            cell.source.series, series_mod.load(cell.source.series).identity
         )
 
     toolchains: dict[str, Toolchain] = {}

@@ -49,7 +49,7 @@ def default_plan() -> plan_values.Plan:
     def gcc(arch: Arch) -> plan_values.Toolchain:
         return plan_values.Toolchain(arch.cc, "gcc (Debian 12.2.0-14) 12.2.0")
 
-    return plan_mod.make(m, m.cells, toolchain=gcc, series_hash="0" * 64)
+    return plan_mod.make(m, m.cells, toolchain=gcc, series_id="0" * 64)
 
 
 def stub_path(tmp_path: Path) -> dict[str, str]:

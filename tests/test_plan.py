@@ -118,7 +118,7 @@ def test_key_follows_every_input(tmp_path: Path) -> None:
     (tmp_path / "on.config").write_text("CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_X=y\n")
     assert key != plan_mod.build_key(cell, m.source, gcc, "abc")  # fragment contents count
     base = next(c for c in m.cells if c.name == "base-x86_64-on")
-    with pytest.raises(ValueError, match="series hash"):
+    with pytest.raises(ValueError, match="series identity"):
         plan_mod.build_key(base, m.source, gcc, "abc")
 
 
@@ -133,7 +133,7 @@ def test_series_hash_comes_from_the_series(tmp_path: Path) -> None:
 
 def test_the_default_matrix_plans_with_the_base_config_in_the_key() -> None:
     m = matrix.load(ROOT / "matrix.toml")
-    p = plan_mod.make(m, m.cells, toolchain=fake_gcc(), series_hash="0" * 64)
+    p = plan_mod.make(m, m.cells, toolchain=fake_gcc(), series_id="0" * 64)
     assert len(p.builds) == len(m.cells) == 9
     assert len(p.tests) == sum(len(c.runtimes) for c in m.cells) == 21
     assert len(p.to_json().encode()) < 20_000

@@ -89,3 +89,36 @@ def test_a_series_file_that_is_not_utf8_is_one_line_of_bad_input(tmp_path: Path)
     (tmp_path / "series").write_bytes(b"0001-\xff.patch\n")
     with pytest.raises(UserError, match=r"series: not UTF-8 text \(byte 5\)"):
         series.load(tmp_path)
+
+
+def _retrailed(src: Path, dst: Path, trailer: str) -> Path:
+    """A copy of the series as its next version would mail it: a trailer more on every patch, a new cover."""
+    dst.mkdir()
+    for p in src.iterdir():
+        text = p.read_text()
+        if p.name.startswith("0000-"):
+            text = text.replace("*** BLURB HERE ***", "v2: collected trailers")
+        elif p.suffix == ".patch":
+            text = text.replace("\n---\n", f"\n{trailer}\n---\n", 1)
+        (dst / p.name).write_text(text)
+    return dst
+
+
+def test_a_version_that_changes_only_trailers_applies_as_the_commits_already_built(
+    repo_and_series: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, out = repo_and_series
+    v1 = series.load(out)
+    v2 = series.load(_retrailed(out, tmp_path / "v2", "Reviewed-by: R <r@example.org>"))
+    assert v2.hash != v1.hash  # the bytes differ (KCIDB's patchset_hash follows the bytes)
+    assert v2.identity == v1.identity  # what the patches change does not
+    tip = series.apply(v1, repo, "v1")
+    assert series.apply(v2, repo, "v1") == tip
+
+
+def test_a_whitespace_change_in_a_patch_is_another_kernel(repo_and_series: tuple[Path, Path], tmp_path: Path) -> None:
+    _, out = repo_and_series
+    changed = _retrailed(out, tmp_path / "v2", "")
+    patch = sorted(changed.glob("0001-*.patch"))[0]
+    patch.write_text(patch.read_text().replace("+int c;", "+int  c;"))
+    assert series.load(changed).identity != series.load(out).identity

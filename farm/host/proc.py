@@ -74,29 +74,35 @@ def run(
     log: Path | None = None,
     timeout: float | None = None,
     on_line: LineSink | None = None,
+    stdin: Path | None = None,
 ) -> Completed:
     """Run argv to completion (or timeout) and return what happened.
 
     env is added to the current environment. The log file, when given, is
-    rewritten and starts with the command line.
+    rewritten and starts with the command line. stdin: a file the command
+    reads (`git patch-id` reads its patch there); otherwise /dev/null.
     """
     argv = tuple(str(a) for a in argv)
     if _stopping.is_set():
         raise InfraError(f"{argv[0]}: not started, the run is stopping")
     full_env = {**os.environ, **env} if env else None
     start = time.monotonic()
+    source = stdin.open("rb") if stdin else None
     try:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
             env=full_env,
-            stdin=subprocess.DEVNULL,
+            stdin=source or subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we kill it whole
         )
     except FileNotFoundError as e:
         raise InfraError(f"{argv[0]}: command not found (run `zpfarm doctor`)") from e
+    finally:
+        if source:
+            source.close()  # the child has its own copy
 
     with _running_lock:
         _running.add(proc)

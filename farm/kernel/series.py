@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm.kernel import git
+from farm.kernel import git, patchid
 from farm.model.errors import UserError
 
 
@@ -21,6 +21,16 @@ class Series:
         """KCIDB's patchset_hash: sha256 over each patch's sha256 hex + newline."""
         digests = "".join(hashlib.sha256(p.read_bytes()).hexdigest() + "\n" for p in self.patches)
         return hashlib.sha256(digests.encode()).hexdigest()
+
+    @property
+    def identity(self) -> str:
+        """sha256 over each patch's `git patch-id --verbatim`: what the patches change, not how they were mailed.
+
+        A new version whose patches differ only in their messages, trailers or cover letter
+        has the same identity: build keys and the applied commits use it, so it builds nothing new.
+        """
+        ids = "".join(patchid.identity(p) + "\n" for p in self.patches)
+        return hashlib.sha256(ids.encode()).hexdigest()
 
 
 def load(directory: Path) -> Series:
@@ -67,13 +77,20 @@ def touched_files(series: Series) -> tuple[str, ...]:
     return tuple(found)
 
 
+def applied_ref(series: Series) -> str:
+    """The ref apply() leaves at the tip of the series it applied."""
+    return f"refs/zpfarm/series/{series.identity}"
+
+
 def apply(series: Series, worktree: Path, base: str) -> str:
     """Check out base in worktree, git am every patch; return the tip commit.
 
     Applying the same series to the same base again is a no-op: the result is
-    remembered under refs/zpfarm/series/<hash>.
+    remembered under refs/zpfarm/series/<identity>, so a series whose patches have
+    the same patch-ids (another version that changed only messages or trailers)
+    gets the commits already built, and nothing is rebuilt.
     """
-    ref = f"refs/zpfarm/series/{series.hash}"
+    ref = applied_ref(series)
     base_commit = git.resolve(worktree, base)
     tip = git.resolve(worktree, ref)
     if tip is not None and git.resolve(worktree, f"{tip}~{len(series.patches)}") == base_commit:
