@@ -1,0 +1,146 @@
+"""zpfarm series import: a thread made from kernel-series/v6.12, through the real b4, into a series directory."""
+
+from __future__ import annotations
+
+import mailbox
+import stat
+from pathlib import Path
+
+import lore
+import pytest
+
+from farm import seriesimport
+from farm.host.cache import Cache
+from farm.kernel import b4, patchid, series
+from farm.model.errors import InfraError, UserError
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> seriesimport.Imported:
+    where = tmp_path_factory.mktemp("lore")
+    lore.thread(where / "thread.mbox", revision=2)
+    return seriesimport.import_series(f"mbox:{where / 'thread.mbox'}", where / "v2", notice=_quiet)
+
+
+def test_a_thread_imports_as_the_patches_of_the_repository_with_the_review_collected(
+    imported: seriesimport.Imported,
+) -> None:
+    repo = series.load(lore.V612)
+    got = series.load(imported.directory)
+    assert len(got.patches) == len(repo.patches) == 12  # kernel-series/v6.12/series lists 12
+    assert [patchid.of(p) for p in got.patches] == [patchid.of(p) for p in repo.patches]
+    assert [p.patch_id for p in imported.info.patches] == [patchid.of(p) for p in repo.patches]
+    reviewed = [n for n, p in enumerate(imported.info.patches, 1) if ("Reviewed-by", lore.REVIEWER) in p.trailers]
+    assert reviewed == [8]
+    assert [p.name for p in got.patches] == [p.file for p in imported.info.patches]
+    assert not [t for p in imported.info.patches for t in p.trailers if t[0] == "Reported-by"]
+    assert all("Reported-by" not in p.read_text() for p in got.patches)
+
+
+def test_series_json_has_the_version_change_id_base_and_message_ids(imported: seriesimport.Imported) -> None:
+    info = imported.info
+    assert (info.revision, info.change_id, info.base_commit) == (2, lore.CHANGE_ID, lore.BASE_612)
+    assert info.cover_message_id == lore.cover_id(2)
+    assert [p.message_id for p in info.patches] == [lore.patch_id(2, n) for n in range(1, 13)]
+    assert info.subject == "mm/shmem: map the shared zeropage on read faults of holes"
+    assert (imported.directory / "0000-cover-letter.patch").is_file()
+    assert (imported.directory / "series.json").read_text() == info.dump()
+
+
+def test_of_two_versions_in_one_mbox_the_newest_is_imported_unless_one_is_asked_for(tmp_path: Path) -> None:
+    mbox = tmp_path / "thread.mbox"
+    lore.thread(mbox, revision=1, replies=False)
+    v2 = "+\treturn !mm_forbids_zeropage(vma->vm_mm);"
+    lore.thread(mbox, revision=2, replies=False, edit={9: (v2, v2.replace("return", "return /* v2 */"))})
+    newest = seriesimport.import_series(f"mbox:{mbox}", tmp_path / "newest", notice=_quiet).info
+    first = seriesimport.import_series(f"mbox:{mbox}", tmp_path / "v1", revision=1, notice=_quiet).info
+    assert (newest.revision, first.revision) == (2, 1)
+    changed = [a.subject for a, b in zip(first.patches, newest.patches, strict=True) if a.patch_id != b.patch_id]
+    assert changed == [first.patches[8].subject]
+    assert newest.patches[0].message_id == lore.patch_id(2, 1) and first.patches[0].message_id == lore.patch_id(1, 1)
+
+
+def test_a_series_directory_imports_with_its_patch_ids_and_no_thread(tmp_path: Path) -> None:
+    info = seriesimport.import_series(str(lore.V612), tmp_path / "copy", notice=_quiet).info
+    assert [p.patch_id for p in info.patches] == [patchid.of(p) for p in series.load(lore.V612).patches]
+    assert info.revision == 3 and all(p.message_id is None for p in info.patches)
+
+
+def test_an_existing_destination_is_never_written_over(tmp_path: Path) -> None:
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "mine").write_text("keep")
+    with pytest.raises(UserError, match="exists"):
+        seriesimport.import_series(str(lore.V612), tmp_path / "v2", notice=_quiet)
+    assert (tmp_path / "v2" / "mine").read_text() == "keep"
+
+
+def test_an_mbox_without_a_series_is_bad_input_and_leaves_nothing(tmp_path: Path) -> None:
+    box = mailbox.mbox(tmp_path / "chat.mbox")
+    box.add(b"From: a@example.org\nSubject: hello\nMessage-Id: <hello@example.org>\n\nno patch here\n")
+    box.flush()
+    with pytest.raises(UserError, match="no series"):
+        seriesimport.import_series(f"mbox:{tmp_path / 'chat.mbox'}", tmp_path / "out", notice=_quiet)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat.mbox"]
+
+
+def test_into_the_cache_the_same_patches_land_in_the_same_directory(tmp_path: Path) -> None:
+    lore.thread(tmp_path / "thread.mbox", revision=2)
+    cache = Cache(tmp_path / "cache")
+    first = seriesimport.into_cache(f"mbox:{tmp_path / 'thread.mbox'}", cache, _quiet)
+    again = seriesimport.into_cache(f"mbox:{tmp_path / 'thread.mbox'}", cache, _quiet)
+    assert first.directory == again.directory == cache.root / "series" / series.load(first.directory).hash
+    assert sorted(p.name for p in (cache.root / "series").iterdir()) == [first.directory.name]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("msgid:<cover.v2@example.org>", b4.Kind.MSGID, "cover.v2@example.org"),
+        ("https://lore.kernel.org/linux-mm/cover.v2@example.org/", b4.Kind.URL, "cover.v2@example.org"),
+        ("https://lore.kernel.org/all/cover.v2%40example.org/T/#t", b4.Kind.URL, "cover.v2@example.org"),
+        ("https://patch.msgid.link/cover.v2@example.org", b4.Kind.URL, "cover.v2@example.org"),
+        ("pw:123456", b4.Kind.PATCHWORK, "123456"),
+        ("mbox:thread.mbox", b4.Kind.MBOX, "thread.mbox"),
+    ],
+)
+def test_sources_are_read_from_their_spelling(text: str, kind: b4.Kind, value: str) -> None:
+    source = b4.parse(text)
+    assert (source.kind, source.value) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    "text", ["pw:12; rm", "msgid:no-at-sign", "msgid:a b@c", "https://example.org/x@y", "nowhere", "ftp:x"]
+)
+def test_a_source_that_is_none_of_the_kinds_is_bad_input(text: str) -> None:
+    with pytest.raises(UserError):
+        b4.parse(text)
+
+
+def test_network_sources_are_fetched_as_one_mbox_then_applied_offline(tmp_path: Path) -> None:
+    mbox = tmp_path / "thread.mbox"
+    fetch = b4.fetch_argv(b4.parse("https://lore.kernel.org/linux-mm/c@example.org/"), mbox)
+    assert fetch[1:] == ["mbox", "--no-cache", "-o", str(tmp_path), "-n", "thread.mbox", "c@example.org"]
+    assert b4.fetch_argv(b4.parse("pw:42"), mbox)[1:] == ["series", "download", "42", str(mbox)]
+    am = b4.am_argv(mbox, tmp_path / "am", "c@example.org", 2)
+    wanted = ["--offline-mode", "am", "--no-cache", "-Q", "-m", str(mbox), "-o", str(tmp_path / "am")]
+    assert am[1:] == [*wanted, "-v", "2", "c@example.org"]
+
+
+def test_an_unreachable_thread_is_one_line_of_infrastructure_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline = tmp_path / "b4"  # what b4 says without a network, as it says it
+    offline.write_text(
+        "#!/bin/sh\necho 'Looking up c@example.org'\n"
+        "echo 'Could not retrieve thread: All hosts failed: Name or service not known'\nexit 1\n"
+    )
+    offline.chmod(offline.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(b4, "tool", lambda name: str(offline))
+    with pytest.raises(InfraError) as caught:
+        seriesimport.import_series("msgid:c@example.org", tmp_path / "out", notice=_quiet)
+    assert "\n" not in str(caught.value) and "Could not retrieve thread" in str(caught.value)
+    assert not (tmp_path / "out").exists()
