@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
+import re
 from email.message import Message
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def thread(
     base_commit: str | None = BASE_612,
     replies: bool = True,
     edit: dict[int, tuple[str, str]] | None = None,
+    footer: str = "",
 ) -> list[Message]:
     """Append one posting of series (as revision) to mbox; edit: {patch n: (old, new)} changes patch n's text."""
     box = mailbox.mbox(mbox)
@@ -72,10 +74,12 @@ def thread(
         mail["Subject"] = subject.replace("[PATCH v3", f"[PATCH v{revision}", 1)
         mail["Message-Id"] = f"<{cover if n == 0 else patch_id(revision, n)}>"
         if n == 0:
-            footer = (f"base-commit: {base_commit}\n" if base_commit else "") + f"change-id: {CHANGE_ID}\n"
-            body = str(mail.get_payload())
+            lines = (f"base-commit: {base_commit}\n" if base_commit else "") + f"change-id: {CHANGE_ID}\n" + footer
+            body = re.sub(
+                r"^(base-commit|change-id|prerequisite-patch-id): .*\n", "", str(mail.get_payload()), flags=re.M
+            )
             head, sep, tail = body.rpartition("\n-- \n")
-            mail.set_payload(f"{head}\n\n{footer}{sep}{tail}" if sep else body + "\n" + footer)
+            mail.set_payload(f"{head}\n\n{lines}{sep}{tail}" if sep else body + "\n" + lines)
         else:
             mail["In-Reply-To"] = f"<{cover}>"
             mail["References"] = f"<{cover}>"

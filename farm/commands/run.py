@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from farm import pipeline, ui
+from farm import pipeline, seriesrun, ui
 from farm.commands.common import (
     AccelOpt,
     BaseOpt,
@@ -28,6 +28,7 @@ from farm.commands.common import (
     out,
     reporter,
     results,
+    warn,
 )
 from farm.model.arches import Accel
 from farm.model.matrix import Kernel
@@ -58,6 +59,15 @@ def run(
             help="Guests at once \\[default: what the cores and memory hold at the guest's size].",
         ),
     ] = None,
+    series_source: Annotated[
+        str | None,
+        typer.Option(
+            "--series",
+            metavar="SOURCE",
+            help="Test this series instead of the matrix's: msgid:ID, a lore URL, mbox:FILE, pw:ID or a directory "
+            "(imported into the cache, on its base-commit).",
+        ),
+    ] = None,
 ) -> Report:
     """Build every selected cell, boot it once per runtime variant, run the tests, write JUnit.
 
@@ -66,17 +76,23 @@ def run(
       zpfarm run --cell 'series-x86_64-thp-on'     one cell, all its runtime variants
       zpfarm run --cell '*x86_64-thp-off*' -t memory
       zpfarm run --kernel-tree ~/linux --base v6.12 -c 'series-x86_64-*'
+      zpfarm run --series mbox:thread.mbox -m matrix-v6.12.toml   a posted series, on its base-commit
     """
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
     with job(junit_path, report):
         c = cache(cache_dir)
         m, cells = load(matrix_file, cell, c, kernel_tree, base)
+        where = results(ctx, results_dir)
+        if series_source is not None:
+            m, cells, imported = seriesrun.with_series(m, cells, series_source, c, warn)
+            out.print(f"series: {imported.info.subject} v{imported.info.revision} ({imported.directory})")
+            seriesrun.keep_info(imported, where)
         opts = pipeline.options(
             m,
             cells,
             c,
-            results(ctx, results_dir),
+            where,
             junit_path,
             accel=accel,
             tests=test or (),
