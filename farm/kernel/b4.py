@@ -10,7 +10,6 @@ the one asked for), collects the trailers of the replies (not those quoted with 
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import sys
 import urllib.parse
@@ -114,7 +113,7 @@ def fetch(source: Source, mbox: Path, log: Path) -> Path:
     done = proc.run(argv, cwd=mbox.parent, log=log, timeout=B4_TIMEOUT_S)
     if not done.ok or not mbox.is_file() or mbox.stat().st_size == 0:
         why = done.tail(1) or "nothing saved"
-        raise InfraError(f"cannot fetch {source.value} ({shlex.join(argv[1:3])}): {why} (no network?)")
+        raise InfraError(f"cannot fetch {source.value} ({Path(argv[0]).name} {argv[1]}): {why} (no network?)")
     return mbox
 
 
