@@ -7,10 +7,19 @@ from typing import Annotated
 
 import typer
 
-from farm.commands.common import CacheOpt, Command, Group, JunitOpt, cache, out, warn
+from farm.commands.common import CacheOpt, Command, Group, JunitOpt, Outcome, cache, matrix, out, warn
+from farm.model.errors import UserError
 from farm.model.results import Report
 from farm.report import junit
 
+VersionsOpt = Annotated[
+    bool,
+    typer.Option("--series", help="Compare two versions of a series: JUNIT and JUNIT2 are their directories."),
+]
+EachOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--each", metavar="JUNIT", help="With --series: build-each's JUnit of each version, in order."),
+]
 app = typer.Typer(
     cls=Group, no_args_is_help=True, help="A series from a mailing list: import it, lint it before posting."
 )
@@ -77,6 +86,27 @@ def lint(
     for case in suite.cases:
         out.print(f"{case.status.value:5} {case.name}" + (f": {case.message}" if case.message else ""), soft_wrap=True)
     return report
+
+
+def versions(
+    first: Path,
+    second: Path | None,
+    each: list[Path],
+    matrix_file: Path | None,
+    tree: Path | None,
+    base: str | None,
+    cache_dir: Path | None,
+) -> Outcome:
+    """compare --series: exit 1 when a patch's build-each result went from good to bad."""
+    from farm import seriesdiff
+
+    if second is None:
+        raise UserError("compare --series needs two series directories: the older version, then the newer")
+    c = cache(cache_dir)
+    m = matrix(matrix_file, c, tree, base) if tree or matrix_file else None
+    done = seriesdiff.compare_versions(first, second, each, m, c)
+    out.print(done.text, soft_wrap=True, markup=False, end="")
+    return Outcome.FAILED if done.regressed else Outcome.PASSED
 
 
 app.command("import", cls=Command)(import_series)

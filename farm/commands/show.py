@@ -10,13 +10,16 @@ from typing import Annotated
 import typer
 
 from farm import pipeline, ui
+from farm.commands import series
 from farm.commands.common import (
     ROOT,
+    BaseOpt,
     CacheOpt,
     CellOpt,
     Format,
     MatrixOpt,
     Outcome,
+    TreeOpt,
     cache,
     error,
     out,
@@ -76,11 +79,20 @@ def compare(
         Path | None, typer.Argument(metavar="[JUNIT2]", help="A second JUnit file: compare JUNIT with it.")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table, or md (markdown for a CI comment).")] = Format.TABLE,
+    versions: series.VersionsOpt = False,
+    each: series.EachOpt = None,
+    matrix_file: MatrixOpt = None,
+    kernel_tree: TreeOpt = None,
+    base: BaseOpt = None,
+    cache_dir: CacheOpt = None,
 ) -> Outcome:
     """What changed: regressions, fixes, new and missing tests, numbers that moved.
 
-    Exit code 1 when anything regressed.
+    Exit code 1 when anything regressed. With --series, JUNIT and JUNIT2 are two versions of a
+    series (directories): their patches paired by patch-id and subject, beside git range-diff.
     """
+    if versions:
+        return series.versions(before, after, each or [], matrix_file, kernel_tree, base, cache_dir)
     found = comparing.files(before, after)
     changes, names = found.changes, (found.before, found.after)
     regressed = Outcome.FAILED if any(c.kind is comparing.Kind.REGRESSION for c in changes) else Outcome.PASSED
