@@ -86,7 +86,7 @@ def render(
         after = results[1].get(p.after or 0)
         outcome = f"  {_word(before)} -> {_word(after)}" if before or after else ""
         moved = "  RESULT CHANGED" if before and after and (before in GOOD) != (after in GOOD) else ""
-        lines.append(f"{_pos(p.before)} {p.kind.value} {_pos(p.after)}  {p.subject:<{width}}{outcome}{moved}")
+        lines.append(f"{_pos(p.before)} {p.kind.value} {_pos(p.after)}  {p.subject:<{width}}{outcome}{moved}".rstrip())
     counts = {k: sum(1 for p in pairs if p.kind is k) for k in Kind}
     lines.append(
         f"same: {counts[Kind.SAME]}, changed: {counts[Kind.CHANGED]}, new: {counts[Kind.NEW]}, "
