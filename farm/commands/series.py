@@ -14,7 +14,9 @@ from farm.report import junit
 
 VersionsOpt = Annotated[
     bool,
-    typer.Option("--series", help="Compare two versions of a series: JUNIT and JUNIT2 are their directories."),
+    typer.Option(
+        "--series", metavar="", help="Compare two versions of a series: JUNIT and JUNIT2 are their directories."
+    ),
 ]
 EachOpt = Annotated[
     list[Path] | None,
