@@ -110,3 +110,29 @@ def thread(
 def _listed(series: Path) -> list[str]:
     names = [line.split("#", 1)[0].strip() for line in (series / "series").read_text().splitlines()]
     return [n for n in names if n and not n.startswith("0000-")]
+
+
+def two_versions(where: Path) -> tuple[Path, Path]:
+    """v1 and v2 of the series posted in one mbox (v2 changes patch 9 and has the replies), imported by version."""
+    from farm import seriesimport
+
+    mbox = where / "thread.mbox"
+    thread(mbox, revision=1, replies=False)
+    line = "+\treturn !mm_forbids_zeropage(vma->vm_mm);"
+    thread(mbox, revision=2, edit={9: (line, line.replace("return", "return /* v2 */"))})
+    for n in (1, 2):
+        seriesimport.import_series(f"mbox:{mbox}", where / f"v{n}", revision=n, notice=lambda _: None)
+    return where / "v1", where / "v2"
+
+
+def directory(where: Path, base_commit: str | None, footer: str = "") -> Path:
+    """A copy of kernel-series/v6.12 whose cover letter names another base-commit (or none)."""
+    import shutil
+
+    shutil.copytree(V612, where)
+    cover = where / "0000-cover-letter.patch"
+    text = re.sub(r"^(base-commit|change-id): .*\n", "", cover.read_text(), flags=re.M)
+    lines = (f"base-commit: {base_commit}\n" if base_commit else "") + f"change-id: {CHANGE_ID}\n" + footer
+    head, sep, tail = text.rpartition("\n-- \n")
+    cover.write_text(f"{head}\n{lines}{sep}{tail}")
+    return where

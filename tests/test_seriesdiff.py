@@ -6,11 +6,10 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import lore
 from typer.testing import CliRunner
 
 from cli import app
-from farm import seriesdiff, seriesimport
+from farm import seriesdiff
 from farm.host.cache import Cache
 from farm.model import matrix
 
@@ -73,14 +72,8 @@ def test_range_diff_of_two_versions_applied_on_the_tree(tmp_path: Path) -> None:
     assert _git(linux, "status", "--short") == ""  # the user's checkout is never touched
 
 
-def test_compare_series_names_the_changed_patch_of_a_two_version_thread(tmp_path: Path) -> None:
-    mbox = tmp_path / "thread.mbox"
-    lore.thread(mbox, revision=1, replies=False)
-    v2 = "+\treturn !mm_forbids_zeropage(vma->vm_mm);"
-    lore.thread(mbox, revision=2, edit={9: (v2, v2.replace("return", "return /* v2 */"))})
-    for n in (1, 2):
-        seriesimport.import_series(f"mbox:{mbox}", tmp_path / f"v{n}", revision=n, notice=lambda _: None)
-    result = CliRunner().invoke(app, ["compare", "--series", str(tmp_path / "v1"), str(tmp_path / "v2")])
+def test_compare_series_names_the_changed_patch_of_a_two_version_thread(two_versions: tuple[Path, Path]) -> None:
+    result = CliRunner().invoke(app, ["compare", "--series", *map(str, two_versions)])
     assert result.exit_code == 0, result.output
     changed = [line for line in result.output.splitlines() if line[3:6] == " ! "]
     assert changed == ["  9 !   9  shmem: map the shared zeropage on read faults of holes"]

@@ -12,6 +12,7 @@ import pytest
 from farm import seriesimport
 from farm.host.cache import Cache
 from farm.kernel import b4, patchid, series
+from farm.model import seriesinfo
 from farm.model.errors import InfraError, UserError
 
 
@@ -51,17 +52,22 @@ def test_series_json_has_the_version_change_id_base_and_message_ids(imported: se
     assert (imported.directory / "series.json").read_text() == info.dump()
 
 
-def test_of_two_versions_in_one_mbox_the_newest_is_imported_unless_one_is_asked_for(tmp_path: Path) -> None:
-    mbox = tmp_path / "thread.mbox"
-    lore.thread(mbox, revision=1, replies=False)
-    v2 = "+\treturn !mm_forbids_zeropage(vma->vm_mm);"
-    lore.thread(mbox, revision=2, replies=False, edit={9: (v2, v2.replace("return", "return /* v2 */"))})
-    newest = seriesimport.import_series(f"mbox:{mbox}", tmp_path / "newest", notice=_quiet).info
-    first = seriesimport.import_series(f"mbox:{mbox}", tmp_path / "v1", revision=1, notice=_quiet).info
+def test_of_two_versions_in_one_mbox_each_is_imported_by_its_revision(two_versions: tuple[Path, Path]) -> None:
+    first, newest = (seriesinfo.load(d / "series.json") for d in two_versions)
     assert (newest.revision, first.revision) == (2, 1)
     changed = [a.subject for a, b in zip(first.patches, newest.patches, strict=True) if a.patch_id != b.patch_id]
     assert changed == [first.patches[8].subject]
     assert newest.patches[0].message_id == lore.patch_id(2, 1) and first.patches[0].message_id == lore.patch_id(1, 1)
+
+
+def test_without_a_revision_the_newest_is_imported(two_versions: tuple[Path, Path], tmp_path: Path) -> None:
+    newest = seriesimport.import_series(
+        f"mbox:{two_versions[0].parent / 'thread.mbox'}", tmp_path / "newest", notice=_quiet
+    )
+    assert newest.info.revision == 2
+    assert [p.patch_id for p in newest.info.patches] == [
+        p.patch_id for p in seriesinfo.load(two_versions[1] / "series.json").patches
+    ]
 
 
 def test_a_series_directory_imports_with_its_patch_ids_and_no_thread(tmp_path: Path) -> None:
@@ -88,10 +94,9 @@ def test_an_mbox_without_a_series_is_bad_input_and_leaves_nothing(tmp_path: Path
 
 
 def test_into_the_cache_the_same_patches_land_in_the_same_directory(tmp_path: Path) -> None:
-    lore.thread(tmp_path / "thread.mbox", revision=2)
     cache = Cache(tmp_path / "cache")
-    first = seriesimport.into_cache(f"mbox:{tmp_path / 'thread.mbox'}", cache, _quiet)
-    again = seriesimport.into_cache(f"mbox:{tmp_path / 'thread.mbox'}", cache, _quiet)
+    first = seriesimport.into_cache(str(lore.V612), cache, _quiet)
+    again = seriesimport.into_cache(str(lore.V612), cache, _quiet)
     assert first.directory == again.directory == cache.root / "series" / series.load(first.directory).hash
     assert sorted(p.name for p in (cache.root / "series").iterdir()) == [first.directory.name]
 

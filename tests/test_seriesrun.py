@@ -132,13 +132,27 @@ def test_a_series_without_base_commit_runs_on_the_matrix_base_with_a_warning(
 def test_a_base_commit_the_tree_lacks_is_bad_input_naming_kernel_tree_and_base(
     farm: matrix.Matrix, tmp_path: Path
 ) -> None:
-    lore.thread(tmp_path / "thread.mbox")  # based on the farm's import of 6.12.118, which this tree is not
+    posted = lore.directory(tmp_path / "posted", lore.BASE_612)  # the farm's import of 6.12.118: not this tree
     with pytest.raises(UserError, match=r"042bc9e584a6 is not in the tree .*--kernel-tree DIR --base 042bc9e584a6"):
-        seriesrun.with_series(farm, farm.cells, f"mbox:{tmp_path / 'thread.mbox'}", Cache(tmp_path), print)
+        seriesrun.with_series(farm, farm.cells, str(posted), Cache(tmp_path), print)
 
 
 def test_prerequisites_the_base_does_not_have_are_named(farm: matrix.Matrix, tmp_path: Path) -> None:
     base = _git(tmp_path / "linux", "rev-parse", "v6.12")
-    lore.thread(tmp_path / "thread.mbox", base_commit=base, footer=f"prerequisite-patch-id: {'ab' * 20}\n")
+    posted = lore.directory(tmp_path / "posted", base, footer=f"prerequisite-patch-id: {'ab' * 20}\n")
     with pytest.raises(UserError, match=r"prerequisite patches .*abababababab"):
-        seriesrun.with_series(farm, farm.cells, f"mbox:{tmp_path / 'thread.mbox'}", Cache(tmp_path), print)
+        seriesrun.with_series(farm, farm.cells, str(posted), Cache(tmp_path), print)
+
+
+def test_a_base_commit_other_than_the_matrix_base_but_in_the_tree_becomes_the_base(
+    farm: matrix.Matrix, tmp_path: Path
+) -> None:
+    linux = tmp_path / "linux"
+    older = _git(linux, "rev-parse", "v6.12")
+    (linux / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 119\n")
+    _git(linux, "commit", "-qam", "Linux 6.12.119")
+    _git(linux, "tag", "-f", "v6.12")  # the matrix base moved on; the series was made on the older release
+    posted = lore.directory(tmp_path / "posted", older)
+    m, cells, _ = seriesrun.with_series(farm, farm.cells, str(posted), Cache(tmp_path), print)
+    assert m.source.base == older and {c.source.base for c in cells} == {older}
+    assert _git(linux, "rev-parse", "HEAD") != older  # the user's checkout is left where it was
