@@ -325,7 +325,7 @@ class CellRun:
         if isinstance(self.tree, ZpfarmError) or self.build is None:
             error = self.tree if isinstance(self.tree, ZpfarmError) else ZpfarmError("no build was started")
             return Prepared(facts, stage_error("build", error))
-        facts = replace(facts, build=BuildFacts(self.tree.commit, self.tree.series_hash))
+        facts = replace(facts, build=BuildFacts(self.tree.commit, self.tree.series_hash, series_id=self.tree.series_id))
         try:
             result = self.build.result()
         except ZpfarmError as e:
@@ -334,7 +334,13 @@ class CellRun:
         facts = replace(
             facts,
             build=BuildFacts(
-                self.tree.commit, self.tree.series_hash, built.release, built.warnings, built.elapsed, str(built.log)
+                self.tree.commit,
+                self.tree.series_hash,
+                built.release,
+                built.warnings,
+                built.elapsed,
+                str(built.log),
+                series_id=self.tree.series_id,
             ),
         )
         if not built.ok or built.image is None:

@@ -19,6 +19,7 @@ class Tree:
     path: Path
     commit: str
     series_hash: str  # "" for base
+    series_id: str = ""  # the series' identity (its patches' patch-ids): what history and build keys follow
 
 
 def prepare_trees(
@@ -39,7 +40,7 @@ def prepare_trees(
                 continue
             try:
                 patches = series.load(src.series)
-                trees[src, kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash)
+                trees[src, kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash, patches.identity)
             except ZpfarmError as e:
                 trees[src, kernel] = e
     return trees

@@ -79,7 +79,7 @@ class IdentityStages(FakeStages):
                 trees[src, k] = Tree(self.tmp, f"{base}", "")
             else:
                 loaded = series.load(src.series)
-                trees[src, k] = Tree(self.tmp, f"{base}+{loaded.identity[:16]}", loaded.hash)
+                trees[src, k] = Tree(self.tmp, f"{base}+{loaded.identity[:16]}", loaded.hash, loaded.identity)
         return trees
 
     def build(self, cell: matrix.Cell, tree: Tree, progress: object) -> object:  # type: ignore[override]
@@ -87,12 +87,15 @@ class IdentityStages(FakeStages):
         return super().build(cell, tree, lambda _: None)
 
 
-def _run(tmp_path: Path, m: matrix.Matrix, cells: tuple[matrix.Cell, ...], name: str) -> IdentityStages:
+def _run(
+    tmp_path: Path, m: matrix.Matrix, cells: tuple[matrix.Cell, ...], name: str
+) -> tuple[IdentityStages, dict[str, str]]:
+    """The stages after a run, and the series suite's properties."""
     stages = IdentityStages(tmp_path)
     opts = pipeline.options(m, cells, Cache(tmp_path / "cache"), tmp_path / name, tmp_path / f"{name}.xml")
     report = pipeline.run(opts, Recorder(), stages)
     assert [s.name for s in report.suites] == ["base-x86_64-on/default", "series-x86_64-on/default"]
-    return stages
+    return stages, dict(report.suites[1].properties)
 
 
 def _gcc(arch: Arch) -> plan.Toolchain:
@@ -102,12 +105,12 @@ def _gcc(arch: Arch) -> plan.Toolchain:
 def test_a_posted_series_with_the_repository_patch_ids_builds_nothing_new(farm: matrix.Matrix, tmp_path: Path) -> None:
     base = _git(tmp_path / "linux", "rev-parse", "v6.12")
     lore.thread(tmp_path / "thread.mbox", revision=4, base_commit=base)
-    before = _run(tmp_path, farm, farm.cells, "repo")
+    before, repo_props = _run(tmp_path, farm, farm.cells, "repo")
     warned: list[str] = []
     m, cells, imported = seriesrun.with_series(
         farm, farm.cells, f"mbox:{tmp_path / 'thread.mbox'}", Cache(tmp_path / "cache"), warned.append
     )
-    after = _run(tmp_path, m, cells, "posted")
+    after, posted_props = _run(tmp_path, m, cells, "posted")
     assert {c.source.series for c in cells} == {imported.directory}  # the matrix's series is overridden
     assert series.load(imported.directory).hash != series.load(farm.source.series).hash  # other bytes
     assert set(after.kernels) <= set(before.kernels)  # ... the same kernels: nothing new to build
@@ -115,6 +118,8 @@ def test_a_posted_series_with_the_repository_patch_ids_builds_nothing_new(farm: 
     keys = [b.key for b in plan.make(farm, farm.cells, toolchain=_gcc).builds]
     assert [b.key for b in plan.make(m, cells, toolchain=_gcc).builds] == keys
     assert warned == [] and imported.info.revision == 4
+    assert posted_props["series_id"] == repo_props["series_id"]  # what history follows: the same series
+    assert posted_props["series_hash"] != repo_props["series_hash"]  # KCIDB's patchset_hash: the bytes
 
 
 def test_a_series_without_base_commit_runs_on_the_matrix_base_with_a_warning(

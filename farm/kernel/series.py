@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ class Series:
         digests = "".join(hashlib.sha256(p.read_bytes()).hexdigest() + "\n" for p in self.patches)
         return hashlib.sha256(digests.encode()).hexdigest()
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
         """sha256 over each patch's `git patch-id --verbatim`: what the patches change, not how they were mailed.
 

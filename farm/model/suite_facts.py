@@ -18,6 +18,7 @@ class BuildFacts:
     warnings: int | None = None  # None: the build never ran
     seconds: float | None = None
     log: str = ""
+    series_id: str = ""  # sha256 over the patches' patch-ids: the same for a version that changed only messages
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class SuiteFacts:
         props |= {k: v for k, v in optional.items() if v} | dict(self.provenance)
         if self.build is not None:
             b = self.build
-            props |= {"commit": b.commit, "series_hash": b.series_hash}
+            props |= {"commit": b.commit, "series_hash": b.series_hash} | (
+                {"series_id": b.series_id} if b.series_id else {}
+            )
             if b.warnings is not None and b.seconds is not None:
                 built = {"kernel_release": b.kernel_release, "build_warnings": str(b.warnings)}
                 props |= built | {"build_seconds": f"{b.seconds:.1f}", "build_log": b.log}
