@@ -86,7 +86,7 @@ def _stage(
 
 def _copy_directory(src: Path, dst: Path) -> None:
     """The series file, its patches and the cover letter of a series directory (nothing else)."""
-    loaded = series.load(src)
+    loaded = _inside(series.load(src))
     dst.mkdir()
     for p in (*sorted(src.glob(f"{posting.COVER_PREFIX}*.patch"))[:1], *loaded.patches):
         if p.is_symlink() or not p.is_file():
@@ -103,4 +103,12 @@ def _copy_quilt(quilt: Path, cover: Path | None, dst: Path) -> None:
             shutil.copyfile(p, dst / p.name)
     if cover is not None:
         shutil.copyfile(cover, dst / COVER)
-    series.load(dst)  # b4 wrote a series file that names its patches
+    _inside(series.load(dst))  # b4 wrote a series file that names its patches, there
+
+
+def _inside(loaded: series.Series) -> series.Series:
+    """The series, when its `series` file names only files of its own directory (no "../", no "/")."""
+    for p in loaded.patches:
+        if p.parent != loaded.directory or p.name in (".", ".."):
+            raise UserError(f"{loaded.directory / 'series'}: {p} is not a file of the series' own directory")
+    return loaded

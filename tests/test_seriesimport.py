@@ -149,3 +149,13 @@ def test_an_unreachable_thread_is_one_line_of_infrastructure_error(
         seriesimport.import_series("msgid:c@example.org", tmp_path / "out", notice=_quiet)
     assert "\n" not in str(caught.value) and "Could not retrieve thread" in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["../outside.patch", "/etc/hostname"])
+def test_a_series_file_naming_a_file_outside_its_directory_is_refused(tmp_path: Path, name: str) -> None:
+    (tmp_path / "outside.patch").write_text("not part of the series\n")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "series").write_text(f"{name}\n")
+    with pytest.raises(UserError, match="not a file of the series' own directory"):
+        seriesimport.import_series(str(tmp_path / "s"), tmp_path / "out", notice=_quiet)
+    assert not (tmp_path / "out").exists()
