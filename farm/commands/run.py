@@ -86,7 +86,9 @@ def run(
         where = results(ctx, results_dir)
         if series_source is not None:
             m, cells, imported = seriesrun.with_series(m, cells, series_source, c, warn)
-            out.print(f"series: {imported.info.subject} v{imported.info.revision} ({imported.directory})")
+            out.print(
+                f"series: {imported.info.subject} v{imported.info.revision} ({imported.directory})", soft_wrap=True
+            )
             seriesrun.keep_info(imported, where)
         opts = pipeline.options(
             m,
