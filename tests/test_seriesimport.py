@@ -125,3 +125,13 @@ def test_a_series_file_naming_a_file_outside_its_directory_is_refused(tmp_path: 
     with pytest.raises(UserError, match="not a file of the series' own directory"):
         seriesimport.import_series(str(tmp_path / "s"), tmp_path / "out", notice=_quiet)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_patchwork_source_without_git_pw_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git-pw anywhere
+    monkeypatch.setattr(b4, "tool", lambda name: name)
+    with pytest.raises(InfraError, match="pw: needs git-pw"):
+        seriesimport.import_series("pw:42", tmp_path / "out", notice=_quiet)
+    assert not (tmp_path / "out").exists()
