@@ -2,11 +2,13 @@
 
 The directory is made beside its destination and moved into place only when whole; a
 destination that exists is never written over. `into_cache` is what `zpfarm run --series`
-uses: the same import, kept under the cache by the patches' patchset hash.
+uses: the same import, kept under the cache by the patches' patchset hash and the posting
+(series.json): a version that reposts the same patches under another cover letter gets its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -45,13 +47,14 @@ def import_series(
 
 
 def into_cache(text: str, cache: Cache, notice: Callable[[str], None]) -> Imported:
-    """Import SOURCE under the cache (series/<patchset hash>); the same patches again reuse it."""
+    """Import SOURCE under the cache (series/<patchset hash>-<series.json's>); the same posting again reuses it."""
     root = cache.root / "series"
     root.mkdir(parents=True, exist_ok=True)
     source = b4.parse(text)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=root) as tmp:
         staged = _stage(source, Path(tmp), None, None, notice)
-        where = root / series.load(staged).hash
+        posting_digest = hashlib.sha256((staged / INFO).read_bytes()).hexdigest()[:16]
+        where = root / f"{series.load(staged).hash}-{posting_digest}"
         if not (where / INFO).is_file():
             shutil.rmtree(where, ignore_errors=True)  # a half-made one of ours (never outside series/)
             staged.rename(where)

@@ -97,7 +97,8 @@ def test_into_the_cache_the_same_patches_land_in_the_same_directory(tmp_path: Pa
     cache = Cache(tmp_path / "cache")
     first = seriesimport.into_cache(str(lore.V612), cache, _quiet)
     again = seriesimport.into_cache(str(lore.V612), cache, _quiet)
-    assert first.directory == again.directory == cache.root / "series" / series.load(first.directory).hash
+    assert first.directory == again.directory
+    assert first.directory.name.startswith(series.load(first.directory).hash + "-")
     assert sorted(p.name for p in (cache.root / "series").iterdir()) == [first.directory.name]
 
 
@@ -135,3 +136,13 @@ def test_a_patchwork_source_without_git_pw_is_one_line_naming_it(
     with pytest.raises(InfraError, match="pw: needs git-pw"):
         seriesimport.import_series("pw:42", tmp_path / "out", notice=_quiet)
     assert not (tmp_path / "out").exists()
+
+
+def test_in_the_cache_the_same_patches_under_another_cover_letter_keep_their_own_series_json(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    for revision in (3, 4):
+        lore.thread(tmp_path / f"v{revision}.mbox", revision=revision, replies=False)
+    v3, v4 = (seriesimport.into_cache(f"mbox:{tmp_path / f'v{n}.mbox'}", cache, _quiet) for n in (3, 4))
+    assert series.load(v3.directory).hash == series.load(v4.directory).hash  # the same patch files
+    assert (v3.info.cover_message_id, v4.info.cover_message_id) == (lore.cover_id(3), lore.cover_id(4))
+    assert v3.directory != v4.directory

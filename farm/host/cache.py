@@ -8,7 +8,8 @@ else ~/.cache/zpfarm):
                               base it starts at): one source path, so ccache
                               serves the series builds from the base builds
     build/<cell>/             O= build directory per kernel x arch x kconfig
-    series/<patchset hash>/   a series `zpfarm run --series` imported (patches, series, series.json)
+    series/<patchset hash>-<series.json's sha256>/
+                              a series `zpfarm run --series` imported (patches, series, series.json)
     bisect/worktrees/<repo>/base, bisect/build/<cell>/
                               the bisect's own checkout and builds, laid out as the runs'
                               are: the same relative path from a build to its tree, so
