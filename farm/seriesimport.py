@@ -56,8 +56,12 @@ def into_cache(text: str, cache: Cache, notice: Callable[[str], None]) -> Import
         posting_digest = hashlib.sha256((staged / INFO).read_bytes()).hexdigest()[:16]
         where = root / f"{series.load(staged).hash}-{posting_digest}"
         if not (where / INFO).is_file():
-            shutil.rmtree(where, ignore_errors=True)  # a half-made one of ours (never outside series/)
-            staged.rename(where)
+            shutil.rmtree(where, ignore_errors=True)  # not one of ours: they are moved in whole (under series/)
+            try:
+                staged.rename(where)
+            except OSError:
+                if not (where / INFO).is_file():  # another run moving the same import in first is fine
+                    raise
     return Imported(where, load_info(where / INFO))
 
 
