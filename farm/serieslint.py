@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from farm.host.cache import Cache
-from farm.kernel import checkpatch, series
+from farm.kernel import checkpatch, git, series
 from farm.model.results import Status, Suite, TestResult
 
 COVER = "0000-*.patch"
@@ -44,9 +44,18 @@ def lint(directory: Path, trees: Sequence[Path]) -> Suite:
     return Suite(f"lint/{directory.name}", tuple(cases), properties, "", started, time.monotonic() - clock)
 
 
-def default_trees(cache: Cache, given: Path | None) -> list[Path]:
-    """Where checkpatch.pl is looked for: --kernel-tree, the farm's imported sources, /usr/src."""
+def default_trees(cache: Cache, given: Path | None, directory: Path | None = None) -> list[Path]:
+    """Where checkpatch.pl is looked for: --kernel-tree, the farm's imported sources (the one holding
+    the series' base-commit first), /usr/src."""
     imported = sorted((cache.root / "source").glob("*"), reverse=True)
+    covers = sorted(directory.glob(COVER)) if directory else []
+    found = (
+        re.search(r"^base-commit: *([0-9a-f]{7,64}) *$", covers[0].read_text(errors="replace"), re.M)
+        if covers
+        else None
+    )
+    if found:
+        imported.sort(key=lambda repo: git.resolve(repo, found.group(1)) is None)  # stable: the base's tree first
     return [*([given] if given else []), *imported, *sorted(Path("/usr/src").glob("linux-*"), reverse=True)]
 
 

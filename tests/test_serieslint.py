@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,19 @@ def test_series_lint_writes_junit_and_exits_1_on_a_failed_check(tmp_path: Path) 
 def test_series_import_of_an_unknown_source_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["series", "import", "nowhere:at-all", "-o", str(tmp_path / "x")])
     assert result.exit_code == 2, result.output
+
+
+def test_checkpatch_is_looked_for_first_in_the_imported_tree_that_holds_the_base_commit(tmp_path: Path) -> None:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    commits = {}
+    for name in ("linux-7.3.4", "linux-6.12.118"):
+        repo = tmp_path / "cache" / "source" / name
+        repo.mkdir(parents=True)
+        (repo / "Makefile").write_text(f"# {name}\n")
+        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", name], ["rev-parse", "HEAD"]):
+            done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env)
+        commits[name] = done.stdout.strip()
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "0000-cover-letter.patch").write_text(f"Subject: x\n\nbase-commit: {commits['linux-6.12.118']}\n")
+    trees = serieslint.default_trees(Cache(tmp_path / "cache"), tmp_path / "mine", tmp_path / "s")
+    assert [t.name for t in trees[:3]] == ["mine", "linux-6.12.118", "linux-7.3.4"]

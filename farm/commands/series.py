@@ -82,7 +82,7 @@ def lint(
     """
     from farm import serieslint
 
-    suite = serieslint.lint(directory, serieslint.default_trees(cache(cache_dir), kernel_tree))
+    suite = serieslint.lint(directory, serieslint.default_trees(cache(cache_dir), kernel_tree, directory))
     report = Report()
     junit.append(report, suite, junit_file or Path("results/lint/junit.xml"))
     for case in suite.cases:
