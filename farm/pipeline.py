@@ -269,6 +269,7 @@ def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
     except OSError:
         matrix_sha = "unreadable"
     facts = {"zpfarm": provenance.zpfarm(), "matrix_sha256": matrix_sha}
+    facts |= {"guest_cpus": str(matrix.guest.cpus), "guest_memory": matrix.guest.memory}
     return facts | {name: provenance.tool_version(*argv) for name, argv in tools.items()}
 
 
@@ -331,12 +332,12 @@ class CellRun:
         except ZpfarmError as e:
             return Prepared(facts, stage_error("build", e))
         built = result.built
-        facts = replace(
-            facts,
-            build=BuildFacts(
-                self.tree.commit, self.tree.series_hash, built.release, built.warnings, built.elapsed, str(built.log)
-            ),
-        )
+        origin = result.origin
+        build_facts = BuildFacts(
+            self.tree.commit, self.tree.series_hash, built.release, built.warnings, built.elapsed, str(built.log),
+            origin.key, origin.artifact, origin.artifact_sha256,
+        )  # fmt: skip
+        facts = replace(facts, build=build_facts)
         if not built.ok or built.image is None:
             tail = built.log.read_text(errors="replace")[-LOG_TAIL:] if built.log.is_file() else ""
             return Prepared(facts, TestResult("build", Status.BUILD, built.message, tail))
@@ -364,15 +365,32 @@ class CellRun:
         self, rt: Runtime, facts: SuiteFacts, started: datetime, cases: list[TestResult], system_out: str
     ) -> Suite:
         name = SuiteId.of(self.cell, rt).name
-        facts = replace(facts, runtime=rt.name, reproducer=self.reproducer(name, facts.accel or None))
+        facts = replace(facts, runtime=rt.name, reproducer=reproducer(self.opts, self.cell, name, facts))
         elapsed = (datetime.now(UTC) - started).total_seconds()
         return Suite(name, tuple(cases), facts.properties(), system_out, started, elapsed)
 
-    def reproducer(self, suite: str, accel: str | None) -> str:
-        """The command that reruns exactly this suite."""
-        again = ["zpfarm", "run", "--matrix", str(self.opts.matrix.path), "--cell", suite]
-        src = self.cell.source
-        if src.tree is not None:
-            again += ["--kernel-tree", str(src.tree), "--base", src.base]
-        again += ["--accel", accel or self.opts.accel.value]
-        return shlex.join(again)
+
+def reproducer(opts: Options, cell: Cell, suite: str, facts: SuiteFacts) -> str:
+    """The one command that reruns exactly this suite, with no path of this machine in it.
+
+    From an artifact (a test step): `zpfarm test` of that artifact by its name (KEY.tar.zst); otherwise
+    `zpfarm run` of the matrix, named relative to the current directory or zpfarm's checkout.
+    `zpfarm repro make` writes a directory in which this very command runs (its matrix.toml, its
+    artifact) on any machine, and adds `--test NAME`.
+    """
+    matrix = portable(opts.matrix.path)
+    artifact = facts.build.artifact if facts.build else ""
+    again = ["zpfarm", "test" if artifact else "run", "--matrix", matrix, "--cell", suite]
+    if artifact:
+        again += ["--kernel", artifact]
+    elif cell.source.tree is not None:
+        again += ["--kernel-tree", portable(cell.source.tree), "--base", cell.source.base]
+    return shlex.join([*again, "--accel", facts.accel or opts.accel.value])
+
+
+def portable(path: Path) -> str:
+    """path relative to the current directory or to zpfarm's checkout when under one, else its name alone."""
+    for root in (Path.cwd(), provenance.CHECKOUT):
+        if path.is_relative_to(root.resolve()):
+            return str(path.relative_to(root.resolve()))
+    return path.name

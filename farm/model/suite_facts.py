@@ -18,6 +18,9 @@ class BuildFacts:
     warnings: int | None = None  # None: the build never ran
     seconds: float | None = None
     log: str = ""
+    key: str = ""  # the plan's build key
+    artifact: str = ""  # booted from an artifact (zpfarm test): its file name, KEY.tar.zst
+    artifact_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class SuiteFacts:
         if self.build is not None:
             b = self.build
             props |= {"commit": b.commit, "series_hash": b.series_hash}
+            origin = {"build_key": b.key, "artifact": b.artifact, "artifact_sha256": b.artifact_sha256}
+            props |= {k: v for k, v in origin.items() if v}
             if b.warnings is not None and b.seconds is not None:
                 built = {"kernel_release": b.kernel_release, "build_warnings": str(b.warnings)}
                 props |= built | {"build_seconds": f"{b.seconds:.1f}", "build_log": b.log}

@@ -1,0 +1,407 @@
+"""A reproducer that travels: one suite of a run, or one test of it, as a directory that reruns it anywhere.
+
+`zpfarm repro make CELL/RUNTIME[/TEST]` reads the run's JUnit (untrusted: its
+names become paths, so each is checked) and writes a new directory holding
+reproduce.sh, a one-cell matrix.toml whose paths are relative to it, the
+series it applied (with patch-ids), the kconfig fragments and the testcases
+with their expectations, the build's .config, manifest.json (which zpfarm,
+build, base, accel, QEMU and guest), the test's KTAP and console excerpt,
+with --with-kernel the kernel artifact KEY.tar.zst, and SHA256SUMS. It is
+built in a scratch directory beside the target and renamed into place, so
+a failure leaves nothing half-made, and nothing but that scratch directory
+is ever deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm import pipeline, repro_text, steps
+from farm.host import proc, provenance
+from farm.host.cache import Cache
+from farm.kernel import artifact, build, series
+from farm.model.arches import Accel
+from farm.model.errors import InfraError, UserError
+from farm.model.matrix import Cell, Kernel, Matrix
+from farm.model.results import Status
+from farm.report.progress import Reporter
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # a cell, runtime or program: it names files
+# What each outcome exits with, most important first (as cli.py decides for every command).
+_EXIT_BY_STATUS = ((Status.INPUT, 2), (Status.INFRA, 3), (Status.FAIL, 1), (Status.CRASH, 1), (Status.BUILD, 1))
+_SUITE_CASES = ("build", "boot", "rootfs", "setup", "interrupted")  # cases of the whole boot, not of one program
+MAX_TEXT_BYTES = 64 << 20  # a console or KTAP file read for an excerpt
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to reproduce: CELL/RUNTIME, and optionally one test (a program, or a case of it)."""
+
+    cell: str
+    runtime: str
+    test: str | None = None
+
+    @property
+    def suite(self) -> str:
+        return f"{self.cell}/{self.runtime}"
+
+    @staticmethod
+    def parse(text: str) -> Target:
+        cell, _, rest = text.partition("/")
+        runtime, _, test = rest.partition("/")
+        for what, name in (("cell", cell), ("runtime", runtime)):
+            if not _NAME.fullmatch(name) or ".." in name:
+                raise UserError(f"{text!r}: {what} {name!r} is not a name (expected CELL/RUNTIME[/TEST])")
+        if test and not _NAME.fullmatch(test.split(".", 1)[0]):
+            raise UserError(f"{text!r}: test {test!r} is not a test name (a program, or PROGRAM.CASE)")
+        return Target(cell, runtime, test or None)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The suite as the run's JUnit has it."""
+
+    properties: Mapping[str, str]
+    cases: tuple[tuple[str, Status], ...]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    directory: Path
+    command: str  # what reproduce.sh runs, from the bundle
+    expected_exit: int  # the original run's exit for what the bundle reruns
+    files: tuple[str, ...]
+
+
+def read_suite(junit: Path, suite: str) -> Recorded:
+    """The properties and case statuses of one <testsuite> of a zpfarm JUnit file (UserError otherwise)."""
+    try:
+        root = ET.parse(junit).getroot()
+    except FileNotFoundError:
+        raise UserError(f"--junit {junit}: no such JUnit file") from None
+    except (ET.ParseError, OSError) as e:
+        raise UserError(f"--junit {junit}: not a readable JUnit file ({e})") from None
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    found = [s for s in suites if s.get("name") == suite]
+    if len(found) != 1:
+        names = ", ".join(str(s.get("name")) for s in suites[:20])
+        raise UserError(f"--junit {junit}: {len(found)} suites named {suite!r} (suites: {names or 'none'})")
+    element = found[0]
+    props = {str(p.get("name")): str(p.get("value", "")) for p in element.iter("property")}
+    return Recorded(props, tuple((str(c.get("name", "")), _status(c)) for c in element.findall("testcase")))
+
+
+def _status(case: ET.Element) -> Status:
+    """A case's status from its JUnit element, as farm.report.junit writes them."""
+    known = {s.value: s for s in Status}
+    for tag, default in (("failure", Status.FAIL), ("error", Status.CRASH)):
+        if (r := case.find(tag)) is not None:
+            return known.get(r.get("type", ""), default)
+    if (r := case.find("skipped")) is not None:
+        return Status.XFAIL if r.get("type") == "xfail" else Status.SKIP
+    return Status.PASS
+
+
+def exit_code(statuses: Sequence[Status]) -> int:
+    for status, code in _EXIT_BY_STATUS:
+        if status in statuses:
+            return code
+    return 0
+
+
+def program_of(target: Target, recorded: Recorded) -> str | None:
+    """The program (what --test takes) that target's test names: a program of the suite, or a case's."""
+    if target.test is None:
+        return None
+    names = {name for name, _ in recorded.cases}
+    programs = sorted({name.split(".", 1)[0] for name in names} - set(_SUITE_CASES) - {"runtime"})
+    program = target.test.split(".", 1)[0]
+    if (target.test not in names and program != target.test) or program not in programs:
+        raise UserError(f"{target.suite} has no test {target.test!r} (its programs: {', '.join(programs) or 'none'})")
+    return program
+
+
+def expected_exit(recorded: Recorded, program: str | None) -> int:
+    """The exit code the run had for program alone (its cases and the boot's), or for the whole suite."""
+    picked = [
+        status
+        for name, status in recorded.cases
+        if program is None or name.split(".", 1)[0] in (program, *_SUITE_CASES)
+    ]
+    return exit_code(picked)
+
+
+def check_out_dir(out: Path) -> Path:
+    """out as a directory that does not exist yet or is empty (a bundle is never written over anything)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UserError(f"-o {out}: exists and is not a directory (give a new or empty directory)")
+    if out.is_dir() and any(out.iterdir()):
+        raise UserError(f"-o {out}: is not empty (give a new or empty directory: a bundle replaces nothing)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"-o {out}: cannot make its parent ({e.strerror or e})") from None
+    return out
+
+
+def make(
+    m: Matrix,
+    cache: Cache,
+    target: Target,
+    junit: Path,
+    results: Path,
+    out: Path,
+    reporter: Reporter,
+    *,
+    with_kernel: bool = False,
+) -> Bundle:
+    """Write the bundle of target (from the run's JUnit and results directory) to out."""
+    check_out_dir(out)
+    recorded = read_suite(junit, target.suite)
+    props = recorded.properties
+    matrix_sha = provenance.sha256(m.path)
+    if props.get("matrix_sha256") != matrix_sha:
+        raise UserError(
+            f"{target.suite} was run from a matrix with sha256 {props.get('matrix_sha256', 'unknown')}, "
+            f"not {m.path.name} ({matrix_sha}): give the run's own --matrix"
+        )
+    (cell,) = steps.one_suite(m, target.suite)
+    program = program_of(target, recorded)
+    _check_series(cell, props)
+    accel = props.get("accel", "")
+    accel = accel if accel in {a.value for a in Accel} else Accel.AUTO.value
+    stage = Path(tempfile.mkdtemp(prefix=".repro-", dir=out.parent))
+    try:
+        key, sha = _kernel(m, cache, cell, props, stage, reporter) if with_kernel else (props.get("build_key"), None)
+        patches = _inputs(m, cell, stage)
+        _config(cache, cell, props, stage)
+        where = results / target.cell / target.runtime
+        places = _producing(cache, results, junit, m, out, stage)
+        ktap = _read(where / "share" / "results.ktap")
+        (stage / "results.ktap").write_text(repro_text.scrub(repro_text.ktap_excerpt(ktap, program), places))
+        console = repro_text.console_excerpt(_read(where / "console.log"), program)
+        (stage / "console.txt").write_text(repro_text.scrub(console, places))
+        artifact_name = f"{key}{artifact.SUFFIX}" if sha else None
+        argv = repro_text.command(target.suite, program, accel, artifact_name)
+        expected = expected_exit(recorded, program)
+        what = f"{target.suite}{f' --test {program}' if program else ''} ({m.path.name})"
+        script = stage / "reproduce.sh"
+        script.write_text(repro_text.reproduce_sh(argv, expected, what))
+        script.chmod(0o755)
+        manifest = _manifest(props, cell, target, program, key, sha, expected, argv, patches)
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _check_no_producing_path(stage, places)
+        names = _files(stage)
+        (stage / "SHA256SUMS").write_text(repro_text.sums({n: provenance.sha256(stage / n) for n in names}))
+        _place(stage, out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)  # the scratch directory this call made, and nothing else
+    return Bundle(out, " ".join(argv), expected, (*names, "SHA256SUMS"))
+
+
+def _check_series(cell: Cell, props: Mapping[str, str]) -> None:
+    """The matrix's series must still be the one the run applied (its KCIDB patchset hash)."""
+    if cell.kernel is not Kernel.SERIES:
+        return
+    now = series.load(cell.source.series).hash
+    if props.get("series_hash") != now:
+        raise UserError(
+            f"{cell.source.series}: the series changed since the run (hash {now[:12]}, the run's "
+            f"{props.get('series_hash', 'unknown')[:12]}): a bundle holds the series the run tested"
+        )
+
+
+def _kernel(
+    m: Matrix, cache: Cache, cell: Cell, props: Mapping[str, str], stage: Path, reporter: Reporter
+) -> tuple[str, str]:
+    """Pack the cell's kernel as stage/KEY.tar.zst (a warm cache rebuilds nothing); (key, its sha256)."""
+    key = steps.check_key(props.get("build_key") or _plan_key(m, cell))
+    with tempfile.TemporaryDirectory(prefix="zpfarm-repro-logs-") as logs:
+        opts = pipeline.options(m, m.cells, cache, Path(logs), Path(logs) / "junit.xml")
+        done = steps.build_artifact(m, opts, key, stage, reporter)
+    if done.artifact is None:
+        raise InfraError(f"{cell.name}: the kernel did not build again: {done.built.message}")
+    unpacked_commit = props.get("commit")
+    if unpacked_commit and done.built.ok and _artifact_commit(done.artifact) != unpacked_commit:
+        raise UserError(f"{cell.name}: the kernel packed now is not of the run's commit {unpacked_commit[:12]}")
+    return key, provenance.sha256(done.artifact)
+
+
+def _plan_key(m: Matrix, cell: Cell) -> str:
+    from farm import plan
+
+    return next(row.key for row in plan.make(m, [cell]).builds)
+
+
+def _artifact_commit(path: Path) -> str:
+    done = proc.run(["tar", "--zstd", "-xOf", str(path), artifact.MANIFEST], timeout=artifact.TAR_TIMEOUT_S)
+    try:
+        return str(json.loads(done.output).get("commit", ""))
+    except ValueError:
+        return ""
+
+
+def _inputs(m: Matrix, cell: Cell, stage: Path) -> list[dict[str, str]]:
+    """Copy the series (its patch-ids returned), the fragments and the testcases; write the one-cell matrix."""
+    patches: list[dict[str, str]] = []
+    series_dir = None
+    if cell.kernel is Kernel.SERIES:
+        series_dir = "series"
+        _copy_tree(cell.source.series, stage / series_dir)
+        for patch in series.load(stage / series_dir).patches:
+            patches.append({"file": patch.name, "patch_id": patch_id(patch), "sha256": provenance.sha256(patch)})
+    fragments = []
+    (stage / "configs").mkdir()
+    for i, frag in enumerate(cell.kconfig.fragments, 1):
+        name = f"configs/{i:02d}-{frag.name}"  # numbered: two variants' fragments may share a name
+        shutil.copyfile(frag, stage / name)
+        fragments.append(name)
+    _copy_tree(m.testcases_dir, stage / "testcases")
+    layout = repro_text.Layout(series_dir, "testcases", tuple(fragments))
+    text = repro_text.matrix_toml(cell, cell.runtimes[0], m.guest, layout, m.path.name)
+    (stage / "matrix.toml").write_text(text)
+    _check_matrix(stage / "matrix.toml", cell)
+    return patches
+
+
+def _check_matrix(path: Path, cell: Cell) -> None:
+    """The written matrix must read back as exactly this cell and runtime, with the same build inputs."""
+    from farm.model import matrix
+
+    m = matrix.load(path)
+    (again,) = m.cells
+    same = (again.name, again.runtimes, again.kconfig.cmdline) == (cell.name, cell.runtimes, cell.kconfig.cmdline)
+    frags = [f.read_bytes() for f in again.kconfig.fragments] == [f.read_bytes() for f in cell.kconfig.fragments]
+    if not (same and frags):
+        raise InfraError(f"{path}: the one-cell matrix does not read back as {cell.name} (a zpfarm bug)")
+
+
+def patch_id(patch: Path) -> str:
+    """`git patch-id --stable` of a patch file (what b4 and series.json name patches by)."""
+    done = proc.run(["sh", "-c", 'exec git patch-id --stable < "$1"', "patch-id", str(patch)], timeout=60)
+    words = done.output.split()
+    if not done.ok or not words or not re.fullmatch(r"[0-9a-f]{40}", words[0]):
+        raise UserError(f"{patch}: git patch-id finds no diff in it ({done.tail(1) or 'no output'})")
+    return words[0]
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    """Regular files and directories of src (a symlink or a device is left out: it could point anywhere)."""
+    dest.mkdir()
+    for entry in sorted(src.iterdir()):
+        if entry.name in ("__pycache__",) or entry.is_symlink():
+            continue
+        if entry.is_dir():
+            _copy_tree(entry, dest / entry.name)
+        elif entry.is_file():
+            shutil.copyfile(entry, dest / entry.name)
+
+
+def _config(cache: Cache, cell: Cell, props: Mapping[str, str], stage: Path) -> None:
+    """The .config of the run's build: the cache's build directory while it still holds that build."""
+    built = cache.build(cell.name)
+    stamp = built / ".zpfarm-built"
+    wanted = f"{props.get('commit', '')} {build.config_digest(cell)}\n"
+    try:
+        same = stamp.read_text() == wanted
+    except OSError:
+        same = False
+    if not same or not (built / ".config").is_file():
+        raise UserError(
+            f"the cache's build of {cell.name} is not the run's any more (commit {props.get('commit', '?')[:12]}): "
+            "--with-kernel builds it again (from ccache) and packs it"
+        )
+    shutil.copyfile(built / ".config", stage / ".config")
+
+
+def _read(path: Path) -> str:
+    """A results file the run wrote ("" when there is none); its size is capped, it may be anything."""
+    try:
+        with path.open("rb") as f:
+            return f.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _producing(cache: Cache, results: Path, junit: Path, m: Matrix, out: Path, stage: Path) -> dict[str, str]:
+    """This machine's directories, each with what stands for it in the bundle's texts."""
+    places = {
+        str(cache.root.resolve()): "<cache>",
+        str(results.resolve()): "<results>",
+        str(junit.resolve().parent): "<junit-dir>",
+        str(m.path.parent): "<matrix-dir>",
+        str(provenance.CHECKOUT): "<zpfarm>",
+        str(Path(sys.prefix).resolve()): "<venv>",
+        str(out.resolve()): "<bundle>",
+        str(stage.resolve()): "<bundle>",
+    }
+    return {k: v for k, v in places.items() if k != "/"}
+
+
+def _check_no_producing_path(stage: Path, places: Mapping[str, str]) -> None:
+    """No file written so far names a directory of this machine (the artifact is compressed: its manifest has none)."""
+    wanted = [p.encode() for p in places if p != "/"]
+    for name in _files(stage):
+        data = (stage / name).read_bytes()
+        for path in wanted:
+            if path in data:
+                raise UserError(f"{name} names {path.decode()}, a directory of this machine: it would not travel")
+
+
+def _files(stage: Path) -> list[str]:
+    return sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+
+
+def _place(stage: Path, out: Path) -> None:
+    """Rename the finished bundle to out: a new name, or over an empty directory (never over anything else)."""
+    try:
+        os.rename(stage, out)
+    except OSError as e:
+        raise UserError(f"-o {out}: could not put the bundle there ({e.strerror or e}): written meanwhile?") from None
+
+
+def _manifest(
+    props: Mapping[str, str],
+    cell: Cell,
+    target: Target,
+    program: str | None,
+    key: str | None,
+    sha: str | None,
+    expected: int,
+    argv: Sequence[str],
+    patches: Sequence[Mapping[str, str]],
+) -> dict[str, object]:
+    """What was run where: the run's own provenance (its JUnit properties) and this bundle's."""
+    copied = (
+        "zpfarm", "base", "base_line", "tarball_sha256", "commit", "series_hash", "kernel_release", "compiler",
+        "qemu_version", "vng_version", "accel", "matrix_sha256", "build_warnings",
+    )  # fmt: skip
+    return {
+        "format": 1,
+        "suite": target.suite,
+        "cell": cell.name,
+        "runtime": target.runtime,
+        "test": target.test,
+        "program": program,
+        "arch": cell.arch.name,
+        "kernel": cell.kernel.value,
+        "build_key": key,
+        "artifact": f"{key}{artifact.SUFFIX}" if sha else None,
+        "artifact_sha256": sha or props.get("artifact_sha256"),
+        "guest": {"cpus": props.get("guest_cpus"), "memory": props.get("guest_memory")},
+        "run": {name: props.get(name) for name in copied},
+        "patches": list(patches),
+        "expected_exit": expected,
+        "command": list(argv),
+        "made_by": provenance.zpfarm(),
+    }
