@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from farm.commands import bisect, ci, host, run, show
+from farm.commands import bisect, ci, host, repro, run, show
 from farm.commands.common import Command, Group, Interrupted, Outcome, error, out
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Report, Status
@@ -116,6 +116,7 @@ app.command("bisect", cls=Command)(bisect.bisect)
 app.command("bisect-step", hidden=True, cls=Command)(bisect.bisect_step)
 app.command("host-test", cls=Command)(host.host_test)
 app.command("doctor", cls=Command)(show.doctor)
+app.add_typer(repro.app, name="repro")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

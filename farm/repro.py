@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -163,8 +164,13 @@ def make(
     reporter: Reporter,
     *,
     with_kernel: bool = False,
+    kernel: Path | None = None,
 ) -> Bundle:
-    """Write the bundle of target (from the run's JUnit and results directory) to out."""
+    """Write the bundle of target (from the run's JUnit and results directory) to out.
+
+    with_kernel: put the kernel artifact in it, kernel (the artifact the run booted, checked
+    against the run's sha256) or else packed from this machine's build (a warm cache compiles nothing).
+    """
     check_out_dir(out)
     recorded = read_suite(junit, target.suite)
     props = recorded.properties
@@ -177,23 +183,28 @@ def make(
     (cell,) = steps.one_suite(m, target.suite)
     program = program_of(target, recorded)
     _check_series(cell, props)
+    where = results / target.cell / target.runtime
+    if not where.is_dir():
+        raise UserError(f"--results {results}: no {target.suite} in it (give the run's own --results)")
     accel = props.get("accel", "")
     accel = accel if accel in {a.value for a in Accel} else Accel.AUTO.value
     stage = Path(tempfile.mkdtemp(prefix=".repro-", dir=out.parent))
     try:
-        key, sha = _kernel(m, cache, cell, props, stage, reporter) if with_kernel else (props.get("build_key"), None)
+        stage.chmod(0o755)  # mkdtemp's 0700 would travel with the bundle
+        key, sha = props.get("build_key"), None
+        if with_kernel or kernel is not None:
+            key, sha = _kernel(m, cache, cell, props, program, stage, reporter, kernel)
+        else:
+            _config(cache, cell, props, stage)
         patches = _inputs(m, cell, stage)
-        _config(cache, cell, props, stage)
-        where = results / target.cell / target.runtime
         places = _producing(cache, results, junit, m, out, stage)
-        ktap = _read(where / "share" / "results.ktap")
-        (stage / "results.ktap").write_text(repro_text.scrub(repro_text.ktap_excerpt(ktap, program), places))
+        ktap = repro_text.ktap_excerpt(_read(where / "share" / "results.ktap"), program)
+        (stage / "results.ktap").write_text(repro_text.scrub(ktap, places))
         console = repro_text.console_excerpt(_read(where / "console.log"), program)
         (stage / "console.txt").write_text(repro_text.scrub(console, places))
-        artifact_name = f"{key}{artifact.SUFFIX}" if sha else None
-        argv = repro_text.command(target.suite, program, accel, artifact_name)
+        argv = repro_text.command(target.suite, program, accel, f"{key}{artifact.SUFFIX}" if sha else None)
         expected = expected_exit(recorded, program)
-        what = f"{target.suite}{f' --test {program}' if program else ''} ({m.path.name})"
+        what = f"{target.suite}{f' --test {program}' if program else ''} of {m.path.name}"
         script = stage / "reproduce.sh"
         script.write_text(repro_text.reproduce_sh(argv, expected, what))
         script.chmod(0o755)
@@ -206,7 +217,7 @@ def make(
     finally:
         if stage.exists():
             shutil.rmtree(stage)  # the scratch directory this call made, and nothing else
-    return Bundle(out, " ".join(argv), expected, (*names, "SHA256SUMS"))
+    return Bundle(out, shlex.join(argv), expected, (*names, "SHA256SUMS"))
 
 
 def _check_series(cell: Cell, props: Mapping[str, str]) -> None:
@@ -222,33 +233,50 @@ def _check_series(cell: Cell, props: Mapping[str, str]) -> None:
 
 
 def _kernel(
-    m: Matrix, cache: Cache, cell: Cell, props: Mapping[str, str], stage: Path, reporter: Reporter
+    m: Matrix,
+    cache: Cache,
+    cell: Cell,
+    props: Mapping[str, str],
+    program: str | None,
+    stage: Path,
+    reporter: Reporter,
+    given: Path | None,
 ) -> tuple[str, str]:
-    """Pack the cell's kernel as stage/KEY.tar.zst (a warm cache rebuilds nothing); (key, its sha256)."""
-    key = steps.check_key(props.get("build_key") or _plan_key(m, cell))
-    with tempfile.TemporaryDirectory(prefix="zpfarm-repro-logs-") as logs:
-        opts = pipeline.options(m, m.cells, cache, Path(logs), Path(logs) / "junit.xml")
-        done = steps.build_artifact(m, opts, key, stage, reporter)
-    if done.artifact is None:
-        raise InfraError(f"{cell.name}: the kernel did not build again: {done.built.message}")
-    unpacked_commit = props.get("commit")
-    if unpacked_commit and done.built.ok and _artifact_commit(done.artifact) != unpacked_commit:
-        raise UserError(f"{cell.name}: the kernel packed now is not of the run's commit {unpacked_commit[:12]}")
-    return key, provenance.sha256(done.artifact)
+    """stage/KEY.tar.zst (the given artifact, or packed here) and its stage/.config; (key, sha256)."""
+    if given is None:
+        key = steps.check_key(props.get("build_key") or _plan_key(m, cell))
+        tests = (program,) if program else cell.runtimes[0].tests
+        with tempfile.TemporaryDirectory(prefix="zpfarm-repro-logs-") as logs:
+            opts = pipeline.options(m, m.cells, cache, Path(logs), Path(logs) / "junit.xml", tests=tests)
+            done = steps.build_artifact(m, opts, key, stage, reporter)
+        if done.artifact is None:
+            raise InfraError(f"{cell.name}: the kernel did not build again: {done.built.message}")
+        packed = done.artifact
+    else:
+        if not given.is_file():
+            raise UserError(f"--kernel {given}: no such kernel artifact")
+        key = steps.check_key(given.name.removesuffix(artifact.SUFFIX))
+        recorded, sha = props.get("artifact_sha256"), provenance.sha256(given)
+        if recorded and recorded != sha:
+            raise UserError(f"--kernel {given}: sha256 {sha[:12]}, but the run booted {recorded[:12]}: another one")
+        packed = stage / given.name
+        shutil.copyfile(given, packed)
+    with tempfile.TemporaryDirectory(prefix="zpfarm-repro-") as tmp:
+        unpacked = artifact.unpack(packed, key, cell.arch.name, Path(tmp))  # every member checked first
+        m_ = unpacked.manifest
+        for name, have, want in (("key", m_.key, props.get("build_key")), ("commit", m_.commit, props.get("commit"))):
+            if want and have != want:
+                raise UserError(f"{packed.name}: its {name} is {have!r}, the run's {want!r}: not the run's kernel")
+        if m_.cell != cell.name:
+            raise UserError(f"{packed.name}: holds a build of {m_.cell}, not {cell.name}")
+        shutil.copyfile(unpacked.config, stage / ".config")
+    return key, provenance.sha256(packed)
 
 
 def _plan_key(m: Matrix, cell: Cell) -> str:
     from farm import plan
 
     return next(row.key for row in plan.make(m, [cell]).builds)
-
-
-def _artifact_commit(path: Path) -> str:
-    done = proc.run(["tar", "--zstd", "-xOf", str(path), artifact.MANIFEST], timeout=artifact.TAR_TIMEOUT_S)
-    try:
-        return str(json.loads(done.output).get("commit", ""))
-    except ValueError:
-        return ""
 
 
 def _inputs(m: Matrix, cell: Cell, stage: Path) -> list[dict[str, str]]:
@@ -308,20 +336,32 @@ def _copy_tree(src: Path, dest: Path) -> None:
 
 
 def _config(cache: Cache, cell: Cell, props: Mapping[str, str], stage: Path) -> None:
-    """The .config of the run's build: the cache's build directory while it still holds that build."""
-    built = cache.build(cell.name)
-    stamp = built / ".zpfarm-built"
-    wanted = f"{props.get('commit', '')} {build.config_digest(cell)}\n"
+    """The .config of the run's build: from the cache's build directory while it still holds that build,
+    or from the artifact `zpfarm test` unpacked into the cache, when it is the run's commit."""
+    built, commit = cache.build(cell.name), props.get("commit", "")
     try:
-        same = stamp.read_text() == wanted
+        same = (built / ".zpfarm-built").read_text() == f"{commit} {build.config_digest(cell)}\n"
     except OSError:
         same = False
-    if not same or not (built / ".config").is_file():
+    unpacked = cache.root / "artifacts" / props.get("build_key", "")
+    if same and (built / ".config").is_file():
+        shutil.copyfile(built / ".config", stage / ".config")
+    elif _NAME.fullmatch(props.get("build_key", "")) and _unpacked_commit(unpacked) == commit and commit:
+        shutil.copyfile(unpacked / artifact.KERNEL_DIR / artifact.CONFIG_NAME, stage / ".config")
+    else:
         raise UserError(
-            f"the cache's build of {cell.name} is not the run's any more (commit {props.get('commit', '?')[:12]}): "
-            "--with-kernel builds it again (from ccache) and packs it"
+            f"this machine's cache no longer holds the build {cell.name} ran (commit {commit[:12] or '?'}): "
+            "--with-kernel builds it again (from ccache) and packs it, or --kernel FILE gives its artifact"
         )
-    shutil.copyfile(built / ".config", stage / ".config")
+
+
+def _unpacked_commit(root: Path) -> str | None:
+    try:
+        data = json.loads((root / artifact.MANIFEST).read_text(encoding="utf-8"))
+        config = root / artifact.KERNEL_DIR / artifact.CONFIG_NAME
+        return str(data["commit"]) if config.is_file() and not config.is_symlink() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _read(path: Path) -> str:

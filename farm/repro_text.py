@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from farm.model.matrix import Cell, Guest, Runtime
+from farm.model.guest_settings import GuestSettings
+from farm.model.matrix import Cell, Runtime
 
 CONSOLE_TAIL = 200  # lines of console kept when no test markers frame the test
 AFTER_END = 30  # console lines kept after a test's end marker (a late splat)
 MAX_EXCERPT_LINES = 2000
+_CHDIR = re.compile(r"virtme_chdir=\S*")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def _toml(value: object) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
-def matrix_toml(cell: Cell, runtime: Runtime, guest: Guest, layout: Layout, origin: str) -> str:
+def matrix_toml(cell: Cell, runtime: Runtime, guest: GuestSettings, layout: Layout, origin: str) -> str:
     """A matrix of exactly cell/runtime, every path in it relative to the bundle.
 
     The base is pinned to the point release the run tested (v7.3.4, not the v7.3 line): a machine
@@ -160,9 +162,16 @@ def console_excerpt(text: str, program: str | None) -> str:
 
 
 def scrub(text: str, places: Mapping[str, str]) -> str:
-    """text with each producing directory (a key) replaced by its placeholder, the longest first."""
+    """text with each producing directory (a key) replaced by its placeholder, the longest first.
+
+    vng passes the guest its working directory without the leading slash (virtme_chdir=work/x):
+    that is the run's directory, replaced too, and so is every directory's slashless form.
+    """
+    text = _CHDIR.sub("virtme_chdir=<cwd>", text)
     for path in sorted(places, key=len, reverse=True):
-        if len(path) > 1:
+        if path.count("/") > 1:
+            text = text.replace(path, places[path]).replace(path.lstrip("/"), places[path])
+        elif len(path) > 1:
             text = text.replace(path, places[path])
     return text
 
