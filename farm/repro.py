@@ -21,58 +21,21 @@ import shlex
 import shutil
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm import pipeline, repro_text, steps
+from farm import pipeline, repro_suite, repro_text, steps
 from farm.host import proc, provenance
 from farm.host.cache import Cache
 from farm.kernel import artifact, build, series
 from farm.model.arches import Accel
 from farm.model.errors import InfraError, UserError
 from farm.model.matrix import Cell, Kernel, Matrix
-from farm.model.results import Status
 from farm.report.progress import Reporter
+from farm.repro_suite import Target
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # a cell, runtime or program: it names files
-# What each outcome exits with, most important first (as cli.py decides for every command).
-_EXIT_BY_STATUS = ((Status.INPUT, 2), (Status.INFRA, 3), (Status.FAIL, 1), (Status.CRASH, 1), (Status.BUILD, 1))
-_SUITE_CASES = ("build", "boot", "rootfs", "setup", "interrupted")  # cases of the whole boot, not of one program
 MAX_TEXT_BYTES = 64 << 20  # a console or KTAP file read for an excerpt
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to reproduce: CELL/RUNTIME, and optionally one test (a program, or a case of it)."""
-
-    cell: str
-    runtime: str
-    test: str | None = None
-
-    @property
-    def suite(self) -> str:
-        return f"{self.cell}/{self.runtime}"
-
-    @staticmethod
-    def parse(text: str) -> Target:
-        cell, _, rest = text.partition("/")
-        runtime, _, test = rest.partition("/")
-        for what, name in (("cell", cell), ("runtime", runtime)):
-            if not _NAME.fullmatch(name) or ".." in name:
-                raise UserError(f"{text!r}: {what} {name!r} is not a name (expected CELL/RUNTIME[/TEST])")
-        if test and not _NAME.fullmatch(test.split(".", 1)[0]):
-            raise UserError(f"{text!r}: test {test!r} is not a test name (a program, or PROGRAM.CASE)")
-        return Target(cell, runtime, test or None)
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The suite as the run's JUnit has it."""
-
-    properties: Mapping[str, str]
-    cases: tuple[tuple[str, Status], ...]
 
 
 @dataclass(frozen=True)
@@ -81,64 +44,6 @@ class Bundle:
     command: str  # what reproduce.sh runs, from the bundle
     expected_exit: int  # the original run's exit for what the bundle reruns
     files: tuple[str, ...]
-
-
-def read_suite(junit: Path, suite: str) -> Recorded:
-    """The properties and case statuses of one <testsuite> of a zpfarm JUnit file (UserError otherwise)."""
-    try:
-        root = ET.parse(junit).getroot()
-    except FileNotFoundError:
-        raise UserError(f"--junit {junit}: no such JUnit file") from None
-    except (ET.ParseError, OSError) as e:
-        raise UserError(f"--junit {junit}: not a readable JUnit file ({e})") from None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    found = [s for s in suites if s.get("name") == suite]
-    if len(found) != 1:
-        names = ", ".join(str(s.get("name")) for s in suites[:20])
-        raise UserError(f"--junit {junit}: {len(found)} suites named {suite!r} (suites: {names or 'none'})")
-    element = found[0]
-    props = {str(p.get("name")): str(p.get("value", "")) for p in element.iter("property")}
-    return Recorded(props, tuple((str(c.get("name", "")), _status(c)) for c in element.findall("testcase")))
-
-
-def _status(case: ET.Element) -> Status:
-    """A case's status from its JUnit element, as farm.report.junit writes them."""
-    known = {s.value: s for s in Status}
-    for tag, default in (("failure", Status.FAIL), ("error", Status.CRASH)):
-        if (r := case.find(tag)) is not None:
-            return known.get(r.get("type", ""), default)
-    if (r := case.find("skipped")) is not None:
-        return Status.XFAIL if r.get("type") == "xfail" else Status.SKIP
-    return Status.PASS
-
-
-def exit_code(statuses: Sequence[Status]) -> int:
-    for status, code in _EXIT_BY_STATUS:
-        if status in statuses:
-            return code
-    return 0
-
-
-def program_of(target: Target, recorded: Recorded) -> str | None:
-    """The program (what --test takes) that target's test names: a program of the suite, or a case's."""
-    if target.test is None:
-        return None
-    names = {name for name, _ in recorded.cases}
-    programs = sorted({name.split(".", 1)[0] for name in names} - set(_SUITE_CASES) - {"runtime"})
-    program = target.test.split(".", 1)[0]
-    if (target.test not in names and program != target.test) or program not in programs:
-        raise UserError(f"{target.suite} has no test {target.test!r} (its programs: {', '.join(programs) or 'none'})")
-    return program
-
-
-def expected_exit(recorded: Recorded, program: str | None) -> int:
-    """The exit code the run had for program alone (its cases and the boot's), or for the whole suite."""
-    picked = [
-        status
-        for name, status in recorded.cases
-        if program is None or name.split(".", 1)[0] in (program, *_SUITE_CASES)
-    ]
-    return exit_code(picked)
 
 
 def check_out_dir(out: Path) -> Path:
@@ -172,7 +77,7 @@ def make(
     against the run's sha256) or else packed from this machine's build (a warm cache compiles nothing).
     """
     check_out_dir(out)
-    recorded = read_suite(junit, target.suite)
+    recorded = repro_suite.read_suite(junit, target.suite)
     props = recorded.properties
     matrix_sha = provenance.sha256(m.path)
     if props.get("matrix_sha256") != matrix_sha:
@@ -181,7 +86,7 @@ def make(
             f"not {m.path.name} ({matrix_sha}): give the run's own --matrix"
         )
     (cell,) = steps.one_suite(m, target.suite)
-    program = program_of(target, recorded)
+    program = repro_suite.program_of(target, recorded)
     _check_series(cell, props)
     where = results / target.cell / target.runtime
     if not where.is_dir():
@@ -203,7 +108,7 @@ def make(
         console = repro_text.console_excerpt(_read(where / "console.log"), program)
         (stage / "console.txt").write_text(repro_text.scrub(console, places))
         argv = repro_text.command(target.suite, program, accel, f"{key}{artifact.SUFFIX}" if sha else None)
-        expected = expected_exit(recorded, program)
+        expected = repro_suite.expected_exit(recorded, program)
         what = f"{target.suite}{f' --test {program}' if program else ''} of {m.path.name}"
         script = stage / "reproduce.sh"
         script.write_text(repro_text.reproduce_sh(argv, expected, what))
@@ -346,7 +251,7 @@ def _config(cache: Cache, cell: Cell, props: Mapping[str, str], stage: Path) -> 
     unpacked = cache.root / "artifacts" / props.get("build_key", "")
     if same and (built / ".config").is_file():
         shutil.copyfile(built / ".config", stage / ".config")
-    elif _NAME.fullmatch(props.get("build_key", "")) and _unpacked_commit(unpacked) == commit and commit:
+    elif repro_suite.NAME.fullmatch(props.get("build_key", "")) and _unpacked_commit(unpacked) == commit and commit:
         shutil.copyfile(unpacked / artifact.KERNEL_DIR / artifact.CONFIG_NAME, stage / ".config")
     else:
         raise UserError(

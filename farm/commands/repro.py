@@ -51,9 +51,9 @@ def make(
       zpfarm repro make series-x86_64-thp-on/default/zeropage -o repro-zeropage --with-kernel
       (cd repro-zeropage && ./reproduce.sh)
     """
-    from farm import repro
+    from farm import repro, repro_suite
 
-    spec = repro.Target.parse(target)  # names that become paths: checked before anything is read
+    spec = repro_suite.Target.parse(target)  # names that become paths: checked before anything is read
     c = cache(cache_dir)
     m = matrix(matrix_file, c)
     junit = junit_file or results_dir / "junit.xml"
