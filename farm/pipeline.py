@@ -389,8 +389,12 @@ def reproducer(opts: Options, cell: Cell, suite: str, facts: SuiteFacts) -> str:
 
 
 def portable(path: Path) -> str:
-    """path relative to the current directory or to zpfarm's checkout when under one, else its name alone."""
-    for root in (Path.cwd(), provenance.CHECKOUT):
-        if path.is_relative_to(root.resolve()):
-            return str(path.relative_to(root.resolve()))
+    """path relative to the current directory or to zpfarm's checkout when under one, else its name alone.
+
+    Not relative to / or the home directory: that would be this machine's path without its first slash.
+    """
+    cwd = Path.cwd().resolve()
+    for root in (cwd, provenance.CHECKOUT.resolve()):
+        if root not in (Path("/"), Path.home().resolve()) and path.is_relative_to(root):
+            return str(path.relative_to(root))
     return path.name

@@ -65,7 +65,8 @@ def read_suite(junit: Path, suite: str) -> Recorded:
     found = [s for s in suites if s.get("name") == suite]
     if len(found) != 1:
         names = ", ".join(str(s.get("name")) for s in suites[:20])
-        raise UserError(f"--junit {junit}: {len(found)} suites named {suite!r} (suites: {names or 'none'})")
+        what = f"no suite {suite!r}" if not found else f"{len(found)} suites named {suite!r} (merge them first)"
+        raise UserError(f"--junit {junit}: {what} (suites: {names or 'none'})")
     element = found[0]
     props = {str(p.get("name")): str(p.get("value", "")) for p in element.iter("property")}
     return Recorded(props, tuple((str(c.get("name", "")), _status(c)) for c in element.findall("testcase")))
