@@ -82,7 +82,7 @@ def make(
     matrix_sha = provenance.sha256(m.path)
     if props.get("matrix_sha256") != matrix_sha:
         raise UserError(
-            f"{target.suite} was run from a matrix with sha256 {props.get('matrix_sha256', 'unknown')}, "
+            f"{target.suite} was run from a matrix with sha256 {props.get('matrix_sha256', 'unknown')[:64]!r}, "
             f"not {m.path.name} ({matrix_sha}): give the run's own --matrix"
         )
     (cell,) = steps.one_suite(m, target.suite)
@@ -96,7 +96,7 @@ def make(
     stage = Path(tempfile.mkdtemp(prefix=".repro-", dir=out.parent))
     try:
         stage.chmod(0o755)  # mkdtemp's 0700 would travel with the bundle
-        key, sha = props.get("build_key"), None
+        key, sha = _recorded_key(props), None
         if with_kernel or kernel is not None:
             key, sha = _kernel(m, cache, cell, props, program, stage, reporter, kernel)
         else:
@@ -125,6 +125,14 @@ def make(
     return Bundle(out, shlex.join(argv), expected, (*names, "SHA256SUMS"))
 
 
+def _recorded_key(props: Mapping[str, str]) -> str | None:
+    """The run's build key, when the JUnit holds one that is a build key (it names files)."""
+    try:
+        return artifact.check_key(props.get("build_key", ""))
+    except UserError:
+        return None
+
+
 def _check_series(cell: Cell, props: Mapping[str, str]) -> None:
     """The matrix's series must still be the one the run applied (its KCIDB patchset hash)."""
     if cell.kernel is not Kernel.SERIES:
@@ -133,7 +141,7 @@ def _check_series(cell: Cell, props: Mapping[str, str]) -> None:
     if props.get("series_hash") != now:
         raise UserError(
             f"{cell.source.series}: the series changed since the run (hash {now[:12]}, the run's "
-            f"{props.get('series_hash', 'unknown')[:12]}): a bundle holds the series the run tested"
+            f"{props.get('series_hash', 'unknown')[:12]!r}): a bundle holds the series the run tested"
         )
 
 
@@ -149,7 +157,7 @@ def _kernel(
 ) -> tuple[str, str]:
     """stage/KEY.tar.zst (the given artifact, or packed here) and its stage/.config; (key, sha256)."""
     if given is None:
-        key = steps.check_key(props.get("build_key") or _plan_key(m, cell))
+        key = _recorded_key(props) or _plan_key(m, cell)
         tests = (program,) if program else cell.runtimes[0].tests
         with tempfile.TemporaryDirectory(prefix="zpfarm-repro-logs-") as logs:
             opts = pipeline.options(m, m.cells, cache, Path(logs), Path(logs) / "junit.xml", tests=tests)
@@ -248,10 +256,11 @@ def _config(cache: Cache, cell: Cell, props: Mapping[str, str], stage: Path) -> 
         same = (built / ".zpfarm-built").read_text() == f"{commit} {build.config_digest(cell)}\n"
     except OSError:
         same = False
-    unpacked = cache.root / "artifacts" / props.get("build_key", "")
+    key = _recorded_key(props)
+    unpacked = cache.root / "artifacts" / (key or "none")
     if same and (built / ".config").is_file():
         shutil.copyfile(built / ".config", stage / ".config")
-    elif repro_suite.NAME.fullmatch(props.get("build_key", "")) and _unpacked_commit(unpacked) == commit and commit:
+    elif key and commit and _unpacked_commit(unpacked) == commit:
         shutil.copyfile(unpacked / artifact.KERNEL_DIR / artifact.CONFIG_NAME, stage / ".config")
     else:
         raise UserError(

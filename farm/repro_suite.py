@@ -95,7 +95,7 @@ def program_of(target: Target, recorded: Recorded) -> str | None:
     if target.test is None:
         return None
     names = {name for name, _ in recorded.cases}
-    programs = sorted({name.split(".", 1)[0] for name in names} - set(_SUITE_CASES) - {"runtime"})
+    programs = sorted({name.split(".", 1)[0] for name in names} - {*_SUITE_CASES, "runtime", "kernel"})
     program = target.test.split(".", 1)[0]
     if (target.test not in names and program != target.test) or program not in programs:
         raise UserError(f"{target.suite} has no test {target.test!r} (its programs: {', '.join(programs) or 'none'})")
@@ -107,6 +107,6 @@ def expected_exit(recorded: Recorded, program: str | None) -> int:
     picked = [
         status
         for name, status in recorded.cases
-        if program is None or name.split(".", 1)[0] in (program, *_SUITE_CASES)
+        if program is None or name.split(".", 1)[0] in (program, "runtime", "kernel", *_SUITE_CASES)
     ]
     return exit_code(picked)

@@ -316,3 +316,13 @@ def test_a_junit_that_is_not_one_or_lacks_the_suite_is_one_line(tmp_path: Path) 
     (tmp_path / "j.xml").write_text("<testsuites><testsuite")
     with pytest.raises(UserError, match="not a readable JUnit file"):
         repro_suite.read_suite(tmp_path / "j.xml", "c/d")
+
+
+def test_the_expected_exit_is_the_tests_and_the_boots_never_another_programs() -> None:
+    from farm.model.results import Status
+
+    cases = (("runtime", Status.PASS), ("memory.a", Status.PASS), ("zeropage.b", Status.FAIL))
+    run = repro_suite.Recorded({}, cases)
+    assert [repro_suite.expected_exit(run, p) for p in ("memory", "zeropage", None)] == [0, 1, 1]
+    crashed = repro_suite.Recorded({}, (*cases, ("kernel.console", Status.CRASH), ("boot", Status.INFRA)))
+    assert repro_suite.expected_exit(crashed, "memory") == 3  # infra wins over a crash, as cli.py decides
