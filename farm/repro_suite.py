@@ -7,13 +7,14 @@ names become paths (results/CELL/RUNTIME), and are checked to be plain names fir
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from farm.model.errors import UserError
 from farm.model.results import Status
+from farm.model.suite_id import SuiteId
+from farm.report import junit
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # a cell, runtime or program: it names files
 # What each outcome exits with, most important first (as cli.py decides for every command).
@@ -31,7 +32,7 @@ class Target:
 
     @property
     def suite(self) -> str:
-        return f"{self.cell}/{self.runtime}"
+        return SuiteId(self.cell, self.runtime).name
 
     @staticmethod
     def parse(text: str) -> Target:
@@ -53,34 +54,15 @@ class Recorded:
     cases: tuple[tuple[str, Status], ...]
 
 
-def read_suite(junit: Path, suite: str) -> Recorded:
+def read_suite(path: Path, suite: str) -> Recorded:
     """The properties and case statuses of one <testsuite> of a zpfarm JUnit file (UserError otherwise)."""
-    try:
-        root = ET.parse(junit).getroot()
-    except FileNotFoundError:
-        raise UserError(f"--junit {junit}: no such JUnit file") from None
-    except (ET.ParseError, OSError) as e:
-        raise UserError(f"--junit {junit}: not a readable JUnit file ({e})") from None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    found = [s for s in suites if s.get("name") == suite]
+    suites = junit.read(path)
+    found = [s for s in suites if s.name == suite]
     if len(found) != 1:
-        names = ", ".join(str(s.get("name")) for s in suites[:20])
+        names = ", ".join(s.name for s in suites[:20])
         what = f"no suite {suite!r}" if not found else f"{len(found)} suites named {suite!r} (merge them first)"
-        raise UserError(f"--junit {junit}: {what} (suites: {names or 'none'})")
-    element = found[0]
-    props = {str(p.get("name")): str(p.get("value", "")) for p in element.iter("property")}
-    return Recorded(props, tuple((str(c.get("name", "")), _status(c)) for c in element.findall("testcase")))
-
-
-def _status(case: ET.Element) -> Status:
-    """A case's status from its JUnit element, as farm.report.junit writes them."""
-    known = {s.value: s for s in Status}
-    for tag, default in (("failure", Status.FAIL), ("error", Status.CRASH)):
-        if (r := case.find(tag)) is not None:
-            return known.get(r.get("type", ""), default)
-    if (r := case.find("skipped")) is not None:
-        return Status.XFAIL if r.get("type") == "xfail" else Status.SKIP
-    return Status.PASS
+        raise UserError(f"--junit {path}: {what} (suites: {names or 'none'})")
+    return Recorded(dict(found[0].properties), tuple((c.name, c.status) for c in found[0].cases))
 
 
 def exit_code(statuses: Sequence[Status]) -> int:

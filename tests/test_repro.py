@@ -323,7 +323,7 @@ def test_a_junit_that_is_not_one_or_lacks_the_suite_is_one_line(tmp_path: Path) 
     with pytest.raises(UserError, match=r"no suite 'c/d' \(suites: a/b\)"):
         repro_suite.read_suite(tmp_path / "j.xml", "c/d")
     (tmp_path / "j.xml").write_text("<testsuites><testsuite")
-    with pytest.raises(UserError, match="not a readable JUnit file"):
+    with pytest.raises(UserError, match="not a whole XML file"):
         repro_suite.read_suite(tmp_path / "j.xml", "c/d")
 
 
