@@ -316,22 +316,3 @@ def test_a_run_from_another_matrix_or_series_is_refused(tmp_path: Path, machine:
     m, cache, results = _recorded_run(tmp_path / "2", machine["tarball"], series_hash="f" * 64)
     with pytest.raises(UserError, match="the series changed since the run"):
         _make(m, cache, results, tmp_path / "b")
-
-
-def test_a_junit_that_is_not_one_or_lacks_the_suite_is_one_line(tmp_path: Path) -> None:
-    (tmp_path / "j.xml").write_text("<testsuites><testsuite name='a/b'/></testsuites>")
-    with pytest.raises(UserError, match=r"no suite 'c/d' \(suites: a/b\)"):
-        repro_suite.read_suite(tmp_path / "j.xml", "c/d")
-    (tmp_path / "j.xml").write_text("<testsuites><testsuite")
-    with pytest.raises(UserError, match="not a whole XML file"):
-        repro_suite.read_suite(tmp_path / "j.xml", "c/d")
-
-
-def test_the_expected_exit_is_the_tests_and_the_boots_never_another_programs() -> None:
-    from farm.model.results import Status
-
-    cases = (("runtime", Status.PASS), ("memory.a", Status.PASS), ("zeropage.b", Status.FAIL))
-    run = repro_suite.Recorded({}, cases)
-    assert [repro_suite.expected_exit(run, p) for p in ("memory", "zeropage", None)] == [0, 1, 1]
-    crashed = repro_suite.Recorded({}, (*cases, ("kernel.console", Status.CRASH), ("boot", Status.INFRA)))
-    assert repro_suite.expected_exit(crashed, "memory") == 3  # infra wins over a crash, as cli.py decides
