@@ -28,7 +28,7 @@ from pathlib import Path
 from farm import pipeline, repro_suite, repro_text, steps
 from farm.host import proc, provenance
 from farm.host.cache import Cache
-from farm.kernel import artifact, build, series
+from farm.kernel import artifact, build, git, series, source
 from farm.model.arches import Accel
 from farm.model.errors import InfraError, UserError
 from farm.model.matrix import Cell, Kernel, Matrix
@@ -114,6 +114,7 @@ def make(
         script.write_text(repro_text.reproduce_sh(argv, expected, what))
         script.chmod(0o755)
         manifest = _manifest(props, cell, target, program, key, sha, expected, argv, patches)
+        manifest["base_commit"] = _base_commit(cache, cell)
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _check_no_producing_path(stage, places)
         names = _files(stage)
@@ -123,6 +124,15 @@ def make(
         if stage.exists():
             shutil.rmtree(stage)  # the scratch directory this call made, and nothing else
     return Bundle(out, shlex.join(argv), expected, (*names, "SHA256SUMS"))
+
+
+def _base_commit(cache: Cache, cell: Cell) -> str | None:
+    """The commit of the base the series applies to: its tag in the farm's repository (made the same on
+    every machine from the tarball), or the ref in the user's tree; None when this machine has neither."""
+    src = cell.source
+    repo = src.tree if src.tree is not None else cache.source(source.repo_name(src))
+    ref = src.base if src.tree is not None else f"refs/tags/{src.base}"
+    return git.resolve(repo, ref) if repo.is_dir() else None
 
 
 def _recorded_key(props: Mapping[str, str]) -> str | None:
