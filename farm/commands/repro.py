@@ -59,7 +59,7 @@ def make(
     junit = junit_file or results_dir / "junit.xml"
     reporter = ui.PlainReporter(err)
     bundle = repro.make(m, c, spec, junit, results_dir, out_dir, reporter, with_kernel=with_kernel, kernel=kernel)
-    out.print(f"{bundle.directory}: {len(bundle.files)} files; its reproduce.sh runs:", soft_wrap=True)
+    out.print(f"{bundle.directory}: {len(bundle.files)} files; its reproduce.sh runs:", soft_wrap=True, markup=False)
     out.print(f"  {bundle.command}  (the run's exit: {bundle.expected_exit})", soft_wrap=True, markup=False)
 
 
