@@ -101,3 +101,18 @@ def test_sums_are_what_sha256sum_reads_and_refuse_names_outside_the_bundle() -> 
     for bad in ("../x", "/etc/passwd", "a\nb"):
         with pytest.raises(ValueError, match="not a name inside the bundle"):
             repro_text.sums({bad: "0" * 64})
+
+
+def test_a_cell_of_a_users_tree_names_the_tree_beside_the_bundle_not_where_it_was(tmp_path: Path) -> None:
+    (tmp_path / "linux" / ".git").mkdir(parents=True)
+    (tmp_path / "testcases").mkdir()
+    (tmp_path / "on.config").write_text("CONFIG_X=y\n")
+    (tmp_path / "matrix.toml").write_text(
+        f'[source]\ntree = "{tmp_path / "linux"}"\nbase = "v6.12"\n[axes]\nkernel = ["base"]\narch = ["x86_64"]\n'
+        'kconfig = ["on"]\n[kconfig.on]\nfragments = ["on.config"]\n'
+    )
+    m = matrix.load(tmp_path / "matrix.toml")
+    (cell,) = m.cells
+    layout = repro_text.Layout(None, "testcases", ("configs/01-on.config",))
+    text = repro_text.matrix_toml(cell, cell.runtimes[0], m.guest, layout, "matrix.toml")
+    assert 'tree = "linux"' in text and 'base = "v6.12"' in text and str(tmp_path) not in text
