@@ -15,13 +15,13 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from farm.cellrun import LOG_TAIL, stage_error
 from farm.host.cache import Cache
 from farm.kernel import build, git
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Cell, Kernel, Source
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.options import Options
-from farm.pipeline import LOG_TAIL, stage_error
 from farm.report import junit
 from farm.report.progress import Reporter
 from farm.trees import Tree, prepare_trees

@@ -14,35 +14,29 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
-from farm.guest import gcov, selection, selftest_runs
-from farm.host import files, provenance
+from farm.cellrun import CellRun, identity
+from farm.guest import selection, selftest_runs
+from farm.host import files
 from farm.host.cache import Cache
 from farm.judge import expect, verdict
 from farm.kernel import series
 from farm.model.arches import Accel
-from farm.model.errors import UserError, ZpfarmError
+from farm.model.errors import UserError
 from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Cell, Kernel, Matrix, Runtime, check_bootable
-from farm.model.programs import GuestTest
 from farm.model.results import Report, Status, Suite, TestResult
-from farm.model.suite_facts import BuildFacts, SuiteFacts
 from farm.model.suite_id import SuiteId
 from farm.options import Options
 from farm.report import junit, merge
 from farm.report.progress import Reporter
-from farm.stages import CellBuild, GuestImage, GuestPrograms, LocalStages, Stages
+from farm.stages import CellBuild, LocalStages, Stages
 from farm.trees import Tree
-from farm.vm import boot
-
-LOG_TAIL = 20000  # characters of a failed build's log kept in the JUnit
 
 
 def options(
@@ -225,7 +219,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
         Suite(
             SuiteId.of(cell, rt).name,
             (*_finished_part(opts, cell, rt, expectations), case),
-            _identity(cell, rt).properties(),
+            identity(cell, rt).properties(),
             "",
             now,
             0.0,
@@ -248,137 +242,3 @@ def _finished_part(
     except OSError:
         return []
     return verdict.finished_part(text, cell.kernel.value, expectations)
-
-
-def _identity(cell: Cell, runtime: Runtime | None = None) -> SuiteFacts:
-    """What a suite is of: the cell, and the base as resolved (the point release and its tarball)."""
-    src = cell.source
-    identity = SuiteFacts(cell.arch.name, cell.kconfig.name, cell.kernel.value, src.base, src.line, src.tarball_sha256)
-    return replace(identity, runtime=runtime.name) if runtime else identity
-
-
-def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
-    """Which farm, tools and matrix file made a suite (asked once per process)."""
-    tools = {
-        "vng_version": (boot.vng(), "--version"),
-        "compiler": (cell.arch.cc, "--version"),
-        **({"qemu_version": (cell.arch.qemu.binary, "--version")} if cell.arch.qemu else {}),
-    }
-    try:
-        matrix_sha = provenance.sha256(matrix.path)
-    except OSError:
-        matrix_sha = "unreadable"
-    facts = {"zpfarm": provenance.zpfarm(), "matrix_sha256": matrix_sha}
-    return facts | {name: provenance.tool_version(*argv) for name, argv in tools.items()}
-
-
-def stage_error(stage: str, e: ZpfarmError) -> TestResult:
-    """A stage that raised: bad input (exit 2) or the machine (exit 3), never the code under test."""
-    return TestResult(stage, Status.INPUT if isinstance(e, UserError) else Status.INFRA, str(e))
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A cell ready to boot (its guest image and selftests), or the case that says why it is not."""
-
-    facts: SuiteFacts
-    guest: GuestImage | TestResult
-    selftests: tuple[GuestTest, ...] = ()
-
-
-@dataclass
-class CellRun:
-    """One cell through the stages: its build (shared by its runtimes), then a boot per runtime variant.
-
-    suite() may run in several boot threads at once, one per runtime; the
-    first to come waits for the build and the root filesystem for all.
-    """
-
-    opts: Options
-    stages: Stages
-    reporter: Reporter
-    expectations: Sequence[expect.Expectation]
-    cell: Cell
-    guest_programs: GuestPrograms
-    tree: Tree | ZpfarmError
-    build: Future[CellBuild] | None
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _ready: Prepared | None = field(default=None, init=False)
-
-    def suite(self, rt: Runtime) -> Suite:
-        """The <testsuite> of one runtime variant, whatever happened to the cell."""
-        started = datetime.now(UTC)
-        ready = self._prepared()
-        if isinstance(ready.guest, TestResult):
-            return self._suite(rt, ready.facts, started, [ready.guest], "")
-        return self._boot(rt, ready.guest, ready.selftests, ready.facts)
-
-    def _prepared(self) -> Prepared:
-        with self._lock:
-            if self._ready is None:
-                self._ready = self._prepare()
-            return self._ready
-
-    def _prepare(self) -> Prepared:
-        """The cell's guest (kernel, runner, root), or the case saying why it has none."""
-        facts = replace(_identity(self.cell), provenance=tuple(_provenance(self.opts.matrix, self.cell).items()))
-        if isinstance(self.tree, ZpfarmError) or self.build is None:
-            error = self.tree if isinstance(self.tree, ZpfarmError) else ZpfarmError("no build was started")
-            return Prepared(facts, stage_error("build", error))
-        facts = replace(facts, build=BuildFacts(self.tree.commit, self.tree.series_hash, series_id=self.tree.series_id))
-        try:
-            result = self.build.result()
-        except ZpfarmError as e:
-            return Prepared(facts, stage_error("build", e))
-        built = result.built
-        facts = replace(
-            facts,
-            build=BuildFacts(
-                self.tree.commit,
-                self.tree.series_hash,
-                built.release,
-                built.warnings,
-                built.elapsed,
-                str(built.log),
-                series_id=self.tree.series_id,
-            ),
-        )
-        if not built.ok or built.image is None:
-            tail = built.log.read_text(errors="replace")[-LOG_TAIL:] if built.log.is_file() else ""
-            return Prepared(facts, TestResult("build", Status.BUILD, built.message, tail))
-        try:
-            root = self.stages.rootfs(self.cell.arch)
-        except ZpfarmError as e:
-            return Prepared(facts, stage_error("rootfs", e))
-        return Prepared(facts, GuestImage(built.image, self.guest_programs.runner, root), result.selftests)
-
-    def _boot(self, rt: Runtime, guest: GuestImage, selftests: Sequence[GuestTest], facts: SuiteFacts) -> Suite:
-        started = datetime.now(UTC)
-        self.reporter.phase(self.cell.name, f"boot {rt.name}")
-        wanted = selection.Selection(rt.tests)  # the runtime's tests, read as --test reads names
-        chosen = [t for t in (*self.guest_programs.tests, *selftests) if wanted.wants(t.name)]
-        if self.cell.kconfig.coverage:
-            chosen = gcov.around(chosen)
-        where = self.opts.out / self.cell.name / rt.name
-        booted = self.stages.boot(self.cell, rt, guest, chosen, where)
-        text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
-        cases = verdict.judge(booted, text, self.cell.kernel, [t.name for t in chosen], self.expectations)
-        facts = replace(facts, accel=booted.accel, console_log=str(booted.console), measured=booted.properties)
-        return self._suite(rt, facts, started, cases, str(booted.console))
-
-    def _suite(
-        self, rt: Runtime, facts: SuiteFacts, started: datetime, cases: list[TestResult], system_out: str
-    ) -> Suite:
-        name = SuiteId.of(self.cell, rt).name
-        facts = replace(facts, runtime=rt.name, reproducer=self.reproducer(name, facts.accel or None))
-        elapsed = (datetime.now(UTC) - started).total_seconds()
-        return Suite(name, tuple(cases), facts.properties(), system_out, started, elapsed)
-
-    def reproducer(self, suite: str, accel: str | None) -> str:
-        """The command that reruns exactly this suite."""
-        again = ["zpfarm", "run", "--matrix", str(self.opts.matrix.path), "--cell", suite]
-        src = self.cell.source
-        if src.tree is not None:
-            again += ["--kernel-tree", str(src.tree), "--base", src.base]
-        again += ["--accel", accel or self.opts.accel.value]
-        return shlex.join(again)

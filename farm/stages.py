@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from farm import coverage
+from farm import coverage, plan
 from farm.guest import runner, selftests, testcases
 from farm.host import proc
 from farm.kernel import build, git, source
@@ -50,11 +50,21 @@ class GuestImage:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Which build a kernel is (the plan's build key) and, booted from an artifact, which file."""
+
+    key: str = ""  # "" for a bisect step's checkout: no plan names it
+    artifact: str = ""  # KEY.tar.zst
+    artifact_sha256: str = ""
+
+
+@dataclass(frozen=True)
 class CellBuild:
     """A cell's build: the kernel and, when wanted, the selftests of its tree."""
 
     built: build.Built
     selftests: tuple[GuestTest, ...] = ()
+    origin: Origin = Origin()  # which build it is, from which artifact
 
 
 class Stages(Protocol):
@@ -124,15 +134,16 @@ class LocalStages:
         build_dir = opts.cache.bisect.build(cell.name) if opts.checkout else None
         remote = opts.matrix.cache_remote
         built = build.build(cell, tree.path, tree.commit, opts.cache, log, progress, build_dir=build_dir, remote=remote)
+        which = Origin() if opts.checkout else Origin(build_key(cell, tree))
         if not built.ok or not opts.wants_selftests():
-            return CellBuild(built)
+            return CellBuild(built, origin=which)
         progress("build selftests")
         origin = f"{cell.source.name}-" if cell.source.name else ""
         out = opts.cache.root / "selftests" / f"{prefix}{origin}{cell.kernel}-{cell.arch.name}"
         with opts.cache.build_lock():
             git.checkout(tree.path, tree.commit)
             tests = selftests.build(tree.path, cell.arch, out, opts.out / cell.name / "selftests.log")
-        return CellBuild(built, tuple(t for t in tests if opts.selection.wants(t.name)))
+        return CellBuild(built, tuple(t for t in tests if opts.selection.wants(t.name)), which)
 
     def rootfs(self, arch: Arch) -> Path | None:
         if arch.native:
@@ -166,3 +177,8 @@ class LocalStages:
 
     def hold_trees(self, waiting: Callable[[], None]) -> AbstractContextManager[None]:
         return self.opts.cache.trees_lock(waiting)
+
+
+def build_key(cell: Cell, tree: Tree) -> str:
+    """The plan's build key of what cell builds from tree (`zpfarm build --key` packs the same)."""
+    return plan.build_key(cell, cell.source, plan.probe_toolchain(cell.arch), tree.series_hash or None)

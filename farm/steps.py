@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farm import pipeline, plan
+from farm.host import provenance
 from farm.kernel import artifact, build, reproducible
 from farm.model.arches import Arch
 from farm.model.errors import UserError, ZpfarmError
@@ -27,7 +28,7 @@ from farm.model.programs import GuestTest
 from farm.model.results import Report
 from farm.options import Options, Progress
 from farm.report.progress import Reporter
-from farm.stages import CellBuild, GuestPrograms, LocalStages
+from farm.stages import CellBuild, GuestPrograms, LocalStages, Origin
 from farm.trees import Tree
 
 INDEX = "programs.json"  # in the artifact's programs/: the runner and each GuestTest
@@ -124,9 +125,11 @@ class ArtifactStages(LocalStages):
         notice: Callable[[str], None],
         line: Callable[[str, str], None],
         unpacked: artifact.Unpacked,
+        sha256: str = "",
     ) -> None:
         super().__init__(opts, notice, line)
         self.unpacked = unpacked
+        self.sha256 = sha256  # the packed artifact's, for the suite's properties
         self.runner, tests = _index(unpacked.programs)
         self.tests = {kind: tuple(t for k, t in tests if k == kind) for kind in ("testcases", "selftests")}
 
@@ -156,7 +159,8 @@ class ArtifactStages(LocalStages):
         )
         wanted = self.opts.selection
         selftests = self.tests["selftests"] if self.opts.wants_selftests() else ()
-        return CellBuild(built, tuple(t for t in selftests if wanted.wants(t.name)))
+        origin = Origin(m.key, f"{m.key}{artifact.SUFFIX}", self.sha256)
+        return CellBuild(built, tuple(t for t in selftests if wanted.wants(t.name)), origin)
 
 
 def _index(programs: Path) -> tuple[Path, list[tuple[str, GuestTest]]]:
@@ -199,7 +203,7 @@ def test_artifact(opts: Options, kernel: Path, reporter: Reporter, report: Repor
         raise UserError(
             f"{kernel}: holds a build of {unpacked.manifest.cell}, not {cell.name} (another cell's artifact)"
         )
-    stages = ArtifactStages(opts, reporter.notice, reporter.line, unpacked)
+    stages = ArtifactStages(opts, reporter.notice, reporter.line, unpacked, provenance.sha256(kernel))
     pipeline.run(opts, reporter, stages, report)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from farm.cellrun import stage_error
 from farm.host import ccache, proc
 from farm.host.cache import Cache
 from farm.kernel import git, sweepcache, sweepconf, touched
@@ -30,7 +31,6 @@ from farm.model.errors import InfraError, UserError, ZpfarmError
 from farm.model.matrix import Kernel, Matrix, Source
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.model.sweep import Config, Sweep, Toolchain
-from farm.pipeline import stage_error
 from farm.report import junit
 from farm.report.progress import Reporter
 from farm.sweep_verdict import Reproducer, verdict

@@ -15,8 +15,7 @@ from kernels import imported
 
 from farm import bisect
 from farm.host.cache import default_root
-from farm.model.results import Status, TestResult
-from farm.pipeline import Report
+from farm.model.results import Report, Status, TestResult
 from farm.report import junit
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ import junitparser
 import pytest
 
 import cli
-from farm import pipeline
+from farm import cellrun, pipeline
 from farm.host.cache import Cache
 from farm.kernel.build import Built
 from farm.model import matrix
@@ -169,6 +169,27 @@ def test_a_clean_run_boots_every_cell_and_exits_0(tmp_path: Path) -> None:
     assert cli.exit_code(report) == 0
     props = report.suites[1].properties
     assert props["commit"] == "series-commit" and props["accel"] == "tcg" and "--cell" in props["reproducer"]
+
+
+def test_the_reproducer_names_no_path_of_this_machine_and_a_test_step_names_its_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farm.model.suite_facts import BuildFacts, SuiteFacts
+
+    monkeypatch.chdir(tmp_path)
+    stages = FakeStages(tmp_path)
+    props = run(tmp_path, stages).suites[1].properties
+    assert props["reproducer"] == "zpfarm run --matrix matrix.toml --cell series-x86_64-on/default --accel tcg"
+    assert props["guest_cpus"] == "2" and props["guest_memory"] == "2G"
+    monkeypatch.chdir("/")  # a path relative to / would be this machine's: the name alone
+    m = write_matrix(tmp_path)
+    opts = pipeline.options(m, m.cells, Cache(tmp_path / "cache"), tmp_path / "out", tmp_path / "junit.xml")
+    booted = BuildFacts("c", "h", key="00000000000000a1", artifact="00000000000000a1.tar.zst", artifact_sha256="f")
+    facts = SuiteFacts("x86_64", "on", "series", "v7.3.4", build=booted, accel="kvm")
+    assert cellrun.reproducer(opts, m.cells[1], "series-x86_64-on/default", facts) == (
+        "zpfarm test --matrix matrix.toml --cell series-x86_64-on/default --kernel 00000000000000a1.tar.zst --accel kvm"
+    )
+    assert {"build_key", "artifact", "artifact_sha256"} <= facts.properties().keys()
 
 
 def test_a_series_that_does_not_apply_fails_only_the_series_cells_as_bad_input(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ def test_the_artifact_stages_give_back_the_kernel_and_programs_it_was_packed_wit
     assert not isinstance(tree, Exception) and tree.commit == "abc"
     built = stages.build(cell, tree, print)
     assert built.built.ok and built.built.image == unpacked.image and built.built.release == "6.12.117"
+    assert (built.origin.key, built.origin.artifact) == (KEY, f"{KEY}.tar.zst")  # the suite names what it booted
     assert [t.name for t in built.selftests] == ["selftests-mm-cow"]
     assert all(f.is_file() for t in built.selftests for f in t.files)
     guest = stages.guest_programs(cell.arch)

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
-from farm import pipeline, ui
+from farm import cellrun, pipeline, ui
 from farm.host.cache import Cache, default_root
 from farm.model import matrix as matrix_mod
 from farm.model.arches import Accel
@@ -251,7 +251,7 @@ def _error_junit(junit_path: Path, e: ZpfarmError) -> str:
     """A JUnit file saying why a run could not start, beside any earlier one; where it went."""
     where = pipeline.early_junit(junit_path)
     try:
-        junit.write(where, [Suite("zpfarm", (pipeline.stage_error("setup", e),), {}, "", datetime.now(UTC), 0.0)])
+        junit.write(where, [Suite("zpfarm", (cellrun.stage_error("setup", e),), {}, "", datetime.now(UTC), 0.0)])
     except ZpfarmError as problem:
         return f" (no JUnit written: {problem})"
     return f" (JUnit: {where})"

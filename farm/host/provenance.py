@@ -15,7 +15,7 @@ from pathlib import Path
 from farm.host import proc
 from farm.model.errors import InfraError
 
-_CHECKOUT = Path(__file__).resolve().parents[2]  # the zpfarm checkout (an editable install runs from it)
+CHECKOUT = Path(__file__).resolve().parents[2]  # the zpfarm checkout (an editable install runs from it)
 
 
 @functools.cache
@@ -25,12 +25,12 @@ def zpfarm() -> str:
         version = metadata.version("zpfarm")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    if not (_CHECKOUT / ".git").exists():
+    if not (CHECKOUT / ".git").exists():
         return version
-    head = proc.run(["git", "-C", str(_CHECKOUT), "rev-parse", "--short=12", "HEAD"], timeout=30)
+    head = proc.run(["git", "-C", str(CHECKOUT), "rev-parse", "--short=12", "HEAD"], timeout=30)
     if not head.ok:
         return version
-    dirty = proc.run(["git", "-C", str(_CHECKOUT), "status", "--porcelain", "--untracked-files=no"], timeout=30)
+    dirty = proc.run(["git", "-C", str(CHECKOUT), "status", "--porcelain", "--untracked-files=no"], timeout=30)
     return f"{version} ({head.output.strip()}{'+dirty' if dirty.output.strip() else ''})"
 
 

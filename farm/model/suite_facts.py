@@ -19,6 +19,9 @@ class BuildFacts:
     seconds: float | None = None
     log: str = ""
     series_id: str = ""  # sha256 over the patches' patch-ids: the same for a version that changed only messages
+    key: str = ""  # the plan's build key
+    artifact: str = ""  # booted from an artifact (zpfarm test): its file name, KEY.tar.zst
+    artifact_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,9 @@ class SuiteFacts:
         props |= {k: v for k, v in optional.items() if v} | dict(self.provenance)
         if self.build is not None:
             b = self.build
-            props |= {"commit": b.commit, "series_hash": b.series_hash} | (
-                {"series_id": b.series_id} if b.series_id else {}
-            )
+            props |= {"commit": b.commit, "series_hash": b.series_hash}
+            origin = {"series_id": b.series_id, "build_key": b.key, "artifact": b.artifact}
+            props |= {k: v for k, v in (origin | {"artifact_sha256": b.artifact_sha256}).items() if v}
             if b.warnings is not None and b.seconds is not None:
                 built = {"kernel_release": b.kernel_release, "build_warnings": str(b.warnings)}
                 props |= built | {"build_seconds": f"{b.seconds:.1f}", "build_log": b.log}
