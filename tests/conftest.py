@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import kernels
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+import cli
+from farm.guest import runner
 from farm.host import proc
+from farm.model import arches
 
 # Rich sizes tables from COLUMNS: fix it so rendered output is stable.
 os.environ["COLUMNS"] = "200"
@@ -27,3 +35,74 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     import lore
 
     return lore.two_versions(tmp_path_factory.mktemp("two-versions"))
+
+
+# A patch series on tests/fakelinux: patch 2 adds a compiler warning (build-each fails it), patch 3
+# plants the bug testcases/holes.py finds in the booted kernel (bisect names it), patch 4 is a
+# document. The base and patch 1 are clean.
+FAKE_SERIES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("mm: add zero_page_hole()", {"mm/memory.c": "int zero_page_hole(void) { return 0; }\n"}),
+    ("shmem: note the zero page", {"mm/shmem.c": "int zero; // fake: warning unused variable 'zero'\n"}),
+    ("shmem: map the zero page on read faults", {"mm/shmem.c": "/* ZPFARM_FAKE_BUG: holes read back dirty */\n"}),
+    ("Documentation: tmpfs and the zero page", {"Documentation/tmpfs.rst": "Holes read as zero.\n"}),
+)
+# The one guest test: fails in a kernel that holds the planted bug (the fake vng gives the guest
+# programs the booted image as $ZPFARM_FAKE_KERNEL, where a real program would look at the kernel).
+HOLES_TEST = """\
+import os
+bug = b"ZPFARM_FAKE_BUG" in open(os.environ["ZPFARM_FAKE_KERNEL"], "rb").read()
+print("KTAP version 1\\n1..2")
+print(("not ok" if bug else "ok") + " 1 read_hole")
+print("ok 2 write_hole")
+"""
+
+
+@dataclass(frozen=True)
+class FakeFarm:
+    """A project over tests/fakelinux: its matrix, tarball, series, testcases and cache, booted by the fake vng."""
+
+    root: Path
+    matrix: Path
+    tarball: Path
+    cache: Path
+
+    def zpfarm(self, *args: str | Path) -> Result:
+        """zpfarm ARGS through typer's CliRunner (in this process), with the project's matrix and cache."""
+        argv = [str(a) for a in args]
+        return CliRunner().invoke(cli.app, [*argv, "--matrix", str(self.matrix), "--cache", str(self.cache)])
+
+
+@pytest.fixture(scope="session")
+def _fake_runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The guest runner built once for this host, as farm/guest/runner.py builds it (the tests copy it in)."""
+    where = tmp_path_factory.mktemp("runner")
+    runner.build(arches.for_machine(os.uname().machine), where / "x86_64", where / "runner.log")
+    return where
+
+
+@pytest.fixture
+def fakefarm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _fake_runner: Path) -> FakeFarm:
+    """A project over tests/fakelinux 6.12.117 (base "v6.12", floating), booted by tests/fakevng/vng.
+
+    Two cells (base and series of x86_64), one runtime, one guest test (testcases/holes.py), short timeouts.
+    """
+    tarball = kernels.fakelinux_tarball(tmp_path / "linux-source-6.12.tar.xz", "6.12.117")
+    kernels.fakelinux_series(tmp_path / "kernel-series", "6.12.117", FAKE_SERIES)
+    (tmp_path / "testcases").mkdir()
+    (tmp_path / "testcases" / "holes.py").write_text(HOLES_TEST)
+    (tmp_path / "testcases" / "expectations.toml").write_text("")
+    (tmp_path / "shmem.config").write_text("CONFIG_SHMEM=y\nCONFIG_NR_CPUS=8\n")
+    matrix = tmp_path / "matrix.toml"
+    matrix.write_text(
+        f'[source]\ntarball = "{tarball.name}"\nbase = "v6.12"\n'
+        '[axes]\nkernel = ["base", "series"]\narch = ["x86_64"]\nkconfig = ["shmem"]\n'
+        '[kconfig.shmem]\nfragments = ["shmem.config"]\n'
+        "[guest]\nboot_timeout = 2\ntest_timeout = 10\n"
+    )
+    cache = tmp_path / "cache"
+    shutil.copytree(_fake_runner, cache / "runner")
+    monkeypatch.setenv("ZPFARM_VNG", str(kernels.FAKEVNG))
+    monkeypatch.setenv("ZPFARM_CACHE", str(cache))
+    for knob in ("PANIC", "HANG", "FAIL", "WARN"):
+        monkeypatch.delenv(knob, raising=False)
+    return FakeFarm(tmp_path, matrix, tarball, cache)
