@@ -34,7 +34,7 @@ def test_zpfarm_vng_chooses_the_vng_and_must_be_a_program(tmp_path: Path, monkey
     plain.write_text("#!/bin/sh\n")
     for bad in (plain, tmp_path / "missing", tmp_path):
         monkeypatch.setenv("ZPFARM_VNG", str(bad))
-        with pytest.raises(UserError, match="ZPFARM_VNG=.*not an executable file"):
+        with pytest.raises(UserError, match=r"ZPFARM_VNG=.*not an executable file"):
             boot.vng()
     plain.chmod(plain.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("ZPFARM_VNG", str(plain))
