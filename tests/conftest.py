@@ -43,7 +43,7 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 FAKE_SERIES: tuple[tuple[str, dict[str, str]], ...] = (
     ("mm: add zero_page_hole()", {"mm/memory.c": "int zero_page_hole(void) { return 0; }\n"}),
     ("shmem: note the zero page", {"mm/shmem.c": "int zero; // fake: warning unused variable 'zero'\n"}),
-    ("shmem: map the zero page on read faults", {"mm/shmem.c": "/* ZPFARM_FAKE_BUG: holes read back dirty */\n"}),
+    ("mm: map the zero page on read faults", {"mm/memory.c": "/* ZPFARM_FAKE_BUG: holes read back dirty */\n"}),
     ("Documentation: tmpfs and the zero page", {"Documentation/tmpfs.rst": "Holes read as zero.\n"}),
 )
 # The one guest test: fails in a kernel that holds the planted bug (the fake vng gives the guest
