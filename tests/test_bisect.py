@@ -135,3 +135,5 @@ def test_bisect_over_the_four_patches_of_a_fake_tree_names_the_one_that_breaks_t
     assert verdicts["mm: map the zero page on read faults"] == "bad"
     assert set(verdicts.values()) <= {"good", "bad"} and "good" in verdicts.values()
     assert len(list((out / "steps").glob("*/run1/junit.xml"))) == len(steps)
+    reset = fakefarm.zpfarm("bisect", "--reset")
+    assert reset.exit_code == 0 and reset.output.strip() == "bisect reset"
