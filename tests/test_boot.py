@@ -16,8 +16,8 @@ import kernels
 import pytest
 from conftest import FakeFarm
 
-from farm.vm import boot
 from farm.model.errors import UserError
+from farm.vm import boot
 
 RUN = ("--accel", "tcg", "--no-selftests", "--quiet", "--cell", "series-*")
 
