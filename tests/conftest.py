@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import cli
 from farm.guest import runner
 from farm.host import proc
+from farm.host.cache import Cache
 from farm.model import arches
 
 # Rich sizes tables from COLUMNS: fix it so rendered output is stable.
@@ -103,36 +104,36 @@ class FakeFarm:
 
 
 @pytest.fixture(scope="session")
-def _fake_runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The guest runner built once for this host, as farm/guest/runner.py builds it (the tests copy it in)."""
-    where = tmp_path_factory.mktemp("runner")
-    runner.build(arches.for_machine(os.uname().machine), where / "x86_64", where / "runner.log")
-    return where
-
-
-@pytest.fixture
-def fakefarm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _fake_runner: Path) -> FakeFarm:
-    """A project over tests/fakelinux 6.12.117 (base "v6.12", floating), booted by tests/fakevng/vng.
-
-    Two cells (base and series of x86_64), one runtime, one guest test (testcases/holes.py), short timeouts.
-    """
-    tarball = kernels.fakelinux_tarball(tmp_path / "linux-source-6.12.tar.xz", "6.12.117")
-    kernels.fakelinux_series(tmp_path / "kernel-series", "6.12.117", FAKE_SERIES)
-    (tmp_path / "testcases").mkdir()
-    (tmp_path / "testcases" / "holes.py").write_text(HOLES_TEST)
-    (tmp_path / "testcases" / "expectations.toml").write_text("")
-    (tmp_path / "shmem.config").write_text("CONFIG_SHMEM=y\nCONFIG_NR_CPUS=8\n")
-    matrix = tmp_path / "matrix.toml"
-    matrix.write_text(
-        f'[source]\ntarball = "{tarball.name}"\nbase = "v6.12"\n'
+def _fakefarm_made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fakefarm project, made once (each test gets a copy): tarball, series, testcases, matrix, and
+    a cache holding the guest runner built for this host as farm/guest/runner.py builds it."""
+    root = tmp_path_factory.mktemp("fakefarm")
+    kernels.fakelinux_tarball(root / "linux-source-6.12.tar.xz", "6.12.117")
+    kernels.fakelinux_series(root / "kernel-series", "6.12.117", FAKE_SERIES)
+    (root / "testcases").mkdir()
+    (root / "testcases" / "holes.py").write_text(HOLES_TEST)
+    (root / "testcases" / "expectations.toml").write_text("")
+    (root / "shmem.config").write_text("CONFIG_SHMEM=y\nCONFIG_NR_CPUS=8\n")
+    (root / "matrix.toml").write_text(
+        '[source]\ntarball = "linux-source-6.12.tar.xz"\nbase = "v6.12"\n'
         '[axes]\nkernel = ["base", "series"]\narch = ["x86_64"]\nkconfig = ["shmem"]\n'
         '[kconfig.shmem]\nfragments = ["shmem.config"]\n'
         "[guest]\nboot_timeout = 2\ntest_timeout = 10\n"
     )
-    cache = tmp_path / "cache"
-    shutil.copytree(_fake_runner, cache / "runner")
+    arch = arches.for_machine(os.uname().machine)
+    runner.build(arch, Cache(root / "cache").runner(arch.name), root / "runner.log")
+    return root
+
+
+@pytest.fixture
+def fakefarm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _fakefarm_made: Path) -> FakeFarm:
+    """A project over tests/fakelinux 6.12.117 (base "v6.12", floating), booted by tests/fakevng/vng.
+
+    Two cells (base and series of x86_64), one runtime, one guest test (testcases/holes.py), short timeouts.
+    """
+    shutil.copytree(_fakefarm_made, tmp_path, dirs_exist_ok=True)
     monkeypatch.setenv("ZPFARM_VNG", str(kernels.FAKEVNG))
-    monkeypatch.setenv("ZPFARM_CACHE", str(cache))
+    monkeypatch.setenv("ZPFARM_CACHE", str(tmp_path / "cache"))
     for knob in ("PANIC", "HANG", "FAIL", "WARN"):
         monkeypatch.delenv(knob, raising=False)
-    return FakeFarm(tmp_path, matrix, tarball, cache)
+    return FakeFarm(tmp_path, tmp_path / "matrix.toml", tmp_path / "linux-source-6.12.tar.xz", tmp_path / "cache")
