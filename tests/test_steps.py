@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import junitparser
 import pytest
 import xmlschema
 from conftest import FakeFarm
@@ -146,7 +148,7 @@ def test_the_ci_chain_plan_build_test_merge_compare_on_a_fake_tree(fakefarm: Fak
     for n, row in enumerate(tests):
         job = ci / f"test-{n}"
         argv = ["test", "--cell", row["suite"], "--kernel", str(ci / "dist" / f"{row['key']}.tar.zst")]
-        argv += ["--junit", str(ci / "junit" / f"{n}.xml"), "--results", str(job), "--accel", "tcg", "--no-selftests"]
+        argv += ["--junit", str(ci / "junit" / f"{n}.xml"), "--results", str(job), "--no-selftests"]  # --accel auto
         tested = runner.invoke(cli.app, [*argv, "--matrix", str(fakefarm.matrix), "--cache", str(job / "cache")])
         assert tested.exit_code == (1 if row["cell"].startswith("series") else 0), tested.output
     merged = runner.invoke(
@@ -156,6 +158,10 @@ def test_the_ci_chain_plan_build_test_merge_compare_on_a_fake_tree(fakefarm: Fak
     assert merged.exit_code == 0, merged.output
     assert "2 suites (0 lost)" in merged.output
     xmlschema.XMLSchema(XSD).validate(ci / "junit.xml")
+    # Each test job probed KVM once (the fake vng boots `true` under it) where /dev/kvm is usable.
+    kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    for suite in junitparser.JUnitXml.fromfile(str(ci / "junit.xml")):
+        assert {p.name: p.value for p in suite.properties()}["accel"] == ("kvm" if kvm else "tcg")
     compared = runner.invoke(cli.app, ["compare", str(ci / "junit.xml")])
     assert compared.exit_code == 1, compared.output  # a regression from base to series
     assert "regression │ x86_64-shmem/default │ holes.read_hole │ pass │ fail" in " ".join(compared.output.split())
