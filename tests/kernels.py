@@ -79,14 +79,20 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+def fakelinux_repo(where: Path, version: str) -> Path:
+    """tests/fakelinux at where as a git repository: one commit, tagged v<version> (a user's kernel tree)."""
+    repo = fakelinux_tree(where, version)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"Linux {version}")
+    git(repo, "tag", f"v{version}")
+    return repo
+
+
 def fakelinux_series(out: Path, version: str, patches: Sequence[tuple[str, dict[str, str]]]) -> Path:
     """A kernel-series directory at out: one patch per (subject, {file: text appended}) on fakelinux at version."""
     with tempfile.TemporaryDirectory() as tmp:
-        repo = fakelinux_tree(Path(tmp) / "linux", version)
-        git(repo, "init", "-q")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", f"Linux {version}")
-        git(repo, "tag", "base")
+        repo = fakelinux_repo(Path(tmp) / "linux", version)
         for subject, edits in patches:
             for name, text in edits.items():
                 (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +100,6 @@ def fakelinux_series(out: Path, version: str, patches: Sequence[tuple[str, dict[
                     f.write(text)
             git(repo, "add", "-A")
             git(repo, "commit", "-qm", subject)
-        git(repo, "format-patch", "-q", "-o", str(out), "base..HEAD")
+        git(repo, "format-patch", "-q", "-o", str(out), f"v{version}..HEAD")
     (out / "series").write_text("".join(f"{p.name}\n" for p in sorted(out.glob("*.patch"))))
     return out

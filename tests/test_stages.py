@@ -103,3 +103,19 @@ def test_a_compiler_warning_is_counted_in_the_suite(fakefarm: FakeFarm, monkeypa
     (suite,) = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
     props = {p.name: p.value for p in suite.properties()}
     assert int(props["build_warnings"]) == 4  # mm/memory.o, shmem.o, gup.o, ksm.o
+
+
+def test_run_on_a_users_git_tree_builds_its_ref_and_leaves_the_checkout_alone(fakefarm: FakeFarm) -> None:
+    tree = kernels.fakelinux_repo(fakefarm.root / "linux", "6.12.120")
+    head = kernels.git(tree, "rev-parse", "HEAD")
+    (tree / "mm" / "shmem.c").write_text("uncommitted work\n")
+    out = fakefarm.root / "out"
+    args = ("--kernel-tree", tree, "--base", "v6.12.120", "--accel", "tcg", "--no-selftests", "--quiet")
+    result = fakefarm.zpfarm("run", "--results", out, *args)
+    assert result.exit_code == 1, result.output  # the series' planted bug, as on the tarball
+    suites = _cases(out / "junit.xml")
+    assert _status(suites["base-x86_64-shmem/default"]["holes.read_hole"]) == "pass"
+    assert _status(suites["series-x86_64-shmem/default"]["holes.read_hole"]) == "failure"
+    assert kernels.git(tree, "rev-parse", "HEAD") == head
+    assert (tree / "mm" / "shmem.c").read_text() == "uncommitted work\n"
+    assert "Linux version 6.12.120" in (out / "base-x86_64-shmem" / "default" / "console.log").read_text()
