@@ -62,6 +62,7 @@ def options(
     if not selftests and chosen.names and not chosen.wants_testcases():
         raise UserError(f"--test {' '.join(chosen.names)} with --no-selftests: nothing would run")
     files.writable_file(junit_path, "--junit")
+    boot.vng()  # a $ZPFARM_VNG that is not a program is bad input, said before any build
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs {jobs}: run at least one guest at a time")
     jobs = jobs or default_jobs(matrix.guest)

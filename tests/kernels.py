@@ -1,9 +1,15 @@
-"""Kernel source tarballs as Debian ships them, small: a top directory whose Makefile names a point release."""
+"""Kernel sources for the tests, small: tarballs as Debian ships them (a top directory whose Makefile names a
+point release), tests/fakelinux as a tree, a tarball and a series of patches to it, and the fake vng."""
 
 from __future__ import annotations
 
 import io
+import re
+import shutil
+import subprocess
 import tarfile
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from farm import resolve
@@ -34,3 +40,66 @@ def imported(matrix_file: Path, name: str = "") -> tuple[Path, str]:
     cache = Cache(default_root())
     (src,) = [s for s in resolve.load(matrix_file, cache).sources if s.name == name]
     return source.ensure_repo(src, cache), src.base
+
+
+FAKELINUX = Path(__file__).parent / "fakelinux"
+FAKEVNG = Path(__file__).parent / "fakevng" / "vng"
+
+
+def fakelinux_tree(where: Path, version: str = "6.12.117") -> Path:
+    """A copy of tests/fakelinux at where whose Makefile names version."""
+    major, minor, sub = version.split(".")
+    shutil.copytree(FAKELINUX, where)
+    makefile = where / "Makefile"
+    text = makefile.read_text()
+    for name, value in (("VERSION", major), ("PATCHLEVEL", minor), ("SUBLEVEL", sub)):
+        text = re.sub(rf"^{name} = \d+$", f"{name} = {value}", text, count=1, flags=re.M)
+    makefile.write_text(text)
+    return where
+
+
+def fakelinux_tarball(path: Path, version: str) -> Path:
+    """path as Debian's linux-source tarball of tests/fakelinux at version (top directory linux-source-X.Y)."""
+    major, minor, _ = version.split(".")
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = fakelinux_tree(Path(tmp) / f"linux-source-{major}.{minor}", version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path, "w:xz") as archive:
+            archive.add(tree, tree.name)
+    return path
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=zpfarm", "-c", "user.email=zpfarm@example.org", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def fakelinux_repo(where: Path, version: str) -> Path:
+    """tests/fakelinux at where as a git repository: one commit, tagged v<version> (a user's kernel tree)."""
+    repo = fakelinux_tree(where, version)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"Linux {version}")
+    git(repo, "tag", f"v{version}")
+    return repo
+
+
+def fakelinux_series(out: Path, version: str, patches: Sequence[tuple[str, dict[str, str]]]) -> Path:
+    """A kernel-series directory at out: one patch per (subject, {file: text appended}) on fakelinux at version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = fakelinux_repo(Path(tmp) / "linux", version)
+        for subject, edits in patches:
+            for name, text in edits.items():
+                (repo / name).parent.mkdir(parents=True, exist_ok=True)
+                with (repo / name).open("a") as f:
+                    f.write(text)
+            git(repo, "add", "-A")
+            git(repo, "commit", "-qm", subject)
+        git(repo, "format-patch", "-q", "-o", str(out), f"v{version}..HEAD")
+    (out / "series").write_text("".join(f"{p.name}\n" for p in sorted(out.glob("*.patch"))))
+    return out

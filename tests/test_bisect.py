@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import FakeFarm
 from kernels import imported
 
 from farm import bisect
@@ -118,3 +119,20 @@ def test_bisect_names_the_planted_regression_and_skips_a_broken_build(tmp_path: 
     assert verdicts.get("mm: half-finished cleanup") == "skip", steps
     assert "bad" in verdicts.values(), steps
     assert list((tmp_path / "out" / "steps").glob("*/run1/junit.xml"))
+
+
+def test_bisect_over_the_four_patches_of_a_fake_tree_names_the_one_that_breaks_the_test(fakefarm: FakeFarm) -> None:
+    """zpfarm bisect on tests/fakelinux: real git bisect run, real `zpfarm bisect-step` processes, each
+    building its checkout (make O=, merge_config.sh) and booting it with the fake vng."""
+    out = fakefarm.root / "out"
+    result = fakefarm.zpfarm("bisect", "--cell", "series-*", "--test", "holes", "--results", out, "--accel", "tcg")
+    assert result.exit_code == 0, result.output
+    assert "bisecting holes in series-x86_64-shmem/default on v6.12.117" in result.output
+    assert "first bad commit: " in result.output and "mm: map the zero page on read faults" in result.output
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    verdicts = {s["subject"]: s["verdict"] for s in steps}
+    assert verdicts["mm: map the zero page on read faults"] == "bad"
+    assert set(verdicts.values()) <= {"good", "bad"} and "good" in verdicts.values()
+    assert len(list((out / "steps").glob("*/run1/junit.xml"))) == len(steps)
+    reset = fakefarm.zpfarm("bisect", "--reset")
+    assert reset.exit_code == 0 and reset.output.strip() == "bisect reset"

@@ -6,7 +6,9 @@ import subprocess
 from collections.abc import Collection
 from pathlib import Path
 
+import junitparser
 import pytest
+from conftest import FakeFarm
 
 from farm import build_each, pipeline
 from farm.host.cache import Cache
@@ -144,3 +146,35 @@ def test_build_each_uses_the_matrix_ccache_remote_storage(tmp_path: Path, monkey
     monkeypatch.setattr(build, "build", real_build_stand_in)
     build_each.check(opts, Quiet(), Report(), trees_of=_trees_at(tmp_path / "linux", tip))
     assert remotes == ["redis://127.0.0.1:6379"] * 3  # the base and both patches, as `zpfarm run` builds
+
+
+def test_build_each_through_the_cli_fails_the_patch_that_warns(fakefarm: FakeFarm) -> None:
+    """zpfarm build-each on tests/fakelinux: the real tree import, git am and incremental O= builds,
+    natively for x86_64 and cross (ARCH=s390 CROSS_COMPILE=s390x-linux-gnu-) for a build-only arch."""
+    text = fakefarm.matrix.read_text().replace('arch = ["x86_64"]', 'arch = ["x86_64", "s390"]')
+    fakefarm.matrix.write_text(text)
+    out = fakefarm.root / "out"
+    result = fakefarm.zpfarm("build-each", "--results", out, "--quiet")
+    assert result.exit_code == 1, result.output
+    suites = {s.name: s for s in junitparser.JUnitXml.fromfile(str(out / "junit.xml"))}
+    assert list(suites) == ["build-each/series-x86_64-shmem", "build-each/series-s390-shmem"]
+    for cell, suite in suites.items():
+        verdicts = {c.name: (c.result[0].message if c.result else "pass") for c in suite}
+        assert list(verdicts) == [
+            "base v6.12.117",
+            "0001 mm: add zero_page_hole()",
+            "0002 shmem: note the zero page",
+            "0003 mm: map the zero page on read faults",
+            "0004 Documentation: tmpfs and the zero page",
+        ]
+        warned = verdicts["0002 shmem: note the zero page"]
+        assert warned.startswith("1 new compiler warning(s): ") and "mm/shmem.c:9:9: warning: unused variable" in warned
+        assert [m for m in verdicts.values() if "warning" in m] == [warned], cell
+    table = " ".join(result.output.split())
+    assert "series-x86_64-shmem │ 0002 shmem: note the zero page │ fail 1 new compiler warning(s)" in table
+    steps = sorted(p.name for p in (out / "series-x86_64-shmem").glob("*.log"))
+    assert steps == ["0000.log", "0001.log", "0002.log", "0003.log", "0004.log", "config.log", "olddefconfig.log"]
+    assert "CC      mm/gup.o" not in (out / "series-x86_64-shmem" / "0003.log").read_text()  # incremental
+    s390 = fakefarm.cache / "build" / "series-s390-shmem"
+    assert (s390 / "arch" / "s390" / "boot" / "bzImage").is_file()
+    assert "CROSS_COMPILE=s390x-linux-gnu-" in (s390 / ".config").read_text()

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+import cli
 from farm import plan as plan_mod
 from farm.ci import github, gitlab, yaml
 from farm.model import matrix
@@ -70,6 +72,14 @@ def calls(tmp_path: Path) -> list[list[str]]:
 def test_checked_in_pipelines_are_the_generators_output() -> None:
     assert (ROOT / github.PATH).read_text() == github.workflow(), "regenerate: zpfarm ci github > " + github.PATH
     assert (ROOT / gitlab.PATH).read_text() == gitlab.pipeline(), "regenerate: zpfarm ci gitlab > " + gitlab.PATH
+
+
+@pytest.mark.parametrize("engine", ["github", "gitlab"])
+def test_zpfarm_ci_prints_the_checked_in_pipeline(engine: str) -> None:
+    printed = CliRunner().invoke(cli.app, ["ci", engine])
+    assert printed.exit_code == 0, printed.output
+    path = github.PATH if engine == "github" else gitlab.PATH
+    assert printed.stdout == (ROOT / path).read_text()
 
 
 def test_yaml_scalars_are_quoted_when_yaml_would_misread_them() -> None:

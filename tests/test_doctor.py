@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kernels import kernel_tarball
+from conftest import FakeFarm
+from kernels import FAKEVNG, kernel_tarball
 
 from farm.doctor import checks
 from farm.host.cache import Cache
@@ -40,3 +41,11 @@ def test_install_sh_installs_what_each_arch_needs() -> None:
     for arch in arches.ARCHES.values():
         wanted = arch.packages if not arch.native else arch.qemu.packages if arch.qemu else ()
         assert set(wanted) <= packages, arch.name
+
+
+def test_doctor_through_the_cli_shows_the_resolved_base_and_the_chosen_vng(fakefarm: FakeFarm) -> None:
+    result = fakefarm.zpfarm("doctor")
+    assert result.exit_code in (0, 3), result.output  # 3: this host misses a tool (named in the table)
+    table = " ".join(result.output.split())
+    assert f"v6.12 -> v6.12.117 from {fakefarm.tarball}" in table
+    assert str(FAKEVNG) in table

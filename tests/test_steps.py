@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import junitparser
 import pytest
+import xmlschema
+from conftest import FakeFarm
 from test_pipeline import write_matrix
+from typer.testing import CliRunner
 
+import cli
 from farm import pipeline, plan, steps
 from farm.guest.selection import Selection
 from farm.host.cache import Cache
@@ -18,6 +24,7 @@ from farm.model.programs import GuestTest
 from farm.options import Options
 from farm.stages import GuestPrograms
 
+XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 KEY = "00000000000000a1"  # a build key: 16 hex digits
 
 
@@ -118,3 +125,44 @@ def test_a_programs_index_of_the_wrong_shape_is_bad_input_not_an_assert(
     with pytest.raises(UserError, match=r"programs\.json") as e:
         steps.ArtifactStages(options(tmp_path), print, lambda c, t: None, unpacked)
     assert words in str(e.value)
+
+
+def test_the_ci_chain_plan_build_test_merge_compare_on_a_fake_tree(fakefarm: FakeFarm) -> None:
+    """The whole CI pipeline as its jobs run it, one zpfarm command per job, on tests/fakelinux.
+
+    The build jobs share one cache (the build machine); each test job has a cache of its own (another
+    machine) and gets only its artifact: the kernel and the runner built by the build job.
+    """
+    ci = fakefarm.root / "ci"
+    planned = fakefarm.zpfarm("plan")
+    assert planned.exit_code == 0, planned.output
+    (ci / "plan.json").parent.mkdir()
+    (ci / "plan.json").write_text(planned.stdout)
+    rows = json.loads(planned.stdout)
+    builds, tests = rows["build"]["include"], rows["test"]["include"]
+    assert {r["cell"] for r in builds} == {"base-x86_64-shmem", "series-x86_64-shmem"}
+    for row in builds:
+        built = fakefarm.zpfarm("build", "--key", row["key"], "--out", ci / "dist", "--no-selftests")
+        assert built.exit_code == 0, built.output
+        assert built.stdout.strip() == str(ci / "dist" / f"{row['key']}.tar.zst")
+    runner = CliRunner()
+    for n, row in enumerate(tests):
+        job = ci / f"test-{n}"
+        argv = ["test", "--cell", row["suite"], "--kernel", str(ci / "dist" / f"{row['key']}.tar.zst")]
+        argv += ["--junit", str(ci / "junit" / f"{n}.xml"), "--results", str(job), "--no-selftests"]  # --accel auto
+        tested = runner.invoke(cli.app, [*argv, "--matrix", str(fakefarm.matrix), "--cache", str(job / "cache")])
+        assert tested.exit_code == (1 if row["cell"].startswith("series") else 0), tested.output
+    merged = runner.invoke(
+        cli.app, ["merge", *map(str, sorted((ci / "junit").glob("*.xml"))), "-o", str(ci / "junit.xml"),
+                  "--expect-from", str(ci / "plan.json")],
+    )  # fmt: skip
+    assert merged.exit_code == 0, merged.output
+    assert "2 suites (0 lost)" in merged.output
+    xmlschema.XMLSchema(XSD).validate(ci / "junit.xml")
+    # Each test job probed KVM once (the fake vng boots `true` under it) where /dev/kvm is usable.
+    kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    for suite in junitparser.JUnitXml.fromfile(str(ci / "junit.xml")):
+        assert {p.name: p.value for p in suite.properties()}["accel"] == ("kvm" if kvm else "tcg")
+    compared = runner.invoke(cli.app, ["compare", str(ci / "junit.xml")])
+    assert compared.exit_code == 1, compared.output  # a regression from base to series
+    assert "regression │ x86_64-shmem/default │ holes.read_hole │ pass │ fail" in " ".join(compared.output.split())

@@ -18,6 +18,7 @@ from pathlib import Path
 from farm.guest import runner
 from farm.host import proc
 from farm.model.arches import Accel
+from farm.model.errors import UserError
 from farm.model.guest_settings import GuestSettings
 from farm.model.matrix import Runtime
 from farm.model.programs import GuestTest
@@ -27,7 +28,12 @@ GUEST_SHARE = "/run/zpfarm-share"  # where the guest sees the share directory
 
 
 def vng() -> str:
-    """virtme-ng from the farm's own venv when it is there, else from PATH."""
+    """$ZPFARM_VNG when set (the tests' fake vng), else virtme-ng from the farm's own venv, else from PATH."""
+    chosen = os.environ.get("ZPFARM_VNG")
+    if chosen:
+        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+            raise UserError(f"ZPFARM_VNG={chosen}: not an executable file")
+        return chosen
     beside = Path(sys.executable).parent / "vng"
     return str(beside) if beside.is_file() else "vng"
 

@@ -13,11 +13,15 @@ randconfig)
 	[ $((${KCONFIG_SEED:-0} % 2)) -eq 1 ] && on="$on KSM"
 	;;
 esac
-if [ -n "$KCONFIG_ALLCONFIG" ]; then
-	for opt in $(sed -n 's/^CONFIG_\([A-Za-z0-9_]*\)=[ym]$/\1/p' "$KCONFIG_ALLCONFIG"); do on="$on $opt"; done
-	for opt in $(sed -n 's/^# CONFIG_\([A-Za-z0-9_]*\) is not set$/\1/p' "$KCONFIG_ALLCONFIG"); do
-		on=$(echo "$on" | tr ' ' '\n' | grep -vx "$opt" | tr '\n' ' ')
-	done
-fi
+# The target's options, then KCONFIG_ALLCONFIG's lines in order (any value; a later one wins,
+# "# CONFIG_X is not set" turns X off), as kconfig keeps what a fragment asks for.
+{
+	for opt in $on; do echo "CONFIG_$opt=y"; done
+	[ -n "$KCONFIG_ALLCONFIG" ] && cat "$KCONFIG_ALLCONFIG"
+} | awk '
+/^CONFIG_[A-Za-z0-9_]+=/ { name = substr($0, 1, index($0, "=") - 1); value[name] = $0; next }
+/^# CONFIG_[A-Za-z0-9_]+ is not set$/ { delete value[$2] }
+END { for (name in value) print value[name] }
+' | sort >"$out.body"
 echo "# $target seed=${KCONFIG_SEED:-}" >"$out"
-for opt in $on; do echo "CONFIG_$opt=y"; done | sort -u >>"$out"
+cat "$out.body" >>"$out" && rm -f "$out.body"
