@@ -37,6 +37,7 @@ from farm.report import junit, merge
 from farm.report.progress import Reporter
 from farm.stages import CellBuild, LocalStages, Stages
 from farm.trees import Tree
+from farm.vm import boot
 
 
 def options(

@@ -100,7 +100,8 @@ class FakeFarm:
     def zpfarm(self, *args: str | Path) -> Result:
         """zpfarm ARGS through typer's CliRunner (in this process), with the project's matrix and cache."""
         argv = [str(a) for a in args]
-        return CliRunner().invoke(cli.app, [*argv, "--matrix", str(self.matrix), "--cache", str(self.cache)])
+        argv += ["--matrix", str(self.matrix), "--cache", str(self.cache)]
+        return CliRunner().invoke(cli.app, argv, env={"COLUMNS": "1000"})  # tables never wrap a tmp path
 
 
 @pytest.fixture(scope="session")
