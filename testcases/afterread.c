@@ -31,6 +31,7 @@
 #define REGION_PAGES 64
 #define TARGET 9		/* the page index every case writes */
 #define WAIT_S 3		/* an access that takes longer retries forever */
+#define RT_WAIT_S 10		/* a round trip (several syscalls) under TCG */
 
 static size_t region_size(void)
 {
@@ -112,6 +113,7 @@ static int round_trip(struct zp_region *r, char *p, char *q, size_t off,
 struct bounded {
 	int (*fn)(void *arg);
 	void *arg;
+	int ret;	/* what fn returned */
 	int err;	/* errno of the access, 0 if it worked */
 };
 
@@ -119,12 +121,16 @@ static void *bounded_fn(void *arg)
 {
 	struct bounded *b = arg;
 
-	b->err = b->fn(b->arg) ? errno : 0;
+	b->ret = b->fn(b->arg);
+	b->err = b->ret ? errno : 0;
 	return NULL;
 }
 
-/* Run @fn(@arg) in a thread for at most WAIT_S s: ETIMEDOUT if it did not return, else 0 (errno in b->err). */
-static int run_bounded(struct bounded *b)
+/*
+ * Run @fn(@arg) in a thread for at most @secs s: ETIMEDOUT if it did not
+ * return, else 0 (its result in b->ret, errno in b->err).
+ */
+static int run_bounded(struct bounded *b, int secs)
 {
 	struct timespec until;
 	pthread_t t;
@@ -133,7 +139,7 @@ static int run_bounded(struct bounded *b)
 	if (pthread_create(&t, NULL, bounded_fn, b))
 		return EAGAIN;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += WAIT_S;
+	until.tv_sec += secs;
 	err = pthread_timedjoin_np(t, NULL, &until);
 	/* On a timeout, exiting the subtest's process ends the looping thread. */
 	return err;
@@ -238,10 +244,18 @@ static int uffd_access_fn(void *arg)
 	return 0;
 }
 
-static int store_zero_fn(void *arg)
+struct round_trip_args {
+	struct zp_region *r;
+	char *p, *q;
+	size_t off;
+	const char *what;
+};
+
+static int round_trip_fn(void *arg)
 {
-	poke(arg, 0, 0);
-	return 0;
+	struct round_trip_args *a = arg;
+
+	return round_trip(a->r, a->p, a->q, a->off, a->off, a->what);
 }
 
 /*
@@ -259,6 +273,7 @@ static int uffd_after_read(const struct zp_mode *m, enum uffd_reg reg,
 	size_t ps = zp_page_size(), off = TARGET * ps;
 	struct uffd_access_args a = { .how = how };
 	struct bounded b = { .fn = uffd_access_fn, .arg = &a };
+	struct round_trip_args rt = { .off = off, .what = access_name[how] };
 	struct zp_region r;
 	struct pollfd pfd;
 	char *p, *q;
@@ -269,11 +284,14 @@ static int uffd_after_read(const struct zp_mode *m, enum uffd_reg reg,
 	if (a.uffd < 0)
 		return zp_skip("userfaultfd %s on %s: %s", reg_name[reg], r.path, strerror(-a.uffd));
 	a.addr = p + off;
+	rt.r = &r;
+	rt.p = p;
+	rt.q = q;
 	a.src = aligned_alloc(ps, ps);
 	ZP_SYS(a.src, "aligned_alloc");
 	memset(a.src, 0, ps);
 	*(unsigned long *)a.src = 0xc0b1UL;
-	err = run_bounded(&b);
+	err = run_bounded(&b, WAIT_S);
 	ZP_CHECK(err != ETIMEDOUT,
 		 "%s after a read of the hole and UFFDIO_REGISTER(%s) did not complete in %d s (retried forever?)",
 		 access_name[how], reg_name[reg], WAIT_S);
@@ -292,12 +310,15 @@ static int uffd_after_read(const struct zp_mode *m, enum uffd_reg reg,
 	pfd.fd = a.uffd;
 	pfd.events = POLLIN;
 	ZP_CHECK(poll(&pfd, 1, 0) == 0, "no userfaultfd event for an offset that was read");
-	/* The round trip's store must not block either. */
-	b.fn = store_zero_fn;
-	b.arg = p + off;
-	err = run_bounded(&b);
-	ZP_CHECK(err != ETIMEDOUT, "a store after %s did not complete in %d s", access_name[how], WAIT_S);
-	return round_trip(&r, p, q, off, off, access_name[how]);
+	/* The round trip must not block either: no page that was read may raise an event. */
+	b.fn = round_trip_fn;
+	b.arg = &rt;
+	err = run_bounded(&b, RT_WAIT_S);
+	ZP_CHECK(err != ETIMEDOUT,
+		 "the round trip after %s did not complete in %d s: blocked on a userfaultfd %s event for a page that was read (the fill unmapped what the read had mapped)",
+		 access_name[how], RT_WAIT_S, reg_name[reg]);
+	ZP_SYS(!err, "the round trip thread");
+	return b.ret;
 }
 
 #define UFFD_CASE(reg, acc, fn)						\
