@@ -15,7 +15,7 @@
  *  - a R/O long-term pin (gup_test) through a read-only mapping, then a
  *    store through another mapping;
  *  - a zero-page PTE is never writable after mprotect(), fork, mremap(),
- *    RWP or migration: a store of 0 must leave a real page at that address
+ *    RWP (async, and mremap() of a protected range) or migration: a store of 0 must leave a real page at that address
  *    (pagemap), and data then goes round trip between the mapping, another
  *    mapping of the file and pread()/pwrite().
  *
@@ -167,10 +167,10 @@ struct uffdio_rwprotect {
 #define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
 #endif
 
-enum uffd_reg { REG_MISSING, REG_MINOR, REG_WP, REG_RWP };
+enum uffd_reg { REG_MISSING, REG_MINOR, REG_WP, REG_RWP, REG_RWP_SYNC };
 enum uffd_access { ACC_STORE, ACC_POPULATE_WRITE, ACC_MLOCK, ACC_COPY, ACC_ZEROPAGE };
 
-static const char *const reg_name[] = { "MISSING", "MINOR", "WP", "RWP (async)" };
+static const char *const reg_name[] = { "MISSING", "MINOR", "WP", "RWP (async)", "RWP" };
 static const char *const access_name[] = {
 	"a store", "MADV_POPULATE_WRITE", "mlock()", "UFFDIO_COPY", "UFFDIO_ZEROPAGE",
 };
@@ -183,12 +183,14 @@ static int uffd_register_after_read(char *p, size_t len, enum uffd_reg reg)
 		[REG_MINOR] = UFFD_FEATURE_MINOR_SHMEM,
 		[REG_WP] = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 		[REG_RWP] = UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC,
+		[REG_RWP_SYNC] = UFFD_FEATURE_RWP,
 	};
 	static const __u64 modes[] = {
 		[REG_MISSING] = UFFDIO_REGISTER_MODE_MISSING,
 		[REG_MINOR] = UFFDIO_REGISTER_MODE_MINOR,
 		[REG_WP] = UFFDIO_REGISTER_MODE_WP,
 		[REG_RWP] = UFFDIO_REGISTER_MODE_RWP,
+		[REG_RWP_SYNC] = UFFDIO_REGISTER_MODE_RWP,
 	};
 	struct uffdio_api api = { .api = UFFD_API, .features = features[reg] };
 	struct uffdio_register r = {
@@ -205,7 +207,7 @@ static int uffd_register_after_read(char *p, size_t len, enum uffd_reg reg)
 		return -errno;
 	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &r))
 		return -errno;
-	if (reg == REG_RWP && ioctl(uffd, UFFDIO_RWPROTECT, &rwp))
+	if ((reg == REG_RWP || reg == REG_RWP_SYNC) && ioctl(uffd, UFFDIO_RWPROTECT, &rwp))
 		return -errno;
 	return uffd;
 }
@@ -518,6 +520,29 @@ static int never_writable_rwp(const struct zp_mode *m)
 	return round_trip(&r, p, q, off, off, "async RWP");
 }
 
+/*
+ * Failure (v2 review N3): mremap() of a RWP-protected read hole, without
+ * UFFD_FEATURE_EVENT_REMAP (so the moved range leaves userfaultfd), rebuilt
+ * the zero-page PTE from the shared mapping's writable vm_page_prot.
+ */
+static int never_writable_rwp_mremap(const struct zp_mode *m)
+{
+	size_t off = TARGET * zp_page_size();
+	struct zp_region r;
+	char *p, *q, *n, *dst;
+	int uffd;
+
+	ZP_SYS(!setup(&r, m, region_size(), &p, &q), "setup");
+	uffd = uffd_register_after_read(p, r.size, REG_RWP_SYNC);
+	if (uffd < 0)
+		return zp_skip("userfaultfd RWP on %s: %s", r.path, strerror(-uffd));
+	dst = mmap(NULL, r.size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ZP_SYS(dst != MAP_FAILED, "mmap destination");
+	n = mremap(p, r.size, r.size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	ZP_SYS(n == dst, "mremap");
+	return round_trip(&r, n, q, off, off, "mremap of RWP");
+}
+
 #ifndef MPOL_MF_MOVE
 #define MPOL_MF_MOVE (1 << 1)
 #endif
@@ -705,6 +730,7 @@ static const struct zp_test tests[] = {
 	ZP_TEST(never_writable_fork, ZP_FD_ALL),
 	ZP_TEST(never_writable_mremap, ZP_FD_ALL),
 	ZP_TEST(never_writable_rwp, ZP_FD_ALL),
+	ZP_TEST(never_writable_rwp_mremap, ZP_FD_ALL),
 	ZP_TEST(never_writable_migrate, ZP_FD_ALL),
 	ZP_TEST(shared_anon_fork, 0),
 	ZP_TEST(ro_longterm_pin_then_store, ZP_FD_SHARED),
