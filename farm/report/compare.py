@@ -18,7 +18,7 @@ from farm.model.errors import UserError
 from farm.model.matrix import Kernel
 from farm.model.results import Status, Suite
 from farm.model.suite_id import SuiteId
-from farm.report import junit
+from farm.report import junit, render
 
 GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
@@ -169,17 +169,27 @@ def _moved(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[str, str] | 
 
 def markdown(changes: Sequence[Change], before: str, after: str, limit: int = COMMENT_LIMIT) -> str:
     """A table for a CI comment or a cover letter, at most limit characters (regressions first when cut)."""
+    return render.markdown(blocks(changes, before, after, limit))
+
+
+def blocks(changes: Sequence[Change], before: str, after: str, limit: int = COMMENT_LIMIT) -> list[render.Block]:
+    """The changes as render blocks (markdown for compare, text in the email): the table, and what it cut."""
     if not changes:
-        return f"No differences between {before} and {after}.\n"
+        return [render.Para(f"No differences between {before} and {after}.")]
     ordered = sorted(changes, key=lambda c: c.kind is not Kind.REGRESSION)  # stable: regressions, then the rest
-    lines = [f"| change | suite | test | {before} | {after} |", "| --- | --- | --- | --- | --- |"]
-    size, shown = sum(len(line) + 1 for line in lines), 0
+    table = render.Table(("change", "suite", "test", before, after), code=(2,))
+    size, rows = sum(len(line) + 1 for line in table.markdown_lines()), []
     for c in ordered:
-        row = f"| {c.kind.value} | {c.suite} | `{c.test}` | {c.before} | {c.after} |"
-        if size + len(row) + 1 > limit - _CUT_NOTE_ROOM:
+        row = (c.kind.value, c.suite, c.test, c.before, c.after)
+        if size + len(table.markdown_row(row)) + 1 > limit - _CUT_NOTE_ROOM:
             break
-        lines.append(row)
-        size, shown = size + len(row) + 1, shown + 1
-    if shown < len(ordered):
-        lines.append(f"\n{len(ordered) - shown} more changes are not shown here: run `zpfarm compare` on the JUnit.")
-    return "\n".join(lines) + "\n"
+        rows.append(row)
+        size += len(table.markdown_row(row)) + 1
+    shown: list[render.Block] = [render.Table(table.header, tuple(rows), table.code)]
+    if len(rows) < len(ordered):
+        shown.append(
+            render.Para(
+                f"{len(ordered) - len(rows)} more changes are not shown here: run `zpfarm compare` on the JUnit."
+            )
+        )
+    return shown
