@@ -19,6 +19,7 @@ from pathlib import Path
 from farm.guest import gcov, selection
 from farm.host import provenance
 from farm.judge import expect, verdict
+from farm.kernel import build
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Cell, Matrix, Runtime
 from farm.model.programs import GuestTest
@@ -55,6 +56,19 @@ def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
     facts = {"zpfarm": provenance.zpfarm(), "matrix_sha256": matrix_sha}
     facts |= {"guest_cpus": str(matrix.guest.cpus), "guest_memory": matrix.guest.memory}
     return facts | {name: provenance.tool_version(*argv) for name, argv in tools.items()}
+
+
+def _config(cell: Cell, tree: Tree, image: Path | None) -> dict[str, str]:
+    """What a report needs of a build: the config's fragments and sha256, vmlinux and the tree to decode traces."""
+    props = {"config_fragments": ", ".join(f.name for f in build.fragments(cell)), "source_tree": str(tree.path)}
+    if cell.source.tree is not None:
+        props["tree"] = str(cell.source.tree)
+    where = Path(str(image).removesuffix(cell.arch.image)) if str(image).endswith(f"/{cell.arch.image}") else None
+    if where is not None and (where / ".config").is_file():
+        props["config_sha256"] = provenance.sha256(where / ".config")
+    if where is not None and (where / "vmlinux").is_file():
+        props["vmlinux"] = str(where / "vmlinux")
+    return props
 
 
 def stage_error(stage: str, e: ZpfarmError) -> TestResult:
@@ -122,7 +136,7 @@ class CellRun:
             series_id=self.tree.series_id, key=origin.key, artifact=origin.artifact,
             artifact_sha256=origin.artifact_sha256,
         )  # fmt: skip
-        facts = replace(facts, build=build_facts)
+        facts = replace(facts, build=build_facts, reported=tuple(_config(self.cell, self.tree, built.image).items()))
         if not built.ok or built.image is None:
             tail = built.log.read_text(errors="replace")[-LOG_TAIL:] if built.log.is_file() else ""
             return Prepared(facts, TestResult("build", Status.BUILD, built.message, tail))

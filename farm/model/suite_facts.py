@@ -37,6 +37,8 @@ class SuiteFacts:
     accel: str = ""  # as resolved for the boot
     console_log: str = ""
     measured: tuple[tuple[str, str], ...] = field(default=())  # what the boot measured (coverage, ...)
+    # what the reports read of a build: config fragments and .config sha256, vmlinux, the trees
+    reported: tuple[tuple[str, str], ...] = ()
     runtime: str = ""
     reproducer: str = ""
 
@@ -53,6 +55,7 @@ class SuiteFacts:
             if b.warnings is not None and b.seconds is not None:
                 built = {"kernel_release": b.kernel_release, "build_warnings": str(b.warnings)}
                 props |= built | {"build_seconds": f"{b.seconds:.1f}", "build_log": b.log}
+        props |= dict(self.reported)
         booted = {"accel": self.accel, LOG_PROPERTY: self.console_log}
         props |= {k: v for k, v in booted.items() if v} | dict(self.measured)
         return props | {k: v for k, v in {"runtime": self.runtime, "reproducer": self.reproducer}.items() if v}
