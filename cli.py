@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from farm.commands import bisect, ci, host, repro, run, series, show
+from farm.commands import bisect, ci, export, host, report, repro, run, series, show
 from farm.commands.common import Command, Group, Interrupted, Outcome, error, out
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Report, Status
@@ -118,6 +118,8 @@ app.command("host-test", cls=Command)(host.host_test)
 app.command("doctor", cls=Command)(show.doctor)
 app.add_typer(series.app, name="series")
 app.add_typer(repro.app, name="repro")
+app.add_typer(report.app, name="report")
+app.add_typer(export.app, name="export")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -85,6 +85,8 @@ def document(
     """The submission: version, checkouts, builds, tests, issues, incidents (lists sorted by id)."""
     if not ORIGIN.match(source.origin):
         raise UserError(f"--origin {source.origin!r}: KCIDB origins are [a-z0-9_]+")
+    if source.git_url and not source.git_url.startswith("https://"):
+        raise UserError(f"--git-url {source.git_url}: KCIDB takes https:// URLs only")
     runs = [s for s in suites if "/" in s.name and not s.name.startswith(("build-each/", "sweep/"))]
     if not runs:
         raise UserError("no suite of a run (CELL/RUNTIME) to export")

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from farm.model.errors import UserError
+from farm.model.errors import InfraError, UserError
 
 HERE = Path(__file__).resolve().parent
 KCIDB = HERE / "kcidb" / "v5.3.json"
@@ -48,7 +48,7 @@ def errors(path: Path, document: Any) -> list[str]:
 def check(path: Path, document: Any, what: str) -> None:
     """UserError listing the first violations when document does not validate (or formats cannot be checked)."""
     if not formats():
-        raise UserError(f"{what}: date-time formats cannot be checked: install jsonschema[format]")
+        raise InfraError(f"{what}: date-time formats cannot be checked here: install jsonschema[format]")
     problems = errors(path, document)
     if problems:
         shown = "; ".join(problems[:5])
