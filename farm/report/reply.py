@@ -23,7 +23,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from farm.model.errors import UserError
-from farm.model.results import Suite
+from farm.model.results import Status, Suite
 from farm.model.seriesinfo import PatchInfo, SeriesInfo
 from farm.report import compare, render
 from farm.report.findings import Findings, Problem
@@ -60,21 +60,27 @@ def _msgid(value: str) -> str:
 def render_reply(findings: Findings, info: SeriesInfo | None, signer: str, decode: Decoder | None = None) -> Reply:
     """The reply mail for these findings (signer: a checked identity)."""
     target = _target(findings, info)
-    body = render.text(_blocks(findings, info, signer, decode, target))
+    thread = [m for m in (info.cover_message_id if info else None, target.message_id if target else None) if m]
+    own = _own_id(findings, thread, signer)
+    body = render.text(_blocks(findings, info, signer, decode, own))
     msg = EmailMessage(policy=SMTPUTF8)
     msg["From"] = signer
     msg["Subject"] = _subject(findings, info, target)
     msg["Date"] = format_datetime(max(s.timestamp for s in findings.suites)) if findings.suites else ""
-    msg["Message-ID"] = (
-        f"<zpfarm-{hashlib.sha256(body.encode()).hexdigest()[:32]}@{signer.rsplit('@', 1)[1].rstrip('>')}>"
-    )
-    thread = [m for m in (info.cover_message_id if info else None, target.message_id if target else None) if m]
+    msg["Message-ID"] = f"<{own}>"
     if thread:
         msg["In-Reply-To"] = _msgid(thread[-1])
         msg["References"] = " ".join(dict.fromkeys(_msgid(m) for m in thread))
     msg["X-Zpfarm-Result"] = "clean" if findings.clean else ("regressions" if findings.regressions else "untested")
     msg.set_content(body, charset="utf-8", cte="8bit")
     return Reply(msg, _msgid(thread[-1]) if thread else None, findings.clean)
+
+
+def _own_id(findings: Findings, thread: Sequence[str], signer: str) -> str:
+    """This reply's Message-ID (no brackets): a digest of what it answers and of the results, no clock."""
+    results = [f"{s.name}|{c.name}|{c.status.value}" for s in findings.suites for c in s.cases]
+    digest = hashlib.sha256("\n".join([*thread, signer, *results]).encode()).hexdigest()[:20]
+    return f"zpfarm-{digest}@{signer.rsplit('@', 1)[1].rstrip('>')}"
 
 
 def _target(findings: Findings, info: SeriesInfo | None) -> PatchInfo | None:
@@ -193,8 +199,11 @@ def _problem_blocks(
     blame = findings.blame(problem)
     if blame is not None:
         patch = blame.patch(info)
-        number = f"[{blame.number}/{len(info.patches)}] " if blame.number and info else ""
-        facts.append(("first bad patch", f"{number}{patch.subject if patch else blame.subject} ({blame.tool})"))
+        if patch is not None and info is not None:
+            subject = f"[{info.patches.index(patch) + 1}/{len(info.patches)}] {_untagged(patch.subject)}"
+        else:
+            subject = _untagged(blame.subject)
+        facts.append(("first bad patch", f"{subject} ({blame.tool})"))
     if case.message:
         facts.append(("message", case.message))
     blocks: list[render.Block] = [render.Heading(f"{problem.suite}: {case.name}"), render.Facts(tuple(facts))]
@@ -202,7 +211,8 @@ def _problem_blocks(
     if suite is not None and console is None:
         console = next((c for c in suite.cases if c.name == f"{case.program}.console"), None)
     if case is not console and case.output.strip():
-        blocks.append(render.Quote(_quote(case.output, KTAP_LINES, tail=True), "KTAP:"))
+        title = "build log:" if case.status is Status.BUILD else "KTAP:"
+        blocks.append(render.Quote(_quote(case.output, KTAP_LINES, tail=True), title))
     if console is not None and console.output.strip():
         excerpt = "\n".join(_quote(console.output, CONSOLE_LINES))
         decoded = decode(excerpt, _path(suite, "vmlinux"), _path(suite, "source_tree")) if decode else None
@@ -212,9 +222,13 @@ def _problem_blocks(
             else "console (not decoded: no vmlinux here):"
         )
         blocks.append(render.Quote(_quote(decoded or excerpt, CONSOLE_LINES), title))
-    blocks.append(render.Para("reproduce:"))
-    blocks.append(render.Verbatim((f"  {_reproducer(problem, suite)}",)))
+    blocks.append(render.Verbatim(("reproduce:", f"  {_reproducer(problem, suite)}")))
     return blocks
+
+
+def _untagged(subject: str) -> str:
+    """A subject without its [PATCH ...] tag."""
+    return re.sub(r"^\[[^]]*\]\s*", "", subject)
 
 
 def _path(suite: Suite | None, name: str) -> Path | None:
@@ -231,7 +245,7 @@ def _changes(findings: Findings) -> list[render.Block]:
 
 
 def _blocks(
-    findings: Findings, info: SeriesInfo | None, signer: str, decode: Decoder | None, target: PatchInfo | None
+    findings: Findings, info: SeriesInfo | None, signer: str, decode: Decoder | None, own: str
 ) -> list[render.Block]:
     blocks: list[render.Block] = [render.Para("Hi,"), _summary(findings, info), _header(findings, info)]
     for problem in findings.regressions[:DETAILED]:
@@ -259,15 +273,14 @@ def _blocks(
             )
         )
     blocks += _changes(findings)
-    blocks += _trailers(findings, signer, target, info)
+    blocks += _trailers(findings, signer, own)
     blocks.append(render.Verbatim(("-- ", f"zpfarm {', '.join(_props(findings.suites, 'zpfarm')) or ''}".rstrip())))
     return blocks
 
 
-def _trailers(findings: Findings, signer: str, target: PatchInfo | None, info: SeriesInfo | None) -> list[render.Block]:
+def _trailers(findings: Findings, signer: str, own: str) -> list[render.Block]:
     if findings.regressions:
-        answered = (target.message_id if target else None) or (info.cover_message_id if info else None)
-        closes = [f"| Closes: https://lore.kernel.org/r/{answered.strip('<>')}/"] if answered else []
+        closes = [f"| Closes: https://lore.kernel.org/r/{own}/"]
         return [
             render.Para(
                 "If you fix the issue in a separate patch/commit (i.e. not just a new version of the same "
