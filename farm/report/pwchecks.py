@@ -18,7 +18,7 @@ from typing import Any
 
 from farm.model.errors import UserError
 from farm.model.seriesinfo import SeriesInfo
-from farm.report.findings import BUILD_EACH, Blame, Findings, Problem
+from farm.report.findings import BAD, BUILD_EACH, Blame, Findings, Problem
 
 URL_MAX = 200  # CheckCreate's target_url maxLength
 DESCRIPTION_MAX = 200
@@ -27,7 +27,7 @@ _CONTEXT_OTHER = re.compile(r"[^-a-zA-Z0-9_]+")
 
 def context(prefix: str, cell: str) -> str:
     """A valid context (^[-a-zA-Z0-9_]+$, at most 255 characters) for a cell."""
-    return _CONTEXT_OTHER.sub("_", f"{prefix}-{cell}")[:255]
+    return _CONTEXT_OTHER.sub("_", f"{prefix}-{cell.replace('/', '-')}")[:255]
 
 
 def _cells(findings: Findings) -> list[str]:
@@ -50,8 +50,12 @@ def payloads(
         problems = [p for p in findings.regressions if _where(p) == cell]
         blame = findings.blame(problems[0]) if problems else None
         untested = [p for p in findings.untested if _where(p) == cell]
+        steps = _steps(findings, cell)
         for number, patch in enumerate(info.patches, 1):
-            state, why = _state(number, patch.subject, problems, untested, blame, info)
+            if cell.startswith(BUILD_EACH):
+                state, why = steps.get(number, ("warning", "build-each has no step of this patch"))
+            else:
+                state, why = _state(patch.subject, problems, untested, blame, info)
             check: dict[str, Any] = {"state": state, "context": context(prefix, cell), "description": why}
             if url is not None:
                 check["target_url"] = url
@@ -69,8 +73,27 @@ def _where(problem: Problem) -> str:
     return problem.suite if problem.suite.startswith(BUILD_EACH) else problem.suite.split("/", 1)[0]
 
 
+def _steps(findings: Findings, cell: str) -> dict[int, tuple[str, str]]:
+    """build-each's own verdict on each patch: its first failure fails, a later one warns, a build passes."""
+    suite = next((s for s in findings.suites if s.name == cell), None)
+    verdicts: dict[int, tuple[str, str]] = {}
+    failed = False
+    for case in suite.cases if suite else ():
+        number, _, _ = case.name.partition(" ")
+        if not number.isdigit() or int(number) == 0:
+            continue
+        if case.status in BAD:
+            verdicts[int(number)] = (
+                "warning" if failed else "fail",
+                _cap(f"build-each: {case.message or case.status.value}"),
+            )
+            failed = True
+        else:
+            verdicts[int(number)] = ("success", "builds without a warning")
+    return verdicts
+
+
 def _state(
-    number: int,
     subject: str,
     problems: Sequence[Problem],
     untested: Sequence[Problem],
