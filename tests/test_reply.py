@@ -148,3 +148,22 @@ def test_b4_applies_the_clean_runs_tested_by_to_every_patch_and_no_reported_by(t
     assert applied.count(f"\nTested-by: {SIGNER}\n") == n
     assert "Reported-by" not in applied and "Closes" not in applied
     assert applied.replace(f"Tested-by: {SIGNER}\n", "") == alone  # nothing else of either reply got in
+
+
+def test_the_command_answers_the_patch_bisect_names(tmp_path: Path) -> None:
+    junit = runs.write(tmp_path / "junit.xml", runs.every_outcome())
+    series = tmp_path / "series.json"
+    series.write_text(runs.series_info().dump())
+    log = tmp_path / "bisect.log"
+    log.write_text(
+        f"{runs.TIP} is the first bad commit\ncommit {runs.TIP}\nAuthor: A <a@example.org>\nDate:   today\n\n"
+        "    shmem: map the shared zeropage on read faults of holes\n"
+    )
+    out = tmp_path / "reply.eml"
+    args = ["report", "email", str(junit), "--series", str(series), "--bisect-log", str(log), "-o", str(out)]
+    result = runner.invoke(app, [*args, "--from", SIGNER])
+    assert result.exit_code == 0, result.output
+    assert "in reply to <v6.12-9@zpfarm.example.org>" in result.output
+    assert out.read_bytes() == (DATA / "regression.eml").read_bytes()  # the golden mail, through the command
+    log.write_text("nothing found\n")
+    assert runner.invoke(app, [*args, "--from", SIGNER]).exit_code == 2
