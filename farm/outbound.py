@@ -17,7 +17,7 @@ from farm.judge import expect
 from farm.model import seriesinfo
 from farm.model.errors import UserError
 from farm.model.seriesinfo import SeriesInfo
-from farm.report import decode, findings, kcidb, pwchecks, readback, reply, schemas
+from farm.report import decode, findings, junit, kcidb, pwchecks, reply, schemas
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the embedded testcases/
 
@@ -26,11 +26,11 @@ def series(path: Path | None) -> SeriesInfo | None:
     return seriesinfo.load(path) if path is not None else None
 
 
-def find(junit: Path, build_each: Sequence[Path] = (), bisect_log: Path | None = None) -> findings.Findings:
+def find(run: Path, build_each: Sequence[Path] = (), bisect_log: Path | None = None) -> findings.Findings:
     """The run's findings, with the first bad patch build-each's JUnit or bisect's log names."""
-    suites = readback.suites(junit)
+    suites = junit.read_suites(run)
     for extra in build_each:
-        suites += [s for s in readback.suites(extra) if s.name.startswith(findings.BUILD_EACH)]
+        suites += [s for s in junit.read_suites(extra) if s.name.startswith(findings.BUILD_EACH)]
     blames = []
     if bisect_log is not None:
         try:
@@ -60,11 +60,11 @@ def expectations(path: Path | None) -> tuple[expect.Expectation, ...]:
 
 
 def kcidb_export(
-    junit: Path, info: SeriesInfo | None, source: kcidb.Source, known: Sequence[expect.Expectation], output: Path
+    run: Path, info: SeriesInfo | None, source: kcidb.Source, known: Sequence[expect.Expectation], output: Path
 ) -> dict[str, Any]:
     """The KCIDB submission of a run, validated against the vendored v5.3 schema before it is written."""
     files.writable_file(output, "-o")
-    doc = kcidb.document(readback.suites(junit), source, info, known)
+    doc = kcidb.document(junit.read_suites(run), source, info, known)
     schemas.check(schemas.KCIDB, doc, "the KCIDB submission")
     files.atomic_write(output, kcidb.dumps(doc).encode())
     return doc

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import junitparser
 import pytest
+import runs
 import xmlschema
 
 from farm.judge import expect, ktap
-from farm.model.errors import InfraError
+from farm.model.errors import InfraError, UserError
 from farm.model.results import Status
 from farm.model.results import TestResult as Result  # not "Test*": pytest would try to collect it
 from farm.report.junit import (
@@ -22,6 +23,7 @@ from farm.report.junit import (
     SUITE_OUTPUT_LIMIT,
     Suite,
     cap,
+    read_suites,
     render,
     scrub,
     unique_names,
@@ -246,3 +248,23 @@ def test_long_output_is_capped_and_names_the_log(schema: xmlschema.XMLSchema) ->
     assert text.startswith("# metric: early_kb=5") and "# last line" in text
     assert "# metric: late_kb=7" in text  # a metric only in result.metrics comes back
     assert cap("short", 10) == "short"
+
+
+def test_suites_come_back_with_properties_statuses_messages_outputs_and_metrics(tmp_path: Path) -> None:
+    written = runs.every_outcome()
+    read = read_suites(runs.write(tmp_path / "junit.xml", written))
+    assert [s.name for s in read] == [s.name for s in written]
+    for before, after in zip(written, read, strict=True):
+        assert dict(after.properties) == dict(before.properties)
+        assert after.timestamp == before.timestamp
+        for a, b in zip(before.cases, after.cases, strict=True):
+            assert (b.name, b.status, b.message, b.output.strip()) == (a.name, a.status, a.message, a.output.strip())
+            assert dict(b.metrics) == dict(a.metrics)
+            assert b.elapsed == a.elapsed
+
+
+def test_read_suites_refuses_a_file_that_is_not_junit(tmp_path: Path) -> None:
+    bad = tmp_path / "junit.xml"
+    bad.write_text("<html>")
+    with pytest.raises(UserError, match="not a whole XML file"):
+        read_suites(bad)

@@ -20,14 +20,14 @@ from typer.testing import CliRunner
 from cli import app, exit_code
 from farm.model.errors import UserError
 from farm.model.results import Report
-from farm.report import kcidb, readback, schemas
+from farm.report import junit, kcidb, schemas
 
 runner = CliRunner()
 
 
 def export(tmp_path: Path, suites: list[Any], name: str = "report.json") -> dict[str, Any]:
-    junit = runs.write(tmp_path / "junit.xml", suites)
-    doc = kcidb.document(readback.suites(junit), kcidb.Source("zpfarm"), runs.series_info(), runs.KNOWN)
+    written = runs.write(tmp_path / "junit.xml", suites)
+    doc = kcidb.document(junit.read_suites(written), kcidb.Source("zpfarm"), runs.series_info(), runs.KNOWN)
     assert schemas.errors(schemas.KCIDB, doc) == []
     return doc
 

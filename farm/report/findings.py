@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from farm.model.results import Status, Suite, TestResult
 from farm.model.seriesinfo import PatchInfo, SeriesInfo
+from farm.model.suite_id import SuiteId
 
 BAD = frozenset({Status.FAIL, Status.CRASH, Status.BUILD})
 UNTESTED = frozenset({Status.INFRA, Status.INPUT})
@@ -33,11 +34,13 @@ class Problem:
 
     @property
     def cell(self) -> str:
-        return self.suite.split("/", 1)[0] if not self.suite.startswith(BUILD_EACH) else self.suite.split("/", 2)[1]
+        return (
+            self.suite.removeprefix(BUILD_EACH) if self.suite.startswith(BUILD_EACH) else SuiteId.parse(self.suite).cell
+        )
 
     @property
     def runtime(self) -> str:
-        return self.suite.split("/", 1)[1] if "/" in self.suite and not self.suite.startswith(BUILD_EACH) else ""
+        return "" if self.suite.startswith(BUILD_EACH) else SuiteId.parse(self.suite).runtime
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,8 @@ class Findings:
 
 def _key(suite: str) -> tuple[str, str]:
     """(kernel, suite name without it): "series-x86_64-thp-on/default" -> ("series", "x86_64-thp-on/default")."""
-    kernel, _, rest = suite.partition("-")
-    return (kernel, rest) if kernel in ("base", "series") else ("", suite)
+    sid = SuiteId.parse(suite)
+    return (sid.kernel.value, sid.pair_key) if sid.kernel else ("", suite)
 
 
 def find(suites: Sequence[Suite], blames: Sequence[Blame] = ()) -> Findings:

@@ -26,6 +26,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
@@ -263,3 +264,46 @@ def _read_case(case: ET.Element) -> ReadCase:
 
 
 _STATUS_BY_TYPE = {s.value: s for s in Status}
+
+
+def read_suites(path: Path) -> list[Suite]:
+    """The file's suites whole, as written: properties, timestamps, each case's message, output,
+    metrics and time (what the reports that leave the farm start from); UserError as read() says."""
+    found = []
+    for element in suite_elements(path):
+        props = {p.get("name", ""): p.get("value", "") for p in element.iter("property") if p.get("name")}
+        cases = tuple(_read_result(path, element.get("name", ""), case) for case in element.findall("testcase"))
+        when = _timestamp(element.get("timestamp"))
+        out = element.findtext("system-out") or ""
+        found.append(Suite(element.get("name", ""), cases, props, out, when, _float(element.get("time")) or 0.0))
+    return found
+
+
+def _read_result(path: Path, suite: str, case: ET.Element) -> TestResult:
+    if not case.get("name"):
+        raise UserError(f"{path}: a <testcase> of {suite!r} has no name")
+    read = _read_case(case)
+    result = next((r for tag in ("failure", "error", "skipped") if (r := case.find(tag)) is not None), None)
+    message = (result.get("message") or "") if result is not None else ""
+    output = (result.text or "") if result is not None else (case.findtext("system-out") or "")
+    metrics = {k: float(v) for k, v in _METRIC_LINE.findall(f"{message}\n{output}") if _float(v) is not None}
+    return TestResult(read.name, read.status, message, output, metrics, _float(case.get("time")))
+
+
+_METRIC_LINE = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _timestamp(stamp: str | None) -> datetime:
+    """A suite's timestamp as aware UTC (missing or unreadable: the epoch)."""
+    try:
+        when = datetime.fromisoformat(stamp) if stamp else datetime.fromtimestamp(0, UTC)
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -28,6 +28,7 @@ from farm.judge import expect
 from farm.model.errors import UserError
 from farm.model.results import Status, Suite, TestResult
 from farm.model.seriesinfo import SeriesInfo
+from farm.model.suite_id import SuiteId
 from farm.report import kcidb_path
 
 MAJOR, MINOR = 5, 3
@@ -128,7 +129,8 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 def _kernel(suite: Suite) -> str:
-    return suite.properties.get("kernel") or suite.name.split("-", 1)[0]
+    sid = SuiteId.parse(suite.name)
+    return suite.properties.get("kernel") or (sid.kernel.value if sid.kernel else "")
 
 
 def _stage_case(suite: Suite) -> TestResult | None:
@@ -178,7 +180,7 @@ def _checkout(suite: Suite, source: Source, info: SeriesInfo | None, base_commit
 
 def _build(suite: Suite, origin: str, checkout: str) -> dict[str, Any]:
     props = suite.properties
-    cell = suite.name.split("/", 1)[0]
+    cell = SuiteId.parse(suite.name).cell
     arch, config, compiler = props.get("arch", ""), props.get("kconfig", ""), props.get("compiler", "")
     key = props.get("build_key") or sha(f"{cell}|{props.get('commit', '')}|{compiler}")[:16]
     stage = _stage_case(suite)
@@ -205,7 +207,7 @@ def _build(suite: Suite, origin: str, checkout: str) -> dict[str, Any]:
 
 
 def _test(suite: Suite, case: TestResult, origin: str, build: str, path: str) -> dict[str, Any]:
-    runtime = suite.properties.get("runtime") or suite.name.split("/", 1)[1]
+    runtime = suite.properties.get("runtime") or SuiteId.parse(suite.name).runtime
     status = STATUS[case.status]
     accel = suite.properties.get("accel", "")
     test: dict[str, Any] = {

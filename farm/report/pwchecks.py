@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from farm.model.errors import UserError
+from farm.model.matrix import Kernel
 from farm.model.seriesinfo import SeriesInfo
+from farm.model.suite_id import SuiteId
 from farm.report.findings import BAD, BUILD_EACH, Blame, Findings, Problem
 
 URL_MAX = 200  # CheckCreate's target_url maxLength
@@ -32,7 +34,8 @@ def context(prefix: str, cell: str) -> str:
 
 def _cells(findings: Findings) -> list[str]:
     """The contexts' cells in order: series run cells, then build-each cells."""
-    runs = [s.name.split("/", 1)[0] for s in findings.suites if s.name.startswith("series-") and "/" in s.name]
+    ids = [SuiteId.parse(s.name) for s in findings.suites if not s.name.startswith(BUILD_EACH)]
+    runs = [sid.cell for sid in ids if sid.kernel is Kernel.SERIES and sid.runtime]
     each = [s.name for s in findings.suites if s.name.startswith(BUILD_EACH)]
     return list(dict.fromkeys([*runs, *each]))
 
@@ -70,7 +73,7 @@ def payloads(
 
 
 def _where(problem: Problem) -> str:
-    return problem.suite if problem.suite.startswith(BUILD_EACH) else problem.suite.split("/", 1)[0]
+    return problem.suite if problem.suite.startswith(BUILD_EACH) else problem.cell
 
 
 def _steps(findings: Findings, cell: str) -> dict[int, tuple[str, str]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from farm.model.errors import UserError
 from farm.model.results import Status, Suite
 from farm.model.seriesinfo import PatchInfo, SeriesInfo
+from farm.model.suite_id import SuiteId
 from farm.report import compare, render
 from farm.report.findings import Findings, Problem
 
@@ -139,7 +140,7 @@ def _header(findings: Findings, info: SeriesInfo | None) -> render.Facts:
     hashes = _props([s for s in runs if s.properties.get("kernel") == "series"], "series_hash")
     if hashes:
         facts.append(("patchset", ", ".join(f"sha256 {h}" for h in hashes)))
-    cells = list(dict.fromkeys(s.name.split("/", 1)[0] for s in runs))
+    cells = list(dict.fromkeys(SuiteId.parse(s.name).cell for s in runs))
     arches = ", ".join(_props(runs, "arch")) or "unknown arch"
     accel = ", ".join(_props(runs, "accel")) or "none"
     facts.append(("matrix", f"{len(cells)} cells, {len(runs)} boots ({arches}), accel {accel}"))
