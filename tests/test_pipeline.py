@@ -7,6 +7,7 @@ make a chosen stage fail, raise or be interrupted.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import textwrap
 import threading
@@ -81,6 +82,7 @@ class FakeStages:
     selftests: tuple[GuestTest, ...] = ()  # what build gives back as the cell's selftests
     boot_programs: dict[str, list[str]] = field(default_factory=dict)  # "cell/runtime": programs booted with
     stopped: int = 0
+    build_dirs: bool = False  # the image in an O= directory beside a .config and vmlinux, as real builds leave it
 
     def prepare_trees(
         self, wanted: Collection[tuple[Source, Kernel]]
@@ -104,9 +106,14 @@ class FakeStages:
         log.write_text("mm/shmem.c:1:1: error: expected ';'\n")
         ok = cell.name not in self.build_fails
         message = "built" if ok else "build failed: mm/shmem.c:1:1: error: expected ';'"
-        return CellBuild(
-            Built(ok, self.tmp / "bzImage" if ok else None, "6.12.117", 0, 1.0, log, message), self.selftests
-        )
+        image = self.tmp / "bzImage"
+        if self.build_dirs:
+            image = self.tmp / "build" / cell.name / cell.arch.image
+            image.parent.mkdir(parents=True, exist_ok=True)
+            image.write_bytes(b"image")
+            (self.tmp / "build" / cell.name / ".config").write_text(f"CONFIG_{cell.name.upper().replace('-', '_')}=y\n")
+            (self.tmp / "build" / cell.name / "vmlinux").write_bytes(b"\x7fELF")
+        return CellBuild(Built(ok, image if ok else None, "6.12.117", 0, 1.0, log, message), self.selftests)
 
     def rootfs(self, arch: Arch) -> Path | None:
         if self.rootfs_error:
@@ -515,3 +522,18 @@ def test_a_full_disk_mid_run_keeps_every_suite_in_a_spare_place_and_exits_3(
     assert [s.name for s in junitparser.JUnitXml.fromfile(str(report.junit))] == [s.name for s in report.suites]
     assert len(report.suites) == 2 and "No space left on device" in report.junit_problem
     assert cli.exit_code(report) == 3  # every test passed, but the JUnit is not where CI looks
+
+
+def test_each_suite_records_its_config_and_where_its_vmlinux_and_tree_are(tmp_path: Path) -> None:
+    """What the reply mail's header and decoded console excerpts read back from the JUnit."""
+    report = run(tmp_path, FakeStages(tmp_path, build_dirs=True))
+    for suite in report.suites:
+        cell = suite.name.split("/")[0]
+        config = tmp_path / "build" / cell / ".config"
+        assert suite.properties["config_sha256"] == hashlib.sha256(config.read_bytes()).hexdigest()
+        assert suite.properties["vmlinux"] == str(tmp_path / "build" / cell / "vmlinux")
+        assert suite.properties["source_tree"] == str(tmp_path)
+        assert suite.properties["config_fragments"].startswith("base-x86_64.config")
+    (tmp_path / "plain").mkdir()
+    plain = run(tmp_path / "plain", FakeStages(tmp_path))  # an image outside an O= directory: nothing guessed
+    assert not {"config_sha256", "vmlinux"} & set(plain.suites[0].properties)
