@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -45,7 +44,7 @@ def email(
     A clean run ends with Tested-by (b4 applies it to every patch); a failure with the
     "| Reported-by:" / "| Closes:" block b4 leaves alone. Nothing is sent.
     """
-    signer = reply.identity(identity or os.environ.get("ZPFARM_IDENTITY"), "--from")
+    signer = reply.identity(identity, "--from")
     found = outbound.find(junit, build_each or [], bisect_log)
     written = outbound.email(found, outbound.series(series), signer, output)
     verdict = "clean: Tested-by" if written.clean else f"{len(found.regressions)} regressions"
