@@ -3,6 +3,7 @@ outside quoted logs; real b4 applies its Tested-by to every patch and none of it
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import os
 import subprocess
@@ -167,3 +168,13 @@ def test_the_command_answers_the_patch_bisect_names(tmp_path: Path) -> None:
     assert out.read_bytes() == (DATA / "regression.eml").read_bytes()  # the golden mail, through the command
     log.write_text("nothing found\n")
     assert runner.invoke(app, [*args, "--from", SIGNER]).exit_code == 2
+
+
+def test_a_series_json_that_would_inject_headers_is_refused_or_defused() -> None:
+    info = runs.series_info()
+    bad = dataclasses.replace(info, cover_message_id="x@y>\nBcc: victim@example.org")
+    with pytest.raises(UserError, match="not a Message-ID"):
+        reply.render_reply(findings.find(runs.clean()), bad, SIGNER)
+    folded = dataclasses.replace(info, subject="[PATCH] a\nBcc: victim@example.org")
+    mail = email.message_from_bytes(reply.as_bytes(reply.render_reply(findings.find(runs.clean()), folded, SIGNER)))
+    assert mail["Bcc"] is None and mail["Subject"] == "Re: [PATCH] a Bcc: victim@example.org"

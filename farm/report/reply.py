@@ -54,14 +54,22 @@ def identity(value: str | None, option: str) -> str:
     return f"{name} <{address}>"
 
 
+_MSGID = re.compile(r"^[^<>\s@]+@[^<>\s@]+$")
+
+
 def _msgid(value: str) -> str:
-    return f"<{value.strip().strip('<>')}>"
+    """<id> of a Message-ID from series.json (another job's file): one that could inject a header is refused."""
+    bare = value.strip().strip("<>")
+    if not _MSGID.match(bare):
+        raise UserError(f"series.json: {value!r} is not a Message-ID")
+    return f"<{bare}>"
 
 
 def render_reply(findings: Findings, info: SeriesInfo | None, signer: str, decode: Decoder | None = None) -> Reply:
     """The reply mail for these findings (signer: a checked identity)."""
     target = _target(findings, info)
     thread = [m for m in (info.cover_message_id if info else None, target.message_id if target else None) if m]
+    thread = [_msgid(m).strip("<>") for m in thread]
     own = _own_id(findings, thread, signer)
     body = render.text(_blocks(findings, info, signer, decode, own))
     msg = EmailMessage(policy=SMTPUTF8)
@@ -100,9 +108,9 @@ def _target(findings: Findings, info: SeriesInfo | None) -> PatchInfo | None:
 
 def _subject(findings: Findings, info: SeriesInfo | None, target: PatchInfo | None) -> str:
     if target is not None:
-        return f"Re: {target.subject}"
+        return f"Re: {' '.join(target.subject.split())}"
     if info is not None:
-        return f"Re: {info.subject}"
+        return f"Re: {' '.join(info.subject.split())}"
     count = len(findings.regressions)
     return f"zpfarm: {count} regression{'s' * (count != 1)}" if count else "zpfarm: no regressions"
 
