@@ -160,6 +160,19 @@ SelftestsOpt = Annotated[
     typer.Option("--selftests/--no-selftests", metavar="", help="Also build and run the kernel's mm/memfd selftests."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Plain progress lines, no live view.")]
+# What the reports that leave the farm read (report email, export kcidb and pw-checks).
+JunitArg = Annotated[Path, typer.Argument(metavar="JUNIT", help="The JUnit file of a zpfarm run.")]
+SeriesOpt = Annotated[
+    Path | None,
+    typer.Option("--series", metavar="FILE", help="series.json: the thread to answer, the version and the patches."),
+]
+BuildEachOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--build-each", metavar="JUNIT", help="build-each's JUnit: the first patch that fails (repeatable)."),
+]
+BisectOpt = Annotated[
+    Path | None, typer.Option("--bisect-log", metavar="FILE", help="git bisect's log: the first bad commit.")
+]
 
 
 def writable(path: Path, option: str) -> Path:

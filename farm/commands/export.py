@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from farm import outbound
-from farm.commands.common import Command, Group, out
-from farm.commands.report import BisectOpt, BuildEachOpt, JunitArg, SeriesOpt
+from farm.commands.common import BisectOpt, BuildEachOpt, Command, Group, JunitArg, SeriesOpt, out
 from farm.report import kcidb
 
 app = typer.Typer(

@@ -8,23 +8,10 @@ from typing import Annotated
 import typer
 
 from farm import outbound
-from farm.commands.common import Command, Group, out
+from farm.commands.common import BisectOpt, BuildEachOpt, Command, Group, JunitArg, SeriesOpt, out
 from farm.report import reply
 
 app = typer.Typer(cls=Group, no_args_is_help=True, help="Reports a person reads: the reply mail to a series.")
-
-JunitArg = Annotated[Path, typer.Argument(metavar="JUNIT", help="The JUnit file of a zpfarm run.")]
-SeriesOpt = Annotated[
-    Path | None,
-    typer.Option("--series", metavar="FILE", help="series.json: the thread to answer, the version and the patches."),
-]
-BuildEachOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--build-each", metavar="JUNIT", help="build-each's JUnit: the first patch that fails (repeatable)."),
-]
-BisectOpt = Annotated[
-    Path | None, typer.Option("--bisect-log", metavar="FILE", help="git bisect's log: the first bad commit.")
-]
 
 
 @app.command("email", cls=Command)
@@ -41,9 +28,8 @@ def email(
 ) -> None:
     """A plain-text reply to the series' thread: what was tested, each regression, the trailers.
 
-    A clean run ends with Tested-by (b4 applies it to every patch); a failure with the
-    "| Reported-by:" / "| Closes:" block b4 leaves alone. Nothing is sent.
-    """
+    Clean: a Tested-by that b4 applies to every patch. A failure: a quoted | Reported-by block b4 leaves alone.
+    Nothing is sent."""
     signer = reply.identity(identity, "--from")
     found = outbound.find(junit, build_each or [], bisect_log)
     written = outbound.email(found, outbound.series(series), signer, output)
