@@ -29,6 +29,8 @@ def series(path: Path | None) -> SeriesInfo | None:
 def find(run: Path, build_each: Sequence[Path] = (), bisect_log: Path | None = None) -> findings.Findings:
     """The run's findings, with the first bad patch build-each's JUnit or bisect's log names."""
     suites = junit.read_suites(run)
+    if not suites:
+        raise UserError(f"{run}: no suite: nothing to report")
     for extra in build_each:
         suites += [s for s in junit.read_suites(extra) if s.name.startswith(findings.BUILD_EACH)]
     blames = []

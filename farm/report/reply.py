@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTPUTF8
 from email.utils import format_datetime, parseaddr
@@ -75,7 +76,7 @@ def render_reply(findings: Findings, info: SeriesInfo | None, signer: str, decod
     msg = EmailMessage(policy=SMTPUTF8)
     msg["From"] = signer
     msg["Subject"] = _subject(findings, info, target)
-    msg["Date"] = format_datetime(max(s.timestamp for s in findings.suites)) if findings.suites else ""
+    msg["Date"] = format_datetime(max((s.timestamp for s in findings.suites), default=datetime.fromtimestamp(0, UTC)))
     msg["Message-ID"] = f"<{own}>"
     if thread:
         msg["In-Reply-To"] = _msgid(thread[-1])
