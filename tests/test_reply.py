@@ -178,3 +178,24 @@ def test_a_series_json_that_would_inject_headers_is_refused_or_defused() -> None
     folded = dataclasses.replace(info, subject="[PATCH] a\nBcc: victim@example.org")
     mail = email.message_from_bytes(reply.as_bytes(reply.render_reply(findings.find(runs.clean()), folded, SIGNER)))
     assert mail["Bcc"] is None and mail["Subject"] == "Re: [PATCH] a Bcc: victim@example.org"
+
+
+def test_a_subject_series_json_keeps_without_its_tag_gets_the_tag_back() -> None:
+    info = runs.series_info()
+    untagged = dataclasses.replace(
+        info,
+        subject="mm/shmem: map the shared zeropage on read faults of holes",
+        patches=tuple(dataclasses.replace(p, subject=p.subject.split("] ", 1)[1]) for p in info.patches),
+    )
+    bad = email.message_from_bytes(
+        reply.as_bytes(reply.render_reply(findings.find(runs.every_outcome(), [BLAME]), untagged, SIGNER))
+    )
+    assert (
+        " ".join(bad["Subject"].split())
+        == "Re: [PATCH v3 09/12] shmem: map the shared zeropage on read faults of holes"
+    )
+    good = email.message_from_bytes(reply.as_bytes(reply.render_reply(findings.find(runs.clean()), untagged, SIGNER)))
+    assert (
+        " ".join(good["Subject"].split())
+        == "Re: [PATCH v3 00/12] mm/shmem: map the shared zeropage on read faults of holes"
+    )

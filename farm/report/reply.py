@@ -108,10 +108,15 @@ def _target(findings: Findings, info: SeriesInfo | None) -> PatchInfo | None:
 
 
 def _subject(findings: Findings, info: SeriesInfo | None, target: PatchInfo | None) -> str:
-    if target is not None:
-        return f"Re: {' '.join(target.subject.split())}"
+    """Re: the answered mail's subject, its [PATCH vN n/m] tag put back when series.json dropped it."""
     if info is not None:
-        return f"Re: {' '.join(info.subject.split())}"
+        number = info.patches.index(target) + 1 if target is not None else 0
+        subject = " ".join((target.subject if target is not None else info.subject).split())
+        if not subject.startswith("["):
+            version = f" v{info.revision}" if info.revision > 1 else ""
+            width = len(str(len(info.patches)))
+            subject = f"[PATCH{version} {number:0{width}d}/{len(info.patches)}] {subject}"
+        return f"Re: {subject}"
     count = len(findings.regressions)
     return f"zpfarm: {count} regression{'s' * (count != 1)}" if count else "zpfarm: no regressions"
 
