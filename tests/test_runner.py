@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ from farm.model import arches
 from farm.model.matrix import Runtime
 from farm.model.programs import GuestTest
 from farm.vm import boot
+
+UNSHARE = shutil.which("unshare") or "unshare"  # util-linux: on every Debian
 
 
 def script(tmp_path: Path, name: str, body: str) -> GuestTest:
@@ -30,14 +33,17 @@ def run_runner(tmp_path: Path, tests: list[GuestTest], runtime: Runtime | None =
     share = tmp_path / "share"
     binary = runner.build(arches.for_machine(os.uname().machine), tmp_path / "runner", tmp_path / "runner.log")
     boot.prepare_share(share, binary, runtime or Runtime("default"), tests, vm=False)  # root here: it must unmount
-    done = subprocess.run([str(share / runner.NAME)], capture_output=True, text=True, timeout=60)
+    # In a mount namespace of its own, so that what it leaves mounted is its own, not another run's.
+    leftover = 'rc=0; "$0" || rc=$?; grep " /run/zpfarm/" /proc/self/mounts >&2 && echo LEFT-MOUNTED >&2; exit $rc'
+    argv = [UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", leftover, str(share / runner.NAME)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    assert "LEFT-MOUNTED" not in done.stderr, done.stderr  # the runner unmounted its tmpfs again
     assert (share / "done").is_file()
     # Each program is bracketed in the kernel log, for the console scanner (a fresh name: the
     # kernel log keeps earlier runs').
     kernel_log = (share / "dmesg.txt").read_text()
     assert f"zpfarm: begin {marker.name}\n" in kernel_log and f"zpfarm: end {marker.name}\n" in kernel_log
-    assert "/run/zpfarm/" not in Path("/proc/mounts").read_text()  # unmounted again
     top = {n.name: n for n in ktap.parse((share / "results.ktap").read_text()).children}
     assert top.pop(marker.name).status is ktap.KtapStatus.OK
     return top
