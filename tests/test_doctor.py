@@ -47,5 +47,5 @@ def test_doctor_through_the_cli_shows_the_resolved_base_and_the_chosen_vng(fakef
     result = fakefarm.zpfarm("doctor")
     assert result.exit_code in (0, 3), result.output  # 3: this host misses a tool (named in the table)
     table = " ".join(result.output.split())
-    assert f"v6.12 -> v6.12.117 from {fakefarm.tarball}" in table
+    assert "v6.12 -> v6.12.117 from" in table and fakefarm.tarball.name in table  # a long tmp path may wrap
     assert str(FAKEVNG) in table
