@@ -241,12 +241,12 @@ def read(path: Path) -> list[ReadSuite]:
         for case in element.findall("testcase"):
             if not case.get("name"):
                 raise UserError(f"{path}: a <testcase> of {name!r} has no name")
-            cases.append(_read_case(case))
+            cases.append(read_case(case))
         suites.append(ReadSuite(name, properties, tuple(cases)))
     return suites
 
 
-def _read_case(case: ET.Element) -> ReadCase:
+def read_case(case: ET.Element) -> ReadCase:
     """A testcase's status the way render() wrote it: the result element and its type."""
     out = case.findtext("system-out") or ""
     for tag in ("failure", "error", "skipped"):

@@ -1,0 +1,49 @@
+"""Run history: every run's test outcomes in one SQLite file, and what they say about each test.
+
+History.open(path)                                   the file (WAL, busy timeout, migrated)
+history.record(suites, RunMeta(...)) -> Recorded     a run's suites
+history.ingest([junit, ...]) -> list[Recorded]       CI artifacts, each file one run
+history.outcomes(test, cell_glob, base_line, last) -> list[RunOutcome]   oldest first
+history.passed_before(test, cell, base_line) -> bool
+history.fail_rate(test, cell_glob, last) -> Rate     failed/n and Wilson's 95% interval
+history.summaries(test, cell_glob, last) -> list[Summary]   per suite: trend, streak, since
+history.flaky(last, cell_glob) -> list[FlakyTest]
+keep(path, suites, meta) -> str | None               record, never raise: a warning line instead
+"""
+
+from farm.report.history.schema import SCHEMA
+from farm.report.history.store import (
+    DEFAULT,
+    ENV,
+    FILE_NAME,
+    History,
+    Recorded,
+    RunMeta,
+    default_path,
+    host_facts,
+    keep,
+)
+from farm.report.history.trend import DEFAULT_LAST, summarize
+from farm.report.history.values import FlakyTest, Rate, RunOutcome, Summary, Trend, describe, wilson
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_LAST",
+    "ENV",
+    "FILE_NAME",
+    "SCHEMA",
+    "FlakyTest",
+    "History",
+    "Rate",
+    "Recorded",
+    "RunMeta",
+    "RunOutcome",
+    "Summary",
+    "Trend",
+    "default_path",
+    "describe",
+    "host_facts",
+    "keep",
+    "summarize",
+    "wilson",
+]

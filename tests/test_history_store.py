@@ -1,0 +1,203 @@
+"""The run history on real SQLite files: recording, ingesting CI artifacts, and what it says about a test."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.queues
+import os
+import sqlite3
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from history_data import sequence, suite
+
+from farm.model.errors import InfraError, UserError
+from farm.model.results import Status
+from farm.report import junit
+from farm.report.history import History, RunMeta, Trend, keep
+
+TEST = "coherence.read_then_remote_write[memfd,shared]"
+
+
+def test_a_test_that_flakes_is_flaky_with_its_wilson_interval(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest(sequence(tmp_path, TEST, "PFPPFPPPFP"))
+        (summary,) = history.summaries(TEST, "series-*")
+        assert str(summary) == "flaky, 3/10 (Wilson 95% 10.8%-60.3%)"
+        assert summary.trend is Trend.FLAKY and summary.streak == 1
+        assert [o.letter for o in summary.outcomes] == list("PFPPFPPPFP")
+        (flaky,) = history.flaky(last=10)
+        assert (flaky.test, flaky.suite) == (TEST, "series-x86_64-thp-on/default")
+        assert (flaky.flips, flaky.last_failure) == (6, 9)
+
+
+def test_a_test_that_broke_is_a_regression_since_the_run_that_broke_it_naming_its_series(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest(sequence(tmp_path, TEST, "PPPFFFFFFF"))
+        (summary,) = history.summaries(TEST)
+        assert str(summary).startswith("regression since run 4 (series v4 (fa6249c01a34), v7.3.4, 2026-12-01")
+        assert summary.since is not None and summary.since.series == "v4"
+        assert summary.streak == 7 and str(summary.rate) == "7/10 (Wilson 95% 39.7%-89.2%)"
+        assert history.flaky() == []  # one flip is a regression, never a flake
+        assert history.passed_before(TEST, "series-x86_64-thp-on", "v7.3")
+        assert not history.passed_before(TEST, "series-x86_64-thp-on", "v6.12")
+        assert not history.passed_before(TEST, "series-x86_64-thp-on", before_run=1)
+
+
+@pytest.mark.parametrize(
+    ("letters", "said"),
+    [
+        ("PPPP", "passing, 4/4 runs"),
+        ("FFF", "failing, never passed here: 3/3 runs failed since run 1"),
+        ("FFPP", "fixed since run 3"),
+        ("PSPSFS", "regression since run 5"),  # skips say nothing either way
+        ("SSS", "no result in history"),
+    ],
+)
+def test_each_kind_of_history_in_one_line(tmp_path: Path, letters: str, said: str) -> None:
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest(sequence(tmp_path, TEST, letters))
+        (summary,) = history.summaries(TEST)
+        assert str(summary).startswith(said)
+
+
+def test_the_window_is_the_last_m_counted_runs_and_a_long_streak_keeps_its_start(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest(sequence(tmp_path, TEST, "PFPF" + "P" * 3 + "F" * 12))
+        (summary,) = history.summaries(TEST, last=10)
+        assert summary.rate.n == 10 and summary.rate.failed == 10
+        assert str(summary).startswith("regression since run 8")
+        assert history.fail_rate(TEST, last=5).failed == 5
+        assert [o.run for o in history.outcomes(TEST, last=3)] == [17, 18, 19]
+
+
+def test_outcomes_per_cell_glob_and_base(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest(sequence(tmp_path / "a", TEST, "PP", cell="base-x86_64-thp-on"))
+        history.ingest(sequence(tmp_path / "b", TEST, "FF", cell="series-arm64-thp-on", base="v6.12.118"))
+        assert [o.letter for o in history.outcomes(TEST, "base-*")] == ["P", "P"]
+        assert [o.letter for o in history.outcomes(TEST, "*/default", base_line="v6.12")] == ["F", "F"]
+        assert [o.base for o in history.outcomes(TEST, "*", base_line="v6.12.118")] == ["v6.12.118"] * 2
+        suites = {s.suite for s in history.summaries(TEST)}
+        assert suites == {"base-x86_64-thp-on/default", "series-arm64-thp-on/default"}
+        assert history.outcomes("no.such.test") == []
+        assert history.tests_like("remote_write[memfd") == [TEST]
+
+
+def test_the_same_artifact_ingested_twice_is_recorded_once(tmp_path: Path) -> None:
+    paths = sequence(tmp_path, TEST, "PF")
+    with History.open(tmp_path / "h.sqlite") as history:
+        first = history.ingest(paths)
+        again = history.ingest(paths)
+        assert [r.run for r in first] == [1, 2] and [r.run for r in again] == [None, None]
+        assert [r.repeated for r in again] == [1, 1] and history.runs() == 2
+
+
+def test_a_run_recorded_live_keeps_its_meta_and_metrics(tmp_path: Path) -> None:
+    s = suite(1, [(TEST, Status.PASS)])
+    with History.open(tmp_path / "h.sqlite") as history:
+        done = history.record([s], RunMeta("run", host="farm1 (x86_64, 2 cores)"))
+        assert (done.run, done.suites, done.cases) == (1, 1, 1)
+        row = history.db.execute("SELECT command, zpfarm, host FROM runs").fetchone()
+        assert row == ("run", "0.1.0 (abcdef012345)", "farm1 (x86_64, 2 cores)")
+
+
+def test_reruns_in_the_surefire_dialect_count_as_failed_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    junit.write(path, [suite(1, [(TEST, Status.PASS), ("memory.hole", Status.FAIL)])])
+    tree = ET.parse(path)
+    flaked, failed = tree.getroot().iter("testcase")
+    ET.SubElement(flaked, "flakyFailure", {"message": "UFFDIO_COPY error: -2", "type": "fail"})
+    ET.SubElement(failed, "rerunFailure", {"message": "again", "type": "fail"})
+    tree.write(path)
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest([path])
+        (flaked,) = history.outcomes(TEST)
+        (failed,) = history.outcomes("memory.hole")
+        assert (flaked.status, flaked.failed_attempts, flaked.letter) == (Status.PASS, 1, "f")
+        assert failed.status is Status.FAIL
+        assert str(history.summaries(TEST)[0]).startswith("flaky, 1/1")
+
+
+def _write_runs(path: Path, first: int, count: int) -> None:
+    with History.open(path) as history:
+        for n in range(first, first + count):
+            history.record([suite(n, [(f"t{i}", Status.PASS) for i in range(50)])], RunMeta("run"))
+
+
+def test_two_processes_write_at_once_and_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    History.open(path).close()
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_write_runs, args=(path, first, 20)) for first in (1, 1001)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    with History.open(path) as history:
+        assert history.runs() == 40
+        assert len(history.outcomes("t7")) == 40
+        assert history.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_locked_history_is_one_warning_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    History.open(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with (
+            History.open(path, timeout=0.2) as history,
+            pytest.raises(InfraError, match="locked by another writer") as caught,
+        ):
+            history.record([suite(1, [(TEST, Status.PASS)])], RunMeta("run"))
+        assert "\n" not in str(caught.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"this is not sqlite at all, just some text" * 100, "not a zpfarm history, or damaged"),
+        (b"SQLite format 3\x00" + b"\xff" * 4000, "not a zpfarm history, or damaged"),
+    ],
+)
+def test_a_corrupt_history_is_one_warning_line_never_an_exception(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "h.sqlite"
+    path.write_bytes(content)
+    warning = keep(path, [suite(1, [(TEST, Status.PASS)])], RunMeta("run"))
+    assert warning is not None and said in warning and "\n" not in warning
+    assert path.read_bytes() == content  # never repaired over
+
+
+def _keep_as_nobody(path: Path, said: multiprocessing.queues.Queue[str | None]) -> None:
+    if os.geteuid() == 0:  # root writes read-only files: be somebody else
+        os.setgid(65534)
+        os.setuid(65534)
+    said.put(keep(path, [suite(1, [(TEST, Status.PASS)])], RunMeta("run")))
+
+
+def test_a_read_only_history_is_one_warning_line() -> None:
+    with tempfile.TemporaryDirectory() as where:
+        os.chmod(where, 0o755)
+        path = Path(where) / "h.sqlite"
+        History.open(path).close()
+        path.chmod(0o444)
+        context = multiprocessing.get_context("fork")
+        said: multiprocessing.queues.Queue[str | None] = context.Queue()
+        child = context.Process(target=_keep_as_nobody, args=(path, said))
+        child.start()
+        warning = said.get(timeout=30)
+        child.join(30)
+    assert warning is not None and "cannot write it" in warning and "\n" not in warning
+
+
+def test_a_query_of_a_missing_history_is_bad_input_and_makes_no_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no such file"):
+        History.open(tmp_path / "none.sqlite", create=False)
+    assert not (tmp_path / "none.sqlite").exists()
