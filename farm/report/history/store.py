@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import farm.report.history.read as read
+import farm.report.history.schema as schema
+import farm.report.history.trend as trend
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Status, Suite
-from farm.report.history import read, schema, trend
 from farm.report.history.values import FAILED, PASSED, FlakyTest, Rate, RunOutcome, Summary, Trend
 
 ENV = "ZPFARM_HISTORY"
