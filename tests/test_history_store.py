@@ -7,6 +7,7 @@ import multiprocessing.queues
 import os
 import sqlite3
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -201,3 +202,24 @@ def test_a_query_of_a_missing_history_is_bad_input_and_makes_no_file(tmp_path: P
     with pytest.raises(UserError, match="no such file"):
         History.open(tmp_path / "none.sqlite", create=False)
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_ingest_and_flaky_keep_to_their_goals_at_a_smaller_scale(tmp_path: Path) -> None:
+    """bench/history.py measures 1,000 runs x 735 cases (goals: ingest < 15 s, flaky < 1 s); here 20 runs, 4x slack."""
+    tests = [f"t.case_{i:03d}" for i in range(735)]
+    paths = []
+    for n in range(20):
+        path = tmp_path / f"junit-{n}.xml"
+        statuses = [Status.FAIL if i % 50 == 0 and (n + i) % 3 == 0 else Status.PASS for i in range(735)]
+        junit.write(path, [suite(n, list(zip(tests, statuses, strict=True)))])
+        paths.append(path)
+    with History.open(tmp_path / "h.sqlite") as history:
+        began = time.monotonic()
+        history.ingest(paths)
+        ingest = time.monotonic() - began
+        began = time.monotonic()
+        flaky = history.flaky()
+        took = time.monotonic() - began
+    assert len(flaky) == 15  # every 50th test fails in a third of the runs
+    assert ingest < 4 * 15.0 * 20 / 1000, f"ingest of 20 x 735: {ingest:.2f} s"
+    assert took < 1.0, f"flaky: {took:.2f} s"

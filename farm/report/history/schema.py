@@ -100,6 +100,7 @@ def connect(path: Path, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA cache_size = -65536")  # KiB: the per-test index of a big ingest stays in memory
         migrate(db, path)
     except sqlite3.DatabaseError as e:
         db.close()

@@ -29,6 +29,7 @@ from farm.report.history.values import FAILED, PASSED, FlakyTest, Rate, RunOutco
 ENV = "ZPFARM_HISTORY"
 FILE_NAME = "history.sqlite"
 DEFAULT = Path("results") / FILE_NAME  # beside the default results directories (results/latest, ...)
+BATCH_CASES = 50_000  # results per write transaction when ingesting many files
 _COUNTED = tuple(s.value for s in (*PASSED, *FAILED))
 _OUTCOME_COLUMNS = """u.id, s.started, s.name, s.cell, s.runtime, s.base, s.base_line, s.commit_, s.series,
     s.series_hash, r.status, r.failed_attempts"""
@@ -99,30 +100,47 @@ class History:
         return self.record_suites(read.from_suites(suites), meta)
 
     def ingest(self, paths: Sequence[Path]) -> list[Recorded]:
-        """Record each JUnit file as one run, in the order given; every file is checked before any is recorded."""
+        """Record each JUnit file as one run, in the order given; every file is checked before any is recorded.
+
+        Files go in batches of about BATCH_CASES results per transaction: fewer commits, and
+        another writer never waits long.
+        """
         read_all = [(path, read.from_junit(path)) for path in paths]
-        return [self.record_suites(records, RunMeta("ingest", str(path))) for path, records in read_all]
+        done: list[Recorded] = []
+        while read_all:
+            batch: list[tuple[Path, list[read.SuiteRecord]]] = []
+            cases = 0
+            while read_all and (not batch or cases < BATCH_CASES):
+                batch.append(read_all.pop(0))
+                cases += sum(len(s.cases) for s in batch[-1][1])
+            with self._writing():
+                done += [self._record(records, RunMeta("ingest", str(path))) for path, records in batch]
+        return done
 
     def record_suites(self, records: Sequence[read.SuiteRecord], meta: RunMeta) -> Recorded:
+        """Record suites as one run, in a transaction of its own."""
+        with self._writing():
+            return self._record(records, meta)
+
+    def _record(self, records: Sequence[read.SuiteRecord], meta: RunMeta) -> Recorded:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         props = [r.properties for r in records]
         zpfarm = meta.zpfarm or next((p["zpfarm"] for p in props if p.get("zpfarm")), "")
         host = meta.host or next((p["host"] for p in props if p.get("host")), "")
         started = min((r.started for r in records if r.started), default=now)
-        with self._writing():
-            run = self.db.execute(
-                "INSERT INTO runs(recorded, started, command, source, zpfarm, host) VALUES (?, ?, ?, ?, ?, ?)",
-                (now, started, meta.command, meta.source, zpfarm, host),
-            ).lastrowid
-            assert run is not None
-            added = repeated = cases = 0
-            for record in records:
-                if self._suite(run, record, now):
-                    added, cases = added + 1, cases + len(record.cases)
-                else:
-                    repeated += 1
-            if not added:
-                self.db.execute("DELETE FROM runs WHERE id = ?", (run,))
+        run = self.db.execute(
+            "INSERT INTO runs(recorded, started, command, source, zpfarm, host) VALUES (?, ?, ?, ?, ?, ?)",
+            (now, started, meta.command, meta.source, zpfarm, host),
+        ).lastrowid
+        assert run is not None
+        added = repeated = cases = 0
+        for record in records:
+            if self._suite(run, record, now):
+                added, cases = added + 1, cases + len(record.cases)
+            else:
+                repeated += 1
+        if not added:
+            self.db.execute("DELETE FROM runs WHERE id = ?", (run,))
         return Recorded(run if added else None, added, repeated, cases, meta.source)
 
     def _writing(self) -> _Transaction:
