@@ -22,9 +22,10 @@ from farm.report.history.store import (
     default_path,
     host_facts,
     keep,
+    keep_junit,
 )
 from farm.report.history.trend import DEFAULT_LAST, summarize
-from farm.report.history.values import FlakyTest, Rate, RunOutcome, Summary, Trend, describe, wilson
+from farm.report.history.values import FlakyTest, Rate, RunOutcome, Summary, Trend, describe, run_label, wilson
 
 __all__ = [
     "DEFAULT",
@@ -44,6 +45,8 @@ __all__ = [
     "describe",
     "host_facts",
     "keep",
+    "keep_junit",
+    "run_label",
     "summarize",
     "wilson",
 ]
