@@ -537,3 +537,32 @@ def test_each_suite_records_its_config_and_where_its_vmlinux_and_tree_are(tmp_pa
     (tmp_path / "plain").mkdir()
     plain = run(tmp_path / "plain", FakeStages(tmp_path))  # an image outside an O= directory: nothing guessed
     assert not {"config_sha256", "vmlinux"} & set(plain.suites[0].properties)
+
+
+def test_a_suite_carries_what_the_run_history_keys_it_by(tmp_path: Path) -> None:
+    from farm import plan
+    from farm.model.plan import Toolchain
+
+    class Series(FakeStages):
+        def prepare_trees(
+            self, wanted: Collection[tuple[Source, Kernel]]
+        ) -> Mapping[tuple[Source, Kernel], Tree | ZpfarmError]:
+            facts = {"base_commit": "base-commit", "series_name": "v3", "patch_ids": ("a" * 40, "b" * 40)}
+            found = super().prepare_trees(wanted)
+            return {
+                w: replace(t, **facts) if isinstance(t, Tree) and w[1] is Kernel.SERIES else t for w, t in found.items()
+            }
+
+    m = write_matrix(tmp_path)
+    base, series = run(tmp_path, Series(tmp_path), m).suites
+    props = series.properties
+    assert (props["base_commit"], props["series"], props["patch_ids"]) == (
+        "base-commit",
+        "v3",
+        f"{'a' * 40} {'b' * 40}",
+    )
+    assert "series" not in base.properties and "patch_ids" not in base.properties
+    if not props["compiler"].startswith("unavailable"):  # the key `zpfarm plan` gives the cell with this compiler
+        (cell,) = [c for c in m.cells if c.name == "series-x86_64-on"]
+        toolchain = Toolchain(cell.arch.cc, props["compiler"])
+        assert props["build_key"] == plan.build_key(cell, cell.source, toolchain, "hash")

@@ -176,6 +176,7 @@ def sweep(
         int, typer.Option("--jobs", "-j", metavar="N", help="make -jN \\[default: every core].", show_default=False)
     ] = 0,
     nice: Annotated[int, typer.Option("--nice", metavar="N", help="Run make under nice -n N.")] = 10,
+    history: HistoryOpt = None,
     quiet: QuietOpt = False,
 ) -> Report:
     """Compile the objects each patch touches under many configs and toolchains (a 0-day-style sweep).
@@ -196,7 +197,7 @@ def sweep(
 
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report):
+    with job(junit_path, report, recording(history, results_dir, "sweep")):
         c = cache(cache_dir)
         m = matrix(matrix_file, c, kernel_tree, base)
         opts = sweeping.options(m, c, results(ctx, results_dir), junit_path, tuple(only or ()), jobs, nice)
