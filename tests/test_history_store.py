@@ -128,9 +128,8 @@ def _write_runs(path: Path, first: int, count: int) -> None:
             history.record([suite(n, [(f"t{i}", Status.PASS) for i in range(50)])], RunMeta("run"))
 
 
-def test_two_processes_write_at_once_and_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "h.sqlite"
-    History.open(path).close()
+def test_two_processes_make_and_write_one_history_at_once_and_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"  # not there yet: both make it, migrate it, write to it
     context = multiprocessing.get_context("fork")
     writers = [context.Process(target=_write_runs, args=(path, first, 20)) for first in (1, 1001)]
     for w in writers:

@@ -11,6 +11,8 @@ and so is a database that is not a zpfarm history (tables but no meta).
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from farm.model.errors import InfraError, UserError
@@ -97,11 +99,9 @@ def connect(path: Path, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
     try:
         db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         db.execute("PRAGMA foreign_keys = ON")
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA cache_size = -65536")  # KiB: the per-test index of a big ingest stays in memory
-        migrate(db, path)
+        _retrying(lambda: _setup(db, path), timeout)
     except sqlite3.DatabaseError as e:
         db.close()
         raise problem(path, e) from None
@@ -109,6 +109,25 @@ def connect(path: Path, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _setup(db: sqlite3.Connection, path: Path) -> None:
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode = WAL")
+    migrate(db, path)
+
+
+def _retrying(step: Callable[[], None], timeout: float) -> None:
+    """step, again while the file is busy: switching to WAL and a WAL's recovery by another process
+    answer "locked" at once, without SQLite's busy handler."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def problem(path: Path, e: sqlite3.Error) -> UserError | InfraError:
