@@ -17,9 +17,11 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from farm.model.errors import UserError
 from farm.model.results import Status, Suite, TestResult
@@ -30,15 +32,17 @@ MAX_NAME = 1024  # characters in a suite's or a test's name
 MAX_VALUE = 64 * 1024  # characters in a property's value
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")  # as farm.report.compare reads them
 _RERUNS = ("flakyFailure", "flakyError", "rerunFailure", "rerunError")
+_NO_METRICS: Mapping[str, float] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class CaseRecord:
+class CaseRecord(NamedTuple):
+    """One test's outcome as recorded (a tuple: a run has hundreds, and ingest makes hundreds of thousands)."""
+
     name: str
     status: Status
     failed_attempts: int = 0
     elapsed: float | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
+    metrics: Mapping[str, float] = _NO_METRICS
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ def _suite(path: Path, element: ET.Element) -> SuiteRecord:
 
 
 def _testcase(path: Path, suite: str, tc: ET.Element) -> CaseRecord:
-    name = _name(path, tc.get("name", ""), f"test of suite {suite[:80]!r}")
+    name = tc.get("name", "")
+    if not 0 < len(name) <= MAX_NAME or name.isspace():
+        _name(path, name, f"test of suite {suite[:80]!r}")  # says what is wrong with it
     elapsed = _seconds(path, tc) if tc.get("time") is not None else None
     if not len(tc):  # a plain pass: most of a run
         return CaseRecord(name, Status.PASS, 0, elapsed)
@@ -123,7 +129,7 @@ def _seconds(path: Path, element: ET.Element) -> float:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
+    if not 0 <= value < math.inf:  # NaN too
         raise UserError(f"{path}: {element.tag} {element.get('name', '')[:80]!r}: time={raw[:40]!r} is not seconds")
     return value
 

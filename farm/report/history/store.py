@@ -32,6 +32,7 @@ FILE_NAME = "history.sqlite"
 DEFAULT = Path("results") / FILE_NAME  # beside the default results directories (results/latest, ...)
 BATCH_CASES = 50_000  # results per write transaction when ingesting many files
 _COUNTED = tuple(s.value for s in (*PASSED, *FAILED))
+_VALUE = {s: s.value for s in Status}  # Enum.value is a descriptor call: ingest asks it a million times
 _OUTCOME_COLUMNS = """u.id, s.started, s.name, s.cell, s.runtime, s.base, s.base_line, s.commit_, s.series,
     s.series_hash, r.status, r.failed_attempts"""
 
@@ -186,7 +187,7 @@ class History:
             seen[test] = case  # a name twice in a suite (GitLab would drop one): the last one counts
         self.db.executemany(
             "INSERT INTO results(suite, test, status, elapsed, failed_attempts) VALUES (?, ?, ?, ?, ?)",
-            [(suite, t, c.status.value, c.elapsed, c.failed_attempts) for t, c in seen.items()],
+            [(suite, t, _VALUE[c.status], c.elapsed, c.failed_attempts) for t, c in seen.items()],
         )
         self.db.executemany(
             "INSERT INTO metrics(suite, test, name, value) VALUES (?, ?, ?, ?)",
@@ -264,13 +265,22 @@ class History:
 
     def flaky(self, last: int = trend.DEFAULT_LAST, cell_glob: str = "*") -> list[FlakyTest]:
         """Tests whose outcomes in one suite over the last M runs of the file are flaky, most failing first."""
+        failed = ", ".join(f"'{s.value}'" for s in FAILED)
         rows = self._query(
-            f"""WITH recent AS (SELECT id, started FROM runs ORDER BY started DESC, id DESC LIMIT ?)
-            SELECT t.name, s.name, recent.id, r.status, r.failed_attempts
-            FROM recent JOIN suites s ON s.run = recent.id JOIN results r ON r.suite = s.id
-            JOIN tests t ON t.id = r.test
-            WHERE r.status IN ({", ".join("?" * len(_COUNTED))}) AND (s.cell GLOB ? OR s.name GLOB ?)
-            ORDER BY recent.started, recent.id""",
+            f"""WITH recent AS (SELECT id, started FROM runs ORDER BY started DESC, id DESC LIMIT ?),
+            counted AS (
+                SELECT r.test, s.name AS suite, recent.id AS run, recent.started, r.status, r.failed_attempts,
+                    r.status IN ({failed}) OR r.failed_attempts > 0 AS bad
+                FROM recent CROSS JOIN suites s ON s.run = recent.id CROSS JOIN results r ON r.suite = s.id
+                WHERE r.status IN ({", ".join("?" * len(_COUNTED))}) AND (s.cell GLOB ? OR s.name GLOB ?)),
+                -- CROSS JOIN: in this order (the last runs' suites first), never a scan of every result
+            judged AS (  -- only tests that failed at least once and did not fail throughout can be flaky
+                SELECT *, SUM(bad) OVER w AS bad_runs, COUNT(*) OVER w AS runs, MAX(failed_attempts) OVER w AS rerun
+                FROM counted WINDOW w AS (PARTITION BY test, suite))
+            SELECT t.name, judged.suite, judged.run, judged.status, judged.failed_attempts
+            FROM judged JOIN tests t ON t.id = judged.test
+            WHERE bad_runs > 0 AND (bad_runs < runs OR rerun > 0)
+            ORDER BY judged.started, judged.run""",
             [max(last, 1), *_COUNTED, cell_glob, cell_glob],
         )
         grouped: dict[tuple[str, str], list[RunOutcome]] = {}
@@ -326,10 +336,9 @@ class _Transaction:
 
 
 def _suite_key(r: read.SuiteRecord) -> str:
-    digest = hashlib.sha256(f"{r.name}\0{r.started}\0".encode())
-    for c in r.cases:
-        digest.update(f"{c.name}\0{c.status.value}\0{c.failed_attempts}\n".encode())
-    return digest.hexdigest()
+    """What makes a suite the same suite: never change it (a file recorded before would be recorded twice)."""
+    text = "\n".join(f"{c.name}\0{_VALUE[c.status]}\0{c.failed_attempts}" for c in r.cases)
+    return hashlib.sha256(f"{r.name}\0{r.started}\0\n{text}\n".encode()).hexdigest()
 
 
 def _outcome(row: Sequence[Any]) -> RunOutcome:
