@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from history_data import sequence, suite
@@ -24,7 +25,7 @@ TEST = "coherence.read_then_remote_write[memfd,shared]"
 ZPFARM = Path(sys.executable).parent / "zpfarm"
 
 
-def _ingest(tmp_path: Path, letters: str, **kw: str) -> Path:
+def _ingest(tmp_path: Path, letters: str, **kw: Any) -> Path:
     history = tmp_path / "h.sqlite"
     paths = sequence(tmp_path, TEST, letters, **kw)
     done = runner.invoke(app, ["history", "ingest", *map(str, paths), "--history", str(history)])
@@ -44,7 +45,7 @@ def test_history_of_a_flaky_test_says_flaky_with_its_rate_and_interval(tmp_path:
 
 
 def test_history_of_a_broken_test_names_the_run_and_series_that_broke_it(tmp_path: Path) -> None:
-    history = _ingest(tmp_path, "PPPFFFFFFF")
+    history = _ingest(tmp_path, "PPPFFFFFFF", series=["v3"] * 3 + ["v4"] * 7)
     done = runner.invoke(app, ["history", "show", TEST, "-c", "series-*", "--history", str(history)])
     assert done.exit_code == 0, done.output
     assert "regression since run 4 (series v4 (fa6249c01a34), v7.3.4" in done.stdout

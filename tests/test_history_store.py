@@ -36,7 +36,7 @@ def test_a_test_that_flakes_is_flaky_with_its_wilson_interval(tmp_path: Path) ->
 
 def test_a_test_that_broke_is_a_regression_since_the_run_that_broke_it_naming_its_series(tmp_path: Path) -> None:
     with History.open(tmp_path / "h.sqlite") as history:
-        history.ingest(sequence(tmp_path, TEST, "PPPFFFFFFF"))
+        history.ingest(sequence(tmp_path, TEST, "PPPFFFFFFF", series=["v3"] * 3 + ["v4"] * 7))
         (summary,) = history.summaries(TEST)
         assert str(summary).startswith("regression since run 4 (series v4 (fa6249c01a34), v7.3.4, 2026-12-01")
         assert summary.since is not None and summary.since.series == "v4"
@@ -62,6 +62,18 @@ def test_each_kind_of_history_in_one_line(tmp_path: Path, letters: str, said: st
         history.ingest(sequence(tmp_path, TEST, letters))
         (summary,) = history.summaries(TEST)
         assert str(summary).startswith(said)
+
+
+def test_a_test_whose_outcome_follows_the_kernel_is_not_flaky(tmp_path: Path) -> None:
+    """Passes on v1 and v3, failures on v2 and v4: each kernel always gives the same answer."""
+    versions = ["v1", "v1", "v2", "v2", "v3", "v4"]
+    with History.open(tmp_path / "h.sqlite") as history:
+        history.ingest(sequence(tmp_path, TEST, "PPFFPF", series=versions))
+        (summary,) = history.summaries(TEST)
+        assert summary.trend is Trend.VARIES
+        said = "varies with the kernel: failed on 2 of 4 kernels, last in run 6 (series v4 (fa6249c01a34), v7.3.4"
+        assert str(summary).startswith(said)
+        assert history.flaky() == []
 
 
 def test_the_window_is_the_last_m_counted_runs_and_a_long_streak_keeps_its_start(tmp_path: Path) -> None:

@@ -88,7 +88,8 @@ def _print_summary(s: runs.Summary, last: int) -> None:
         out.print(f"  streak: {what} in the last {runs_word}", soft_wrap=True)
         failures = [o for o in counted if o.failed]
         if failures:
-            first = s.since if s.since is not None and s.since.failed else failures[0]
+            streak = s.trend in (runs.Trend.REGRESSION, runs.Trend.FAILING) and s.since is not None
+            first = s.since if streak and s.since is not None else failures[0]  # the streak's, else the first ever
             out.print(f"  first failing run: {first.run} ({runs.run_label(first)})", soft_wrap=True)
         out.print(f"  fail rate: {s.rate}", soft_wrap=True)
 

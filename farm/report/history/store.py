@@ -269,23 +269,23 @@ class History:
         rows = self._query(
             f"""WITH recent AS (SELECT id, started FROM runs ORDER BY started DESC, id DESC LIMIT ?),
             counted AS (
-                SELECT r.test, s.name AS suite, recent.id AS run, recent.started, r.status, r.failed_attempts,
-                    r.status IN ({failed}) OR r.failed_attempts > 0 AS bad
+                SELECT r.test, s.name AS suite, recent.id AS run, recent.started, s.commit_, r.status,
+                    r.failed_attempts, r.status IN ({failed}) OR r.failed_attempts > 0 AS bad
                 FROM recent CROSS JOIN suites s ON s.run = recent.id CROSS JOIN results r ON r.suite = s.id
                 WHERE r.status IN ({", ".join("?" * len(_COUNTED))}) AND (s.cell GLOB ? OR s.name GLOB ?)),
                 -- CROSS JOIN: in this order (the last runs' suites first), never a scan of every result
             judged AS (  -- only tests that failed at least once and did not fail throughout can be flaky
                 SELECT *, SUM(bad) OVER w AS bad_runs, COUNT(*) OVER w AS runs, MAX(failed_attempts) OVER w AS rerun
                 FROM counted WINDOW w AS (PARTITION BY test, suite))
-            SELECT t.name, judged.suite, judged.run, judged.status, judged.failed_attempts
+            SELECT t.name, judged.suite, judged.run, judged.commit_, judged.status, judged.failed_attempts
             FROM judged JOIN tests t ON t.id = judged.test
             WHERE bad_runs > 0 AND (bad_runs < runs OR rerun > 0)
             ORDER BY judged.started, judged.run""",
             [max(last, 1), *_COUNTED, cell_glob, cell_glob],
         )
         grouped: dict[tuple[str, str], list[RunOutcome]] = {}
-        for test, suite, run, status, attempts in rows:
-            grouped.setdefault((test, suite), []).append(_light(run, suite, status, attempts))
+        for test, suite, run, commit, status, attempts in rows:
+            grouped.setdefault((test, suite), []).append(_light(run, suite, commit, status, attempts))
         found = []
         for (test, suite), outs in grouped.items():
             if len(outs) < 2 and not any(o.letter == "f" for o in outs):
@@ -348,9 +348,9 @@ def _outcome(row: Sequence[Any]) -> RunOutcome:
     )
 
 
-def _light(run: int, suite: str, status: str, attempts: int) -> RunOutcome:
+def _light(run: int, suite: str, commit: str, status: str, attempts: int) -> RunOutcome:
     cell, _, runtime = suite.partition("/")
-    return RunOutcome(run, "", suite, cell, runtime, "", "", "", "", "", _status(status), int(attempts))
+    return RunOutcome(run, "", suite, cell, runtime, "", "", commit, "", "", _status(status), int(attempts))
 
 
 def _status(value: str) -> Status:

@@ -6,7 +6,9 @@ Over the window (the last M counted outcomes, oldest first):
                                      test ever passed before it in the history; else failing (never passed)
   passes, then failures (one flip)   a regression since the first failure
   failures, then passes (one flip)   fixed since the first pass
-  anything else                      flaky: two or more flips, or a pass that needed a rerun
+  two or more flips                  flaky when one kernel (commit) both passed and failed; else it
+                                     varies with the kernel (v2 fails, v3 passes, v4 fails: not a flake)
+  a pass that needed a rerun         flaky
 The fail rate is over the window; a pass on a rerun counts as a failed run.
 """
 
@@ -58,4 +60,12 @@ def _trend(full: Sequence[RunOutcome], window: Sequence[RunOutcome], streak: int
         return (Trend.REGRESSION if passed_before else Trend.FAILING), first_of_streak
     if changed == 1:
         return (Trend.REGRESSION if window[-1].failed else Trend.FIXED), first_of_streak
-    return Trend.FLAKY, None
+    if _one_kernel_disagrees(window):
+        return Trend.FLAKY, None
+    return Trend.VARIES, [o for o in window if o.failed][-1]
+
+
+def _one_kernel_disagrees(window: Sequence[RunOutcome]) -> bool:
+    """Whether some kernel (by commit; unknown commits count as one) both passed and failed."""
+    seen: dict[str, bool] = {}
+    return any(seen.setdefault(o.commit, o.failed) != o.failed for o in window)

@@ -109,7 +109,8 @@ class Trend(Enum):
     FAILING = "failing"  # failed in every counted run of the window
     REGRESSION = "regression"  # passed, then failed in every run since one run
     FIXED = "fixed"  # failed, then passed in every run since one run
-    FLAKY = "flaky"  # anything else: passes and failures interleaved, or a pass on a rerun
+    FLAKY = "flaky"  # passes and failures interleaved on one kernel, or a pass on a rerun
+    VARIES = "varies with the kernel"  # interleaved, but each kernel (commit) always gave the same answer
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Summary:
     outcomes: tuple[RunOutcome, ...]
     trend: Trend
     streak: int  # how many of the latest counted runs share the latest's pass/fail
-    since: RunOutcome | None  # the run a regression or fix started at; a failing streak's first failure
+    since: RunOutcome | None  # a regression's or fix's first run; a failing streak's first; VARIES: the last failure
     rate: Rate
 
     def __str__(self) -> str:
@@ -134,6 +135,11 @@ def describe(s: Summary) -> str:
         return "no result in history"
     if s.trend is Trend.FLAKY:
         return f"flaky, {s.rate}"
+    if s.trend is Trend.VARIES:
+        window = [o for o in s.outcomes if o.counted][-s.rate.n :]
+        kernels = {o.commit: o.failed for o in window}
+        last = f", last in run {s.since.run} ({run_label(s.since)})" if s.since else ""
+        return f"{s.trend.value}: failed on {sum(kernels.values())} of {len(kernels)} kernels{last}"
     if s.trend is Trend.PASSING:
         return f"passing, {s.rate.n - s.rate.failed}/{s.rate.n} runs"
     run = f"run {s.since.run} ({run_label(s.since)})" if s.since else "an earlier run"
