@@ -9,13 +9,14 @@ import sqlite3
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from history_data import sequence, suite
 
 from farm.model.errors import InfraError, UserError
-from farm.model.results import Status
+from farm.model.results import Status, TestResult
 from farm.report import junit
 from farm.report.history import History, RunMeta, Trend, keep
 
@@ -115,6 +116,22 @@ def test_a_run_recorded_live_keeps_its_meta_and_metrics(tmp_path: Path) -> None:
         assert (done.run, done.suites, done.cases) == (1, 1, 1)
         row = history.db.execute("SELECT command, zpfarm, host FROM runs").fetchone()
         assert row == ("run", "0.1.0 (abcdef012345)", "farm1 (x86_64, 2 cores)")
+
+
+def test_a_tests_metric_comes_back_run_by_run(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.sqlite") as history:
+        for n, value in enumerate([1.5e3, 1.6e3, 1.4e3], 1):
+            s = suite(n, [])
+            metric = TestResult("bench.read", Status.PASS, metrics={"faults_per_s": value})
+            history.record([replace(s, cases=(metric,))], RunMeta("run"))
+        samples = history.metric("bench.read", "faults_per_s", "series-*")
+        assert [(m.run, m.value, m.accel) for m in samples] == [
+            (1, 1500.0, "tcg"),
+            (2, 1600.0, "tcg"),
+            (3, 1400.0, "tcg"),
+        ]
+        assert [m.value for m in history.metric("bench.read", "faults_per_s", last=1)] == [1400.0]
+        assert history.metric("bench.read", "no_such_metric") == []
 
 
 def test_reruns_in_the_surefire_dialect_count_as_failed_attempts(tmp_path: Path) -> None:

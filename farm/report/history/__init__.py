@@ -25,7 +25,17 @@ from farm.report.history.store import (
     keep_junit,
 )
 from farm.report.history.trend import DEFAULT_LAST, summarize
-from farm.report.history.values import FlakyTest, Rate, RunOutcome, Summary, Trend, describe, run_label, wilson
+from farm.report.history.values import (
+    FlakyTest,
+    MetricSample,
+    Rate,
+    RunOutcome,
+    Summary,
+    Trend,
+    describe,
+    run_label,
+    wilson,
+)
 
 __all__ = [
     "DEFAULT",
@@ -35,6 +45,7 @@ __all__ = [
     "SCHEMA",
     "FlakyTest",
     "History",
+    "MetricSample",
     "Rate",
     "Recorded",
     "RunMeta",

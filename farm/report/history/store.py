@@ -25,7 +25,7 @@ import farm.report.history.schema as schema
 import farm.report.history.trend as trend
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Status, Suite
-from farm.report.history.values import FAILED, PASSED, FlakyTest, Rate, RunOutcome, Summary, Trend
+from farm.report.history.values import FAILED, PASSED, FlakyTest, MetricSample, Rate, RunOutcome, Summary, Trend
 
 ENV = "ZPFARM_HISTORY"
 FILE_NAME = "history.sqlite"
@@ -295,6 +295,18 @@ class History:
                 latest = max(o.run for o in outs if o.failed)
                 found.append(FlakyTest(test, suite, s.rate, trend.flips(outs), latest))
         return sorted(found, key=lambda f: (-f.rate.rate, f.test, f.suite))
+
+    def metric(self, test: str, name: str, cell_glob: str = "*", last: int | None = None) -> list[MetricSample]:
+        """Every value of test's metric name in the suites cell_glob matches, oldest first (the latest M)."""
+        limit = f" LIMIT {int(last)}" if last is not None and last > 0 else ""
+        rows = self._query(
+            "SELECT u.id, s.started, s.name, s.commit_, s.accel, m.value FROM metrics m "
+            "JOIN suites s ON s.id = m.suite JOIN runs u ON u.id = s.run "
+            "WHERE m.test = (SELECT id FROM tests WHERE name = ?) AND m.name = ? AND (s.cell GLOB ? OR s.name GLOB ?) "
+            f"ORDER BY u.started DESC, u.id DESC, s.name DESC{limit}",
+            [test, name, cell_glob, cell_glob],
+        )
+        return [MetricSample(*row) for row in reversed(rows)]
 
     def tests_like(self, fragment: str, limit: int = 5) -> list[str]:
         """Test names that contain fragment (for 'did you mean')."""

@@ -166,3 +166,15 @@ class FlakyTest:
     rate: Rate
     flips: int  # pass <-> fail changes, oldest to newest
     last_failure: int  # the run number of its latest failure
+
+
+@dataclass(frozen=True)
+class MetricSample:
+    """One number a test printed (`# metric: NAME=VALUE`) in one suite of one run."""
+
+    run: int
+    started: str
+    suite: str
+    commit: str  # the kernel measured
+    accel: str  # kvm, tcg or icount: icount numbers are instruction counts, the others times
+    value: float
