@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.queues
-import os
 import sqlite3
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -189,43 +187,6 @@ def test_a_locked_history_is_one_warning_line(tmp_path: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-
-
-@pytest.mark.parametrize(
-    ("content", "said"),
-    [
-        (b"this is not sqlite at all, just some text" * 100, "not a zpfarm history, or damaged"),
-        (b"SQLite format 3\x00" + b"\xff" * 4000, "not a zpfarm history, or damaged"),
-    ],
-)
-def test_a_corrupt_history_is_one_warning_line_never_an_exception(tmp_path: Path, content: bytes, said: str) -> None:
-    path = tmp_path / "h.sqlite"
-    path.write_bytes(content)
-    warning = keep(path, [suite(1, [(TEST, Status.PASS)])], RunMeta("run"))
-    assert warning is not None and said in warning and "\n" not in warning
-    assert path.read_bytes() == content  # never repaired over
-
-
-def _keep_as_nobody(path: Path, said: multiprocessing.queues.Queue[str | None]) -> None:
-    if os.geteuid() == 0:  # root writes read-only files: be somebody else
-        os.setgid(65534)
-        os.setuid(65534)
-    said.put(keep(path, [suite(1, [(TEST, Status.PASS)])], RunMeta("run")))
-
-
-def test_a_read_only_history_is_one_warning_line() -> None:
-    with tempfile.TemporaryDirectory() as where:
-        os.chmod(where, 0o755)
-        path = Path(where) / "h.sqlite"
-        History.open(path).close()
-        path.chmod(0o444)
-        context = multiprocessing.get_context("fork")
-        said: multiprocessing.queues.Queue[str | None] = context.Queue()
-        child = context.Process(target=_keep_as_nobody, args=(path, said))
-        child.start()
-        warning = said.get(timeout=30)
-        child.join(30)
-    assert warning is not None and "cannot write it" in warning and "\n" not in warning
 
 
 def test_a_query_of_a_missing_history_is_bad_input_and_makes_no_file(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ history.flaky(last, cell_glob) -> list[FlakyTest]
 keep(path, suites, meta) -> str | None               record, never raise: a warning line instead
 """
 
+from farm.report.history.keep import keep, keep_junit
 from farm.report.history.schema import SCHEMA
 from farm.report.history.store import (
     DEFAULT,
@@ -21,8 +22,6 @@ from farm.report.history.store import (
     RunMeta,
     default_path,
     host_facts,
-    keep,
-    keep_junit,
 )
 from farm.report.history.trend import DEFAULT_LAST, summarize
 from farm.report.history.values import (

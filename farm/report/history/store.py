@@ -8,7 +8,6 @@ were recorded in).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ from typing import Any
 import farm.report.history.read as read
 import farm.report.history.schema as schema
 import farm.report.history.trend as trend
-from farm.model.errors import UserError, ZpfarmError
+from farm.model.errors import UserError
 from farm.model.results import Status, Suite
 from farm.report.history.values import FAILED, PASSED, FlakyTest, MetricSample, Rate, RunOutcome, Summary, Trend
 
@@ -370,32 +369,3 @@ def _status(value: str) -> Status:
         return Status(value)
     except ValueError:
         return Status.SKIP  # a status a newer zpfarm wrote: not counted
-
-
-def keep_junit(path: Path, junit_files: Sequence[Path], meta: RunMeta) -> str | None:
-    """Record JUnit files (each one run) into the history at path; never raises. A warning line when it could not."""
-    try:
-        runs = [(f, read.from_junit(f)) for f in junit_files if f.is_file()]
-        if not runs:
-            return None
-        with History.open(path) as history:
-            for junit_file, records in runs:
-                history.record_suites(records, dataclasses.replace(meta, source=str(junit_file)))
-    except (ZpfarmError, sqlite3.Error, OSError) as e:
-        return f"{e}; these results are not in the history (the JUnit is complete)"
-    return None
-
-
-def keep(path: Path, suites: Sequence[Suite], meta: RunMeta, timeout: float = schema.BUSY_TIMEOUT) -> str | None:
-    """Record suites into the history at path; never raises. A warning line when it could not.
-
-    A history another writer holds is waited for up to timeout seconds, then given up.
-    """
-    if not suites:
-        return None
-    try:
-        with History.open(path, timeout=timeout) as history:
-            history.record(suites, meta)
-    except (ZpfarmError, sqlite3.Error, OSError) as e:
-        return f"{e}; these results are not in the history (the JUnit is complete)"
-    return None
