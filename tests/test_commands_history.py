@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -152,3 +153,23 @@ def test_the_default_history_is_beside_the_results_directory() -> None:
     assert common.recording(None, Path("/tmp/r1"), "test").history == Path("/tmp/history.sqlite")
     assert common.recording(None, None, "merge").history == Path("results/history.sqlite")
     assert common.recording(Path("h.sqlite"), Path("results/latest"), "run").history == Path("h.sqlite")
+
+
+def test_host_test_records_its_suite_as_host_test_on_its_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farm import hosttest
+    from farm.model.results import TestResult
+
+    def ran(*args: object, **kwargs: object) -> list[TestResult]:
+        return [TestResult("memory.read_hole", Status.FAIL, "allocated"), TestResult("memory.steady", Status.PASS)]
+
+    monkeypatch.setattr(hosttest, "run", ran)
+    history = tmp_path / "h.sqlite"
+    argv = ["host-test", "-t", "memory", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+    done = runner.invoke(app, [*argv, "--history", str(history)])
+    assert done.exit_code == 1, done.output  # the failure's exit code, whatever the history did
+    with History.open(history) as found:
+        (o,) = found.outcomes("memory.read_hole", "host-test")
+        assert o.status is Status.FAIL and o.runtime == platform.node()
+        assert found.db.execute("SELECT command FROM runs").fetchone() == ("host-test",)
