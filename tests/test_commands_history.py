@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -43,6 +44,9 @@ def test_history_of_a_flaky_test_says_flaky_with_its_rate_and_interval(tmp_path:
     assert "last 10: PFPPFPPPFP (runs 1-10;" in done.stdout
     flaky = runner.invoke(app, ["history", "flaky", "--history", str(history)], env={"COLUMNS": "200"})
     assert flaky.exit_code == 0 and TEST in flaky.stdout and "10.8%-60.3%" in flaky.stdout
+    as_json = runner.invoke(app, ["history", "flaky", "--json", "--history", str(history)])
+    (listed,) = json.loads(as_json.stdout)
+    assert (listed["test"], listed["flips"], listed["said"]) == (TEST, 6, "3/10 (Wilson 95% 10.8%-60.3%)")
 
 
 def test_history_of_a_broken_test_names_the_run_and_series_that_broke_it(tmp_path: Path) -> None:
@@ -63,6 +67,20 @@ def test_an_unknown_test_or_a_missing_history_is_one_error_line_exit_2(tmp_path:
     assert f"tests named like it: {TEST}" in done.stderr
     none = runner.invoke(app, ["history", "flaky", "--history", str(tmp_path / "no.sqlite")])
     assert none.exit_code == 2 and "no such file" in none.stderr and not (tmp_path / "no.sqlite").exists()
+
+
+def test_history_of_one_base_and_as_json(tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    for base, letters in (("v7.3.4", "PPF"), ("v6.12.118", "FF")):
+        paths = sequence(tmp_path / base, TEST, letters, base=base)
+        runner.invoke(app, ["history", "ingest", *map(str, paths), "--history", str(history)])
+    done = runner.invoke(app, ["history", TEST, "--base", "v6.12", "--json", "--history", str(history)])
+    assert done.exit_code == 0, done.output
+    (summary,) = json.loads(done.stdout)
+    assert [o["base"] for o in summary["outcomes"]] == ["v6.12.118"] * 2 and summary["trend"] == "failing"
+    assert summary["said"].startswith("failing, never passed here: 2/2 runs failed since run 4")
+    none = runner.invoke(app, ["history", TEST, "--base", "v5.15", "--history", str(history)])
+    assert none.exit_code == 2 and "for --cell '*' on base v5.15 (it ran elsewhere)" in none.stderr
 
 
 def test_ingest_of_a_hostile_junit_is_one_error_line_and_records_nothing(tmp_path: Path) -> None:

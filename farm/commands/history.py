@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +38,7 @@ app = typer.Typer(
 LastOpt = Annotated[
     int, typer.Option("--last", "-n", min=1, metavar="M", help="The window: a test's last M counted runs.")
 ]
+JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print JSON to stdout instead of lines.")]
 GlobOpt = Annotated[
     str, typer.Option("--cell", "-c", metavar="GLOB", help="Only suites matching this glob over CELL or CELL/RUNTIME.")
 ]
@@ -53,6 +57,7 @@ def show(
         str | None, typer.Option(metavar="BASE", help="Only runs on this base: a line (v7.3) or a release.")
     ] = None,
     history: HistoryOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """One test per suite: its trend, streak, first failing run and its series, fail rate (Wilson 95%).
 
@@ -61,17 +66,25 @@ def show(
       zpfarm history memory.read_hole --cell 'series-*' --last 10
     """
     with _open(history) as found:
-        summaries = [s for s in found.summaries(test, cell, last) if base is None or _on(s, base)]
+        summaries = found.summaries(test, cell, last, base)
         if not summaries:
             like = found.tests_like(test.split("[", 1)[0])
+            where = f"--cell {cell!r}" + (f" on base {base}" if base else "")
+            if test in like:
+                raise UserError(f"{test!r}: no outcome in {found.path} for {where} (it ran elsewhere)")
             hint = f" (tests named like it: {', '.join(like)})" if like else ""
-            raise UserError(f"{test!r}: no outcome in {found.path} for --cell {cell!r}{hint}")
+            raise UserError(f"{test!r}: no outcome in {found.path}{hint}")
+    if as_json:
+        sys.stdout.write(json.dumps([_jsonable(s, said=str(s)) for s in summaries], indent=2) + "\n")
+        return
     for summary in summaries:
         _print_summary(summary, last)
 
 
-def _on(summary: runs.Summary, base: str) -> bool:
-    return any(base in (o.base, o.base_line) for o in summary.outcomes)
+def _jsonable(value: object, **extra: str) -> dict[str, Any]:
+    """A history value as JSON: statuses and trends by their names' values."""
+    found: dict[str, Any] = dataclasses.asdict(value)  # type: ignore[call-overload]
+    return json.loads(json.dumps(found, default=lambda v: v.value)) | extra  # type: ignore[no-any-return]
 
 
 def _print_summary(s: runs.Summary, last: int) -> None:
@@ -95,10 +108,15 @@ def _print_summary(s: runs.Summary, last: int) -> None:
 
 
 @app.command("flaky", cls=Command)
-def flaky(last: LastOpt = runs.DEFAULT_LAST, cell: GlobOpt = "*", history: HistoryOpt = None) -> None:
-    """The tests whose outcomes interleave passes and failures over the history's last M runs."""
+def flaky(
+    last: LastOpt = runs.DEFAULT_LAST, cell: GlobOpt = "*", history: HistoryOpt = None, as_json: JsonOpt = False
+) -> None:
+    """The tests that passed and failed on one kernel (or passed on a rerun) over the history's last M runs."""
     with _open(history) as found:
         tests, total = found.flaky(last, cell), found.runs()
+    if as_json:
+        sys.stdout.write(json.dumps([_jsonable(t, said=str(t.rate)) for t in tests], indent=2) + "\n")
+        return
     if not tests:
         out.print(f"no flaky test in the last {min(last, total)} of {total} runs", soft_wrap=True)
         return

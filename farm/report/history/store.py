@@ -255,10 +255,15 @@ class History:
         counted = [o for o in self.outcomes(test, cell_glob) if o.counted][-last:]
         return Rate.of(sum(o.failed for o in counted), len(counted))
 
-    def summaries(self, test: str, cell_glob: str = "*", last: int = trend.DEFAULT_LAST) -> list[Summary]:
-        """One summary per suite (CELL/RUNTIME) the test ran in: streak, trend, first failure, fail rate."""
+    def summaries(
+        self, test: str, cell_glob: str = "*", last: int = trend.DEFAULT_LAST, base_line: str | None = None
+    ) -> list[Summary]:
+        """One summary per suite (CELL/RUNTIME) the test ran in: streak, trend, first failure, fail rate.
+
+        base_line: only runs on that base (a line, v7.3, or a point release, v7.3.4).
+        """
         by_suite: dict[str, list[RunOutcome]] = {}
-        for o in self.outcomes(test, cell_glob):
+        for o in self.outcomes(test, cell_glob, base_line):
             by_suite.setdefault(o.suite, []).append(o)
         return [trend.summarize(test, suite, found, last) for suite, found in sorted(by_suite.items())]
 
