@@ -154,6 +154,9 @@ def _test_job() -> dict[str, Any]:
                     "KEY": "${{ matrix.key }}",
                     "WANTS_KVM": "${{ matrix.wants_kvm }}",
                     "TEST_ARGS": "${{ inputs.test_args }}",
+                    # The job's suite in a history of its own, outside the uploaded results/: the
+                    # report job's history gets the merged file.
+                    "ZPFARM_HISTORY": "${{ runner.temp }}/zpfarm-history.sqlite",
                 },
                 "run": run,
             },
