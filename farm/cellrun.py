@@ -53,7 +53,7 @@ def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
         matrix_sha = provenance.sha256(matrix.path)
     except OSError:
         matrix_sha = "unreadable"
-    facts = {"zpfarm": provenance.zpfarm(), "matrix_sha256": matrix_sha}
+    facts = {"zpfarm": provenance.zpfarm(), "host": provenance.machine(), "matrix_sha256": matrix_sha}
     facts |= {"guest_cpus": str(matrix.guest.cpus), "guest_memory": matrix.guest.memory}
     return facts | {name: provenance.tool_version(*argv) for name, argv in tools.items()}
 

@@ -562,6 +562,7 @@ def test_a_suite_carries_what_the_run_history_keys_it_by(tmp_path: Path) -> None
         f"{'a' * 40} {'b' * 40}",
     )
     assert "series" not in base.properties and "patch_ids" not in base.properties
+    assert props["host"].startswith(f"{os.uname().nodename} ({os.uname().machine}, ")  # which machine ran it
     if not props["compiler"].startswith("unavailable"):  # the key `zpfarm plan` gives the cell with this compiler
         (cell,) = [c for c in m.cells if c.name == "series-x86_64-on"]
         toolchain = Toolchain(cell.arch.cc, props["compiler"])

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from typing import Any
 import farm.report.history.read as read
 import farm.report.history.schema as schema
 import farm.report.history.trend as trend
+from farm.host import provenance
 from farm.model.errors import UserError
 from farm.model.results import Status, Suite
 from farm.report.history.values import FAILED, PASSED, FlakyTest, MetricSample, Rate, RunOutcome, Summary, Trend
@@ -43,7 +42,7 @@ def default_path(results: Path) -> Path:
 
 def host_facts() -> str:
     """This machine as a run records it: 'name (x86_64, 2 cores, Linux 6.1.0-28-amd64)'."""
-    return f"{platform.node()} ({platform.machine()}, {os.cpu_count() or '?'} cores, Linux {platform.release()})"
+    return provenance.machine()
 
 
 @dataclass(frozen=True)
