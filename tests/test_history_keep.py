@@ -52,3 +52,12 @@ def test_a_read_only_history_is_one_warning_line() -> None:
         warning = said.get(timeout=30)
         child.join(30)
     assert warning is not None and "cannot write it" in warning and "\n" not in warning
+
+
+def test_even_a_bug_in_the_history_is_a_warning_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(History, "record", broken)
+    warning = keep(tmp_path / "h.sqlite", [suite(1, [(TEST, Status.PASS)])], RunMeta("run"))
+    assert warning == f"history {tmp_path / 'h.sqlite'}: not recorded (ZeroDivisionError: a bug); the JUnit is complete"

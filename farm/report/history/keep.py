@@ -30,6 +30,8 @@ def keep_junit(path: Path, junit_files: Sequence[Path], meta: RunMeta) -> str | 
                 history.record_suites(records, dataclasses.replace(meta, source=str(junit_file)))
     except (ZpfarmError, sqlite3.Error, OSError) as e:
         return f"{e}; these results are not in the history (the JUnit is complete)"
+    except Exception as e:  # a bug here must not cost the run its exit code either
+        return f"history {path}: not recorded ({type(e).__name__}: {e}); the JUnit is complete"
     return None
 
 
@@ -45,4 +47,6 @@ def keep(path: Path, suites: Sequence[Suite], meta: RunMeta, timeout: float = sc
             history.record(suites, meta)
     except (ZpfarmError, sqlite3.Error, OSError) as e:
         return f"{e}; these results are not in the history (the JUnit is complete)"
+    except Exception as e:  # a bug here must not cost the run its exit code either
+        return f"history {path}: not recorded ({type(e).__name__}: {e}); the JUnit is complete"
     return None
