@@ -547,7 +547,8 @@ def test_a_suite_carries_what_the_run_history_keys_it_by(tmp_path: Path) -> None
         def prepare_trees(
             self, wanted: Collection[tuple[Source, Kernel]]
         ) -> Mapping[tuple[Source, Kernel], Tree | ZpfarmError]:
-            facts = {"base_commit": "base-commit", "series_name": "v3", "patch_ids": ("a" * 40, "b" * 40)}
+            facts = {"series_id": "identity", "base_commit": "base-commit", "series_name": "v3"}
+            facts |= {"patch_ids": ("a" * 40, "b" * 40)}
             found = super().prepare_trees(wanted)
             return {
                 w: replace(t, **facts) if isinstance(t, Tree) and w[1] is Kernel.SERIES else t for w, t in found.items()
@@ -561,9 +562,9 @@ def test_a_suite_carries_what_the_run_history_keys_it_by(tmp_path: Path) -> None
         "v3",
         f"{'a' * 40} {'b' * 40}",
     )
-    assert "series" not in base.properties and "patch_ids" not in base.properties
+    assert "series" not in base.properties and "patch_ids" not in base.properties and props["series_id"] == "identity"
     assert props["host"].startswith(f"{os.uname().nodename} ({os.uname().machine}, ")  # which machine ran it
     if not props["compiler"].startswith("unavailable"):  # the key `zpfarm plan` gives the cell with this compiler
         (cell,) = [c for c in m.cells if c.name == "series-x86_64-on"]
         toolchain = Toolchain(cell.arch.cc, props["compiler"])
-        assert props["build_key"] == plan.build_key(cell, cell.source, toolchain, "hash")
+        assert props["build_key"] == plan.build_key(cell, cell.source, toolchain, "identity")
