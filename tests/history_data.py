@@ -41,6 +41,7 @@ def suite(
     }
     if series:
         props["series"] = series
+        props["series_id"] = hashlib.sha256(f"patch-ids of {series}".encode()).hexdigest()
     results = tuple(TestResult(name, status, elapsed=0.5) for name, status in cases)
     return Suite(f"{cell}/{runtime}", results, props, "", START + timedelta(hours=n), 1.0)
 

@@ -42,7 +42,7 @@ def test_a_schema_1_file_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
         db.execute("INSERT INTO results VALUES (1, 1, 'fail', 0.5)")
     with History.open(path) as history:
         (old,) = history.outcomes("memory.hole")
-        assert (old.run, old.status, old.failed_attempts, old.base) == (1, Status.FAIL, 0, "v7.3.4")
+        assert (old.run, old.status, old.failed_attempts, old.base, old.series_id) == (1, Status.FAIL, 0, "v7.3.4", "")
         history.record([suite(2, [("memory.hole", Status.PASS)])], RunMeta("run"))
         assert [o.letter for o in history.outcomes("memory.hole")] == ["F", "P"]
     assert _schema_of(path) == SCHEMA

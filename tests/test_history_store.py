@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import multiprocessing.queues
 import sqlite3
@@ -39,6 +40,7 @@ def test_a_test_that_broke_is_a_regression_since_the_run_that_broke_it_naming_it
         (summary,) = history.summaries(TEST)
         assert str(summary).startswith("regression since run 4 (series v4 (fa6249c01a34), v7.3.4, 2026-12-01")
         assert summary.since is not None and summary.since.series == "v4"
+        assert summary.since.series_id == hashlib.sha256(b"patch-ids of v4").hexdigest()  # the series across versions
         assert summary.streak == 7 and str(summary.rate) == "7/10 (Wilson 95% 39.7%-89.2%)"
         assert history.flaky() == []  # one flip is a regression, never a flake
         assert history.passed_before(TEST, "series-x86_64-thp-on", "v7.3")

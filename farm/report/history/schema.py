@@ -68,9 +68,11 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX results_by_test ON results(test, suite);
     """,
-    # 1 -> 2: reruns (failed attempts before the final status) and the metrics a test printed.
+    # 1 -> 2: reruns (failed attempts before the final status), the metrics a test printed, and the
+    # series' identity (sha256 over its patch-ids: the same for a version that changed only messages).
     """
     ALTER TABLE results ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE suites ADD COLUMN series_id TEXT NOT NULL DEFAULT '';
     CREATE TABLE metrics(
         suite INTEGER NOT NULL REFERENCES suites(id) ON DELETE CASCADE,
         test INTEGER NOT NULL REFERENCES tests(id),

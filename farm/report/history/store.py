@@ -32,7 +32,7 @@ BATCH_CASES = 50_000  # results per write transaction when ingesting many files
 _COUNTED = tuple(s.value for s in (*PASSED, *FAILED))
 _VALUE = {s: s.value for s in Status}  # Enum.value is a descriptor call: ingest asks it a million times
 _OUTCOME_COLUMNS = """u.id, s.started, s.name, s.cell, s.runtime, s.base, s.base_line, s.commit_, s.series,
-    s.series_hash, r.status, r.failed_attempts"""
+    s.series_hash, r.status, r.failed_attempts, s.series_id"""
 
 
 def default_path(results: Path) -> Path:
@@ -165,6 +165,7 @@ class History:
             "commit_": p.get("commit", ""),
             "series": p.get("series") or series_hash[:12],
             "series_hash": series_hash,
+            "series_id": p.get("series_id", ""),
             "patch_ids": p.get("patch_ids", ""),
             "build_key": p.get("build_key", ""),
             "accel": p.get("accel", ""),
@@ -357,9 +358,21 @@ def _suite_key(r: read.SuiteRecord) -> str:
 
 
 def _outcome(row: Sequence[Any]) -> RunOutcome:
-    run, started, suite, cell, runtime, base, base_line, commit, series, series_hash, status, attempts = row
+    run, started, suite, cell, runtime, base, base_line, commit, series, series_hash, status, attempts, ident = row
     return RunOutcome(
-        run, started, suite, cell, runtime, base, base_line, commit, series, series_hash, _status(status), int(attempts)
+        run,
+        started,
+        suite,
+        cell,
+        runtime,
+        base,
+        base_line,
+        commit,
+        series,
+        series_hash,
+        _status(status),
+        int(attempts),
+        ident,
     )
 
 

@@ -80,6 +80,7 @@ class RunOutcome:
     series_hash: str
     status: Status
     failed_attempts: int = 0
+    series_id: str = ""  # sha256 over the series' patch-ids: one across versions that changed only messages
 
     @property
     def counted(self) -> bool:
