@@ -282,7 +282,7 @@ def read_suites(path: Path) -> list[Suite]:
 def _read_result(path: Path, suite: str, case: ET.Element) -> TestResult:
     if not case.get("name"):
         raise UserError(f"{path}: a <testcase> of {suite!r} has no name")
-    read = _read_case(case)
+    read = read_case(case)
     result = next((r for tag in ("failure", "error", "skipped") if (r := case.find(tag)) is not None), None)
     message = (result.get("message") or "") if result is not None else ""
     output = (result.text or "") if result is not None else (case.findtext("system-out") or "")
