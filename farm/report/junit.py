@@ -241,12 +241,17 @@ def read(path: Path) -> list[ReadSuite]:
         for case in element.findall("testcase"):
             if not case.get("name"):
                 raise UserError(f"{path}: a <testcase> of {name!r} has no name")
-            cases.append(read_case(case))
+            cases.append(_read_case(case))
         suites.append(ReadSuite(name, properties, tuple(cases)))
     return suites
 
 
 def read_case(case: ET.Element) -> ReadCase:
+    """One <testcase> element's status and text, as every reader here reads it (for the run history)."""
+    return _read_case(case)
+
+
+def _read_case(case: ET.Element) -> ReadCase:
     """A testcase's status the way render() wrote it: the result element and its type."""
     out = case.findtext("system-out") or ""
     for tag in ("failure", "error", "skipped"):
@@ -282,7 +287,7 @@ def read_suites(path: Path) -> list[Suite]:
 def _read_result(path: Path, suite: str, case: ET.Element) -> TestResult:
     if not case.get("name"):
         raise UserError(f"{path}: a <testcase> of {suite!r} has no name")
-    read = read_case(case)
+    read = _read_case(case)
     result = next((r for tag in ("failure", "error", "skipped") if (r := case.find(tag)) is not None), None)
     message = (result.get("message") or "") if result is not None else ""
     output = (result.text or "") if result is not None else (case.findtext("system-out") or "")
