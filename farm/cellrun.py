@@ -53,7 +53,7 @@ def _provenance(matrix: Matrix, cell: Cell) -> dict[str, str]:
         matrix_sha = provenance.sha256(matrix.path)
     except OSError:
         matrix_sha = "unreadable"
-    facts = {"zpfarm": provenance.zpfarm(), "matrix_sha256": matrix_sha}
+    facts = {"zpfarm": provenance.zpfarm(), "host": provenance.machine(), "matrix_sha256": matrix_sha}
     facts |= {"guest_cpus": str(matrix.guest.cpus), "guest_memory": matrix.guest.memory}
     return facts | {name: provenance.tool_version(*argv) for name, argv in tools.items()}
 
@@ -124,17 +124,20 @@ class CellRun:
         if isinstance(self.tree, ZpfarmError) or self.build is None:
             error = self.tree if isinstance(self.tree, ZpfarmError) else ZpfarmError("no build was started")
             return Prepared(facts, stage_error("build", error))
-        facts = replace(facts, build=BuildFacts(self.tree.commit, self.tree.series_hash, series_id=self.tree.series_id))
+        tree = BuildFacts(
+            self.tree.commit, self.tree.series_hash, series_id=self.tree.series_id,
+            base_commit=self.tree.base_commit, series=self.tree.series_name, patch_ids=self.tree.patch_ids,
+        )  # fmt: skip
+        facts = replace(facts, build=tree)
         try:
             result = self.build.result()
         except ZpfarmError as e:
             return Prepared(facts, stage_error("build", e))
         built = result.built
         origin = result.origin
-        build_facts = BuildFacts(
-            self.tree.commit, self.tree.series_hash, built.release, built.warnings, built.elapsed, str(built.log),
-            series_id=self.tree.series_id, key=origin.key, artifact=origin.artifact,
-            artifact_sha256=origin.artifact_sha256,
+        build_facts = replace(
+            tree, kernel_release=built.release, warnings=built.warnings, seconds=built.elapsed, log=str(built.log),
+            key=origin.key, artifact=origin.artifact, artifact_sha256=origin.artifact_sha256,
         )  # fmt: skip
         facts = replace(facts, build=build_facts, reported=tuple(_config(self.cell, self.tree, built.image).items()))
         if not built.ok or built.image is None:

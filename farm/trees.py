@@ -20,6 +20,9 @@ class Tree:
     commit: str
     series_hash: str  # "" for base
     series_id: str = ""  # the series' identity (its patches' patch-ids): what history and build keys follow
+    base_commit: str = ""  # the base the series applies to (the commit itself for base)
+    series_name: str = ""  # "v3" of "[PATCH v3 01/13]"
+    patch_ids: tuple[str, ...] = ()  # each patch's `git patch-id --stable`
 
 
 def prepare_trees(
@@ -36,11 +39,20 @@ def prepare_trees(
         path = source.worktree(repo, cache.worktree(source.repo_name(src)), base_commit)
         for kernel in sorted({k for s, k in wanted if s == src}):
             if kernel is Kernel.BASE:
-                trees[src, kernel] = Tree(path, base_commit, "")
+                trees[src, kernel] = Tree(path, base_commit, "", base_commit=base_commit)
                 continue
             try:
                 patches = series.load(src.series)
-                trees[src, kernel] = Tree(path, series.apply(patches, path, src.base), patches.hash, patches.identity)
+                tip = series.apply(patches, path, src.base)
+                trees[src, kernel] = Tree(
+                    path,
+                    tip,
+                    patches.hash,
+                    patches.identity,
+                    base_commit=base_commit,
+                    series_name=series.name(patches),
+                    patch_ids=series.patch_ids(patches),
+                )
             except ZpfarmError as e:
                 trees[src, kernel] = e
     return trees

@@ -161,12 +161,13 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     noop = tmp_path / "noop"  # every marketplace action becomes a no-op: act runs offline
     noop.mkdir()
-    (noop / "action.yml").write_text("name: noop\ndescription: offline\nruns:\n  using: composite\n  steps: []\n")
-    local = [
-        arg
-        for use in sorted(set(re.findall(r"uses: (\S+)", workflow)))
-        for arg in ("--local-repository", f"{use}={noop}")
-    ]
+    uses = sorted(set(re.findall(r"uses: (\S+)", workflow)))
+    for use in uses:  # actions/cache/restore@v4: the action is in the repository's restore/
+        action = noop.joinpath(*use.split("@")[0].split("/")[2:], "action.yml")
+        action.parent.mkdir(parents=True, exist_ok=True)
+        action.write_text("name: noop\ndescription: offline\nruns:\n  using: composite\n  steps: []\n")
+    repositories = sorted({"/".join(use.split("@")[0].split("/")[:2]) + "@" + use.split("@")[1] for use in uses})
+    local = [arg for repository in repositories for arg in ("--local-repository", f"{repository}={noop}")]
     env = {**stub_path(tmp_path), "ZPFARM_STUB_NO_ARTIFACTS": "1"}
     inputs = ["--input", "cells=base-* series-x86_64-*", "--input", "test_args=--test memory* --no-selftests"]
     argv = [str(act), "workflow_dispatch", "-P", "ubuntu-latest=-self-hosted", *inputs, *local]
@@ -190,6 +191,7 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     # Offline there are no artifacts to download: every planned suite is reported lost, none passes.
     assert "merged 3 suites, lost: base-x86_64-on/default, series-x86_64-on/default" in done.stdout
     assert ["compare", "junit.xml", "--format", "md"] in ran
+    assert ran.index(["history", "ingest", "junit.xml"]) < ran.index(["compare", "junit.xml", "--format", "md"])
 
 
 @pytest.mark.engines
@@ -247,6 +249,24 @@ def test_github_workflow_shape() -> None:
     assert "EnricoMi/publish-unit-test-result-action@v2" in text and "GITHUB_STEP_SUMMARY" in text
     commands = [line for line in text.splitlines() if line.strip().startswith(("zpfarm", "echo", "head"))]
     assert commands and not [line for line in commands if "${{" in line]  # values reach scripts through env
+
+
+def test_pipelines_keep_the_history_across_runs_and_ingest_every_run() -> None:
+    report = _load_yaml(github.workflow())["jobs"]["report"]
+    steps = {step.get("name", step.get("uses")): step for step in report["steps"]}
+    assert report["env"]["ZPFARM_HISTORY"].endswith(f"/{github.HISTORY_DIR}/history.sqlite")
+    assert steps["restore history"]["with"]["path"] == steps["save history"]["with"]["path"] == github.HISTORY_DIR
+    assert steps["save history"]["if"] == "${{ always() && !env.ACT }}"  # kept when the report fails too
+    assert steps["restore history"]["with"]["restore-keys"] == "zpfarm-history-\n"  # the latest run's
+    names = list(steps)
+    assert names.index("merge") < names.index("history") < names.index("compare") < names.index("save history")
+    assert steps["history"]["run"].startswith("zpfarm history ingest junit.xml\n")
+    assert steps["history"]["continue-on-error"] is True  # a damaged history costs the run nothing
+    child = _load_yaml(gitlab.child(default_plan()))["report"]
+    assert child["cache"] == {"key": "zpfarm-history", "paths": [f"{gitlab.HISTORY_DIR}/"], "when": "always"}
+    assert child["variables"]["ZPFARM_HISTORY"] == f"$CI_PROJECT_DIR/{gitlab.HISTORY_DIR}/history.sqlite"
+    (ingest,) = [line for line in child["script"] if "history ingest" in line]
+    assert child["script"].index(ingest) == 2 and ingest.endswith("|| echo 'history not updated (see above)'")
 
 
 def _wired(zpfarm: Path) -> bool:

@@ -537,3 +537,26 @@ def test_each_suite_records_its_config_and_where_its_vmlinux_and_tree_are(tmp_pa
     (tmp_path / "plain").mkdir()
     plain = run(tmp_path / "plain", FakeStages(tmp_path))  # an image outside an O= directory: nothing guessed
     assert not {"config_sha256", "vmlinux"} & set(plain.suites[0].properties)
+
+
+def test_a_suite_carries_what_the_run_history_keys_it_by(tmp_path: Path) -> None:
+    class Series(FakeStages):
+        def prepare_trees(
+            self, wanted: Collection[tuple[Source, Kernel]]
+        ) -> Mapping[tuple[Source, Kernel], Tree | ZpfarmError]:
+            facts = {"series_id": "identity", "base_commit": "base-commit", "series_name": "v3"}
+            facts |= {"patch_ids": ("a" * 40, "b" * 40)}
+            found = super().prepare_trees(wanted)
+            return {
+                w: replace(t, **facts) if isinstance(t, Tree) and w[1] is Kernel.SERIES else t for w, t in found.items()
+            }
+
+    base, series = run(tmp_path, Series(tmp_path), write_matrix(tmp_path)).suites
+    props = series.properties
+    assert (props["base_commit"], props["series"], props["patch_ids"]) == (
+        "base-commit",
+        "v3",
+        f"{'a' * 40} {'b' * 40}",
+    )
+    assert "series" not in base.properties and "patch_ids" not in base.properties and props["series_id"] == "identity"
+    assert props["host"].startswith(f"{os.uname().nodename} ({os.uname().machine}, ")  # which machine ran it

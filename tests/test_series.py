@@ -122,3 +122,16 @@ def test_a_whitespace_change_in_a_patch_is_another_kernel(repo_and_series: tuple
     patch = sorted(changed.glob("0001-*.patch"))[0]
     patch.write_text(patch.read_text().replace("+int c;", "+int  c;"))
     assert series.load(changed).identity != series.load(out).identity
+
+
+def test_a_series_is_named_by_its_subject_tag_and_each_patch_has_its_git_patch_id() -> None:
+    root = Path(__file__).resolve().parent.parent
+    v3, v2 = series.load(root / "kernel-series" / "v7.3"), series.load(root / "tests" / "data" / "series-v2-v7.3")
+    backport = series.load(root / "kernel-series" / "v6.12")
+    assert (series.name(v3), series.name(v2), series.name(backport)) == ("v3", "v2", "v3 6.12 backport")
+    ids = series.patch_ids(v3)
+    assert len(ids) == len(v3.patches) and all(len(i) == 40 for i in ids)
+    with v3.patches[0].open("rb") as patch:
+        first = subprocess.run(["git", "patch-id", "--stable"], stdin=patch, capture_output=True)
+    assert ids[0] == first.stdout.split()[0].decode()
+    assert len(set(ids) & set(series.patch_ids(v2))) == 3  # patches v3 kept as v2 had them: the same id

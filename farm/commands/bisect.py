@@ -14,6 +14,7 @@ from farm.commands.common import (
     AccelOpt,
     BaseOpt,
     CacheOpt,
+    HistoryOpt,
     MatrixOpt,
     Outcome,
     cache,
@@ -22,6 +23,8 @@ from farm.commands.common import (
     load,
     matrix,
     out,
+    recording,
+    remember,
     results,
 )
 from farm.model.arches import Accel
@@ -57,6 +60,7 @@ def bisect(
     ),
     accel: AccelOpt = Accel.AUTO,
     cache_dir: CacheOpt = None,
+    history: HistoryOpt = None,
 ) -> Outcome:
     """Find the first commit (by default: the first patch of the series) that breaks TEST.
 
@@ -82,6 +86,7 @@ def bisect(
         chosen = [test.split(".", 1)[0]]
         pipeline.options(m, m.select([cell]), c, results_dir, results_dir / "junit.xml", tests=chosen)
         step = bisecting.step_argv(_zpfarm_argv(), m, c, accel, runs, threshold, results(ctx, results_dir))
+        step += ["--history", str(recording(history, results_dir, "bisect-step").history.resolve())]
         state = bisecting.begin(m, c, cell, test, good, bad, step, results_dir)
     on = f" on {state.base}" if state.base else ""
     out.print(f"bisecting {state.test} in {state.cell}{on}: good {state.good[:12]}, bad {state.bad[:12]}")
@@ -107,6 +112,7 @@ def bisect_step(
     base: BaseOpt = None,
     accel: AccelOpt = Accel.AUTO,
     cache_dir: CacheOpt = None,
+    history: HistoryOpt = None,
 ) -> None:
     """One git bisect step: exit 0 good, 1 bad, 125 skip (git bisect run's protocol, not the farm's codes)."""
     import time
@@ -121,6 +127,7 @@ def bisect_step(
         tests = [test.split(".", 1)[0]]
         opts = pipeline.options(m, cells, c, where, where / "junit.xml", accel=accel, tests=tests, checkout=checkout)
         verdict, why = bisecting.step(opts, ui.PlainReporter(err), test, runs, threshold)
+        remember(recording(history, results_dir, "bisect-step"), junit_files=sorted(where.glob("run*/junit.xml")))
     except UserError as e:
         verdict, why = bisecting.SKIP, str(e)
     except ZpfarmError as e:

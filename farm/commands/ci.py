@@ -15,6 +15,7 @@ from farm.commands.common import (
     CellOpt,
     Command,
     Group,
+    HistoryOpt,
     JunitOpt,
     MatrixOpt,
     Outcome,
@@ -28,6 +29,8 @@ from farm.commands.common import (
     load,
     matrix,
     out,
+    recording,
+    remember,
     results,
     warn,
     writable,
@@ -101,6 +104,7 @@ def test(
     matrix_file: MatrixOpt = None,
     cache_dir: CacheOpt = None,
     with_selftests: SelftestsOpt = True,
+    history: HistoryOpt = None,
 ) -> Report:
     """Boot one CELL/RUNTIME from a kernel artifact and run its tests; never builds.
 
@@ -110,7 +114,7 @@ def test(
 
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report):
+    with job(junit_path, report, recording(history, results_dir, "test")):
         c = cache(cache_dir)
         m = matrix(matrix_file, c)
         cells = steps.one_suite(m, cell)
@@ -138,6 +142,7 @@ def merge(
         Path | None, typer.Option(metavar="PLAN", help="A `zpfarm plan` file: every test row must have a suite.")
     ] = None,
     expect: Annotated[list[str] | None, typer.Option(metavar="SUITE", help="A suite that must be there.")] = None,
+    history: HistoryOpt = None,
 ) -> None:
     """Merge per-job JUnit files into one; a planned suite with no file is an <error> suite (job lost).
 
@@ -152,6 +157,7 @@ def merge(
     for suite in merged.lost:
         error(merging.lost_message(suite))
     out.print(f"{len(merged.suites)} suites ({len(merged.lost)} lost) in {output}", soft_wrap=True)
+    remember(recording(history, None, "merge"), junit_files=[output])
 
 
 pipelines = typer.Typer(

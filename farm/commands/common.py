@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -159,6 +160,16 @@ SelftestsOpt = Annotated[
     bool,
     typer.Option("--selftests/--no-selftests", metavar="", help="Also build and run the kernel's mm/memfd selftests."),
 ]
+HistoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--history",
+        envvar="ZPFARM_HISTORY",
+        metavar="FILE",
+        help="The run history (SQLite) this command records into "
+        "\\[default: history.sqlite beside the results directory: results/history.sqlite].",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Plain progress lines, no live view.")]
 # What the reports that leave the farm read (report email, export kcidb and pw-checks).
 JunitArg = Annotated[Path, typer.Argument(metavar="JUNIT", help="The JUnit file of a zpfarm run.")]
@@ -240,12 +251,42 @@ def junit_written(report: Report, asked: Path) -> None:
     out.print(f"JUnit: {where}", soft_wrap=True)
 
 
+@dataclass(frozen=True)
+class Recording:
+    """Where a command records its results in the run history, and as which command."""
+
+    history: Path
+    command: str  # run, test, merge, build-each, bisect-step, host-test
+
+
+def recording(history: Path | None, results_dir: Path | None, command: str) -> Recording:
+    """--history, else history.sqlite beside the results directory (results/history.sqlite by default)."""
+    from farm.report import history as runs
+
+    return Recording(history or (runs.default_path(results_dir) if results_dir else runs.DEFAULT), command)
+
+
+def remember(where: Recording, suites: Sequence[Suite] = (), junit_files: Sequence[Path] = ()) -> None:
+    """Record suites (or JUnit files, each a run) in the history; one warning line when it cannot, never an error.
+
+    A locked, damaged or read-only history costs the command neither its JUnit nor its exit code.
+    """
+    from farm.report import history as runs
+
+    meta = runs.RunMeta(where.command, host=runs.host_facts())
+    warning = runs.keep(where.history, suites, meta) if suites else None
+    warning = warning or (runs.keep_junit(where.history, junit_files, meta) if junit_files else None)
+    if warning:
+        warn(warning)
+
+
 @contextmanager
-def job(junit_path: Path, report: Report) -> Iterator[None]:
+def job(junit_path: Path, report: Report, record: Recording | None = None) -> Iterator[None]:
     """A long job's errors and interruptions leave a trace: a JUnit file saying why, one line.
 
     An error before the first suite never replaces an earlier run's JUnit: it goes beside it.
-    The error or interruption goes on up to cli.py, which exits with its code.
+    The error or interruption goes on up to cli.py, which exits with its code. With record,
+    the suites that finished go into the run history however the job ended.
     """
     try:
         yield
@@ -258,6 +299,9 @@ def job(junit_path: Path, report: Report) -> Iterator[None]:
         what = f"{len(report.suites)} suites finished{written}"
         err.print(Text.assemble(("interrupted: ", "yellow"), what), soft_wrap=True)  # one line in CI logs
         raise
+    finally:
+        if record is not None:
+            remember(record, report.suites)
 
 
 def _error_junit(junit_path: Path, e: ZpfarmError) -> str:

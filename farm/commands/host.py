@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,18 @@ from typing import Annotated
 import typer
 
 from farm import ui
-from farm.commands.common import CacheOpt, MatrixOpt, TestOpt, cache, out, plain_matrix, results
+from farm.commands.common import (
+    CacheOpt,
+    HistoryOpt,
+    MatrixOpt,
+    TestOpt,
+    cache,
+    out,
+    plain_matrix,
+    recording,
+    remember,
+    results,
+)
 from farm.model.matrix import Kernel
 from farm.model.results import Report, Suite
 
@@ -34,6 +46,7 @@ def host_test(
         "results/host"
     ),
     cache_dir: CacheOpt = None,
+    history: HistoryOpt = None,
 ) -> Report:
     """Run the guest tests on a real kernel, no VM: this machine's (as root) or another's over SSH.
 
@@ -59,4 +72,7 @@ def host_test(
     )
     where = f"{target}'s kernel" if target else "this host's kernel"
     out.print(ui.cases_table(cases, f"testcases on {where}, judged as {kernel}"))
-    return Report([Suite("host", tuple(cases), {}, "", datetime.now(UTC), 0.0)])
+    machine = str(target) if target else platform.node()  # in the history: cell host-test, runtime the machine
+    suite = Suite(f"host-test/{machine}", tuple(cases), {"kernel": kernel.value}, "", datetime.now(UTC), 0.0)
+    remember(recording(history, results_dir, "host-test"), [suite])
+    return Report([suite])

@@ -13,6 +13,7 @@ from farm.commands.common import (
     BaseOpt,
     CacheOpt,
     CellOpt,
+    HistoryOpt,
     JunitOpt,
     MatrixOpt,
     QuietOpt,
@@ -26,6 +27,7 @@ from farm.commands.common import (
     load,
     matrix,
     out,
+    recording,
     reporter,
     results,
     warn,
@@ -48,6 +50,7 @@ def run(
     kernel_tree: TreeOpt = None,
     base: BaseOpt = None,
     cache_dir: CacheOpt = None,
+    history: HistoryOpt = None,
     quiet: QuietOpt = False,
     with_selftests: SelftestsOpt = True,
     jobs: Annotated[
@@ -80,7 +83,7 @@ def run(
     """
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report):
+    with job(junit_path, report, recording(history, results_dir, "run")):
         c = cache(cache_dir)
         m, cells = load(matrix_file, cell, c, kernel_tree, base)
         where = results(ctx, results_dir)
@@ -122,6 +125,7 @@ def build_each(
     kernel_tree: TreeOpt = None,
     base: BaseOpt = None,
     cache_dir: CacheOpt = None,
+    history: HistoryOpt = None,
     quiet: QuietOpt = False,
 ) -> Report:
     """Build the series one patch at a time in each series cell: is every step bisectable?
@@ -138,7 +142,7 @@ def build_each(
 
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report):
+    with job(junit_path, report, recording(history, results_dir, "build-each")):
         c = cache(cache_dir)
         m, cells = load(matrix_file, cell, c, kernel_tree, base)
         opts = pipeline.options(m, cells, c, results(ctx, results_dir), junit_path)
@@ -172,6 +176,7 @@ def sweep(
         int, typer.Option("--jobs", "-j", metavar="N", help="make -jN \\[default: every core].", show_default=False)
     ] = 0,
     nice: Annotated[int, typer.Option("--nice", metavar="N", help="Run make under nice -n N.")] = 10,
+    history: HistoryOpt = None,
     quiet: QuietOpt = False,
 ) -> Report:
     """Compile the objects each patch touches under many configs and toolchains (a 0-day-style sweep).
@@ -192,7 +197,7 @@ def sweep(
 
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report):
+    with job(junit_path, report, recording(history, results_dir, "sweep")):
         c = cache(cache_dir)
         m = matrix(matrix_file, c, kernel_tree, base)
         opts = sweeping.options(m, c, results(ctx, results_dir), junit_path, tuple(only or ()), jobs, nice)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import platform
 from importlib import metadata
 from pathlib import Path
 
@@ -32,6 +34,11 @@ def zpfarm() -> str:
         return version
     dirty = proc.run(["git", "-C", str(CHECKOUT), "status", "--porcelain", "--untracked-files=no"], timeout=30)
     return f"{version} ({head.output.strip()}{'+dirty' if dirty.output.strip() else ''})"
+
+
+def machine() -> str:
+    """This machine as a result records it: 'name (x86_64, 2 cores, Linux 6.1.0-28-amd64)'."""
+    return f"{platform.node()} ({platform.machine()}, {os.cpu_count() or '?'} cores, Linux {platform.release()})"
 
 
 @functools.cache

@@ -57,6 +57,22 @@ def load(directory: Path) -> Series:
     return Series(directory, tuple(patches))
 
 
+_SUBJECT_TAG = re.compile(r"^Subject: \[([^\]\n]*)\]", re.M)
+
+
+def name(series: Series) -> str:
+    """The series as its patches' subject tag names it: "v3" of "[PATCH v3 01/13]" ("" without a tag)."""
+    head = series.patches[0].read_bytes()[:16384].decode("utf-8", "replace")
+    found = _SUBJECT_TAG.search(head)
+    words = found.group(1).split() if found else []
+    return " ".join(w for w in words if w.upper() != "PATCH" and not re.fullmatch(r"\d+/\d+", w))
+
+
+def patch_ids(series: Series) -> tuple[str, ...]:
+    """Each patch's `git patch-id --stable`: the same for the same change, whatever its message or offsets."""
+    return tuple(patchid.of(p) for p in series.patches)
+
+
 _NEW_FILE = re.compile(r"^diff --git a/\S+ b/(\S+)\nnew file mode ", re.M)
 
 

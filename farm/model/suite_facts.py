@@ -22,6 +22,9 @@ class BuildFacts:
     key: str = ""  # the plan's build key
     artifact: str = ""  # booted from an artifact (zpfarm test): its file name, KEY.tar.zst
     artifact_sha256: str = ""
+    base_commit: str = ""  # the base the series applies to
+    series: str = ""  # its name: "v3" of "[PATCH v3 01/13]"
+    patch_ids: tuple[str, ...] = ()  # each patch's `git patch-id --stable`
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ class SuiteFacts:
         if self.build is not None:
             b = self.build
             props |= {"commit": b.commit, "series_hash": b.series_hash}
-            origin = {"series_id": b.series_id, "build_key": b.key, "artifact": b.artifact}
+            origin = {"series_id": b.series_id, "base_commit": b.base_commit, "series": b.series}
+            origin |= {"patch_ids": " ".join(b.patch_ids), "build_key": b.key, "artifact": b.artifact}
             props |= {k: v for k, v in (origin | {"artifact_sha256": b.artifact_sha256}).items() if v}
             if b.warnings is not None and b.seconds is not None:
                 built = {"kernel_release": b.kernel_release, "build_warnings": str(b.warnings)}

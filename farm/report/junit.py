@@ -246,6 +246,11 @@ def read(path: Path) -> list[ReadSuite]:
     return suites
 
 
+def read_case(case: ET.Element) -> ReadCase:
+    """One <testcase> element's status and text, as every reader here reads it (for the run history)."""
+    return _read_case(case)
+
+
 def _read_case(case: ET.Element) -> ReadCase:
     """A testcase's status the way render() wrote it: the result element and its type."""
     out = case.findtext("system-out") or ""

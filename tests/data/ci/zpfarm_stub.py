@@ -3,8 +3,8 @@
 A fixed two-cell plan; build writes a fake DIR/KEY.tar.zst; test writes a
 JUnit suite for its row (and fails without one when the row is named in
 $ZPFARM_STUB_LOSE, like a job that died; it checks its kernel artifact
-arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); merge, compare and `ci gitlab
---child` are the farm's real library code. Every call is appended to
+arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); merge, compare, `history`
+and `ci gitlab --child` are the farm's real library code. Every call is appended to
 $ZPFARM_STUB_LOG as one JSON line: the argv and the working directory.
 """
 
@@ -81,6 +81,8 @@ def main(argv: list[str]) -> int:
             expected += merge.expected_suites(Path(plan_file))
         done = merge.merge([Path(p) for p in positional(rest)], Path(option(rest, "-o") or ""), expected)
         print(f"merged {len(done.suites)} suites, lost: {', '.join(done.lost) or 'none'}")
+    elif cmd == "history":
+        return _history(rest)
     elif cmd == "compare":
         before, after = compare.split_kernels(compare.from_junit(Path(positional(rest)[0])))
         changes = compare.diff(before, after)
@@ -89,6 +91,19 @@ def main(argv: list[str]) -> int:
     else:
         print(f"zpfarm stub: no command {cmd!r}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _history(argv: list[str]) -> int:
+    """`history ingest JUNIT...` into $ZPFARM_HISTORY, and `history flaky`, with the real history."""
+    from farm.report.history import History
+
+    with History.open(Path(os.environ["ZPFARM_HISTORY"])) as history:
+        if argv[0] == "ingest":
+            done = history.ingest([Path(p) for p in argv[1:]])
+            print(f"history: {sum(r.suites for r in done)} suites recorded, {history.runs()} runs in all")
+        else:
+            print(f"history: {len(history.flaky())} flaky tests")
     return 0
 
 
