@@ -87,8 +87,8 @@ def kernels(paths: Sequence[Path], settings: stats.Settings | None = None) -> Co
     """Base against series, each run's, pooled over the runs."""
     if len(paths) == 1:
         found = compare.files(paths[0], None)
-        return _with_metrics(found, *_split([read(paths[0])]), settings)
-    base, series = _split([read(p) for p in paths])
+        return _with_metrics(found, *split([read(paths[0])]), settings)
+    base, series = split([read(p) for p in paths])
     if not any(r.cases for r in base) or not any(r.cases for r in series):
         missing = "base" if not any(r.cases for r in base) else "series"
         raise UserError(f"{_names(paths)}: no {missing} suites to compare")
@@ -96,7 +96,7 @@ def kernels(paths: Sequence[Path], settings: stats.Settings | None = None) -> Co
     return _with_metrics(Comparison(_drop_metric_moves(changes), "base", "series"), base, series, settings)
 
 
-def _split(found: Sequence[Run]) -> tuple[list[Run], list[Run]]:
+def split(found: Sequence[Run]) -> tuple[list[Run], list[Run]]:
     base, series = [], []
     for r in found:
         old, new = compare.split_kernels(r.cases)
