@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from farm.commands import bisect, ci, host, repro, run, series, show
+from farm.commands import bisect, ci, host, report, repro, run, series, show
 from farm.commands.common import Command, Group, Interrupted, Outcome, SidesCommand, error, out
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Report, Status
@@ -112,6 +112,7 @@ app.command("build", cls=Command)(ci.build)
 app.command("test", cls=Command)(ci.test)
 app.command("merge", cls=Command)(ci.merge)
 app.add_typer(ci.pipelines, name="ci")
+app.add_typer(report.app, name="report")
 app.command("bisect", cls=Command)(bisect.bisect)
 app.command("bisect-step", hidden=True, cls=Command)(bisect.bisect_step)
 app.command("host-test", cls=Command)(host.host_test)

@@ -91,9 +91,10 @@ class Page:
     matrix: dict[tuple[str, str], dict[str, Tally]]  # (cell, runtime) -> kernel -> tally
     failures: list[Failure]
     strips: list[Strip]
-    metrics: list[Metric]
+    metrics: list[Metric]  # judged by statistics (2+ runs a side, or exact)
+    once: list[Metric]  # measured in one run a side: values only
     totals: Tally
-    comparison: str  # "base vs series" or "A vs B"
+    history: bool  # strips and trends came from a history file
 
 
 def _where(suite: str) -> tuple[str, str, str]:
@@ -155,6 +156,7 @@ def page(paths: Sequence[Path], history: History | None = None, title: str = "zp
     for key, f in failures.items():
         bad = sum(s in BAD for s in seen[key])
         failures[key] = Failure(f.suite, f.test, f.status, f.message, f.ktap, f.console, f"{bad} of {n} runs")
+    metrics = _metrics(paths, history)
     cells = sorted({c for c, _ in matrix})
     runtimes = sorted({r for _, r in matrix})
     return Page(
@@ -166,9 +168,10 @@ def page(paths: Sequence[Path], history: History | None = None, title: str = "zp
         matrix={k: dict(v) for k, v in matrix.items()},
         failures=sorted(failures.values(), key=lambda f: (_ORDER.index(f.status), f.suite, f.test)),
         strips=_strips(seen, [p.name for p in paths], history),
-        metrics=_metrics(paths, history),
+        metrics=[m for m in metrics if m.stat],
+        once=[m for m in metrics if not m.stat],
         totals=totals,
-        comparison="base vs series",
+        history=history is not None,
     )
 
 
@@ -205,7 +208,8 @@ def _metrics(paths: Sequence[Path], history: History | None) -> list[Metric]:
             for kernel in ("base", "series"):
                 points = history.trend(f"{kernel}-{key[0]}", key[1], key[2], LAST)
                 trend += svg.trend([(p.run, p.median, p.low, p.high) for p in points])
-        out.append(Metric(name, tuple(a[key]), tuple(b[key]), st, svg.samples(a[key], b[key]), ci, trend))
+        dots = svg.samples(a[key], b[key]) if st else ""
+        out.append(Metric(name, tuple(a[key]), tuple(b[key]), st, dots, ci, trend))
     return out
 
 
