@@ -192,6 +192,7 @@ def _report_job() -> dict[str, Any]:
                 "with": {"pattern": "junit-*", "path": ".", "merge-multiple": True},
             },
             {"name": "merge", "env": {"TEST_ROWS": "${{ needs.plan.outputs.test }}"}, "run": merge},
+            {"name": "page", "run": "zpfarm report html junit.xml -o report.html"},
             {"name": "compare", "run": compare},
             {
                 "name": "publish",
@@ -202,7 +203,7 @@ def _report_job() -> dict[str, Any]:
             {
                 "uses": "actions/upload-artifact@v4",
                 "if": "${{ always() && !env.ACT }}",
-                "with": {"name": "report", "path": "junit.xml\ncompare.md\n"},
+                "with": {"name": "report", "path": "junit.xml\ncompare.md\nreport.html\n"},
             },
         ],
     }

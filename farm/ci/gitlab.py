@@ -131,6 +131,7 @@ def _report(plan: Plan) -> dict[str, Any]:
         "script": [
             'set -- junit/*.xml; [ -e "$1" ] || set --',
             f'zpfarm merge "$@" -o junit.xml {expect}',
+            "zpfarm report html junit.xml -o report.html",
             "status=0; zpfarm compare junit.xml --format md > compare.md || status=$?",
             "cat compare.md",
             note,
@@ -138,7 +139,8 @@ def _report(plan: Plan) -> dict[str, Any]:
         ],
         "artifacts": {
             "when": "always",
-            "paths": ["junit.xml", "compare.md"],
+            "paths": ["junit.xml", "compare.md", "report.html"],
+            "expose_as": "zpfarm report",
             "reports": {"junit": "junit.xml"},
             "expire_in": "4 weeks",
         },
