@@ -31,7 +31,9 @@ def _runs(tmp_path: Path, count: int = 5, console: str | None = None) -> list[Pa
     for i in range(count):
         where = tmp_path / f"run-{i}"
         where.mkdir()
-        (where / "console.log").write_text("".join(f"[ {n}.0] boot line {n}\n" for n in range(200)) + "BUG: oops\n")
+        lines = [f"[ {n}.0] boot line {n}\n" for n in range(300)]
+        lines[200] = "BUG: oops\n"
+        (where / "console.log").write_text("".join(lines))
         suites = []
         for kernel in ("base", "series"):
             for cell in CELLS:
@@ -113,7 +115,7 @@ def test_each_failure_shows_its_ktap_and_the_console_tail_in_details(tmp_path: P
     page = Page(text)
     assert any("not ok 3 read_hole # UFFDIO_COPY error: -2" in d for d in page.details)
     console = next(d for d in page.details if "BUG: oops" in d)
-    assert "boot line 199" in console and "boot line 100" not in console  # the tail only
+    assert "boot line 190" in console and "boot line 189" not in console  # from 10 lines before the report
     assert "read_hole failed (5 of 5 runs)" in text
 
 

@@ -14,6 +14,7 @@ and no network: inline CSS and SVG, <details> for the long texts.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ LAST = 30  # runs in a test's strip
 CONSOLE_LINES = 60  # lines of the console log's tail in a failure's excerpt
 _CONSOLE_READ = 256 * 1024  # bytes read from the end of a console log, at most
 _TEXT_LIMIT = 64 * 1024  # characters of a case's text kept on the page
+_REPORT = re.compile(r"\b(BUG:|WARNING:|Oops|Kernel panic|KASAN|UBSAN|possible circular locking|Call Trace:)")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ORDER = (Status.INPUT, Status.INFRA, Status.CRASH, Status.BUILD, Status.FAIL, Status.XFAIL, Status.SKIP, Status.PASS)
 BAD = {Status.FAIL, Status.CRASH, Status.BUILD, Status.INFRA, Status.INPUT}
@@ -117,9 +119,15 @@ def _console(log: str, junit_path: Path) -> str:
             return f"console log: {log} (not beside this JUnit file)"
         with real.open("rb") as f:
             f.seek(max(0, real.stat().st_size - _CONSOLE_READ))
-            tail = f.read().decode("utf-8", "replace").splitlines()[-CONSOLE_LINES:]
+            lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return f"console log: {log} (not found here)"
+    reports = [i for i, line in enumerate(lines) if _REPORT.search(line)]
+    if reports:
+        start = max(0, reports[0] - 10)
+        shown = lines[start : start + CONSOLE_LINES]
+        return "\n".join([f"console log: {log} (from just before its first kernel report)", *shown])
+    tail = lines[-CONSOLE_LINES:]
     return "\n".join([f"console log: {log} (last {len(tail)} lines)", *tail])
 
 
@@ -161,7 +169,7 @@ def page(paths: Sequence[Path], history: History | None = None, title: str = "zp
     runtimes = sorted({r for _, r in matrix})
     return Page(
         title=title,
-        sources=[p.name for p in paths],
+        sources=[str(Path(*p.parts[-2:])) for p in paths],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         runtimes=runtimes,
         cells=cells,
@@ -207,7 +215,7 @@ def _metrics(paths: Sequence[Path], history: History | None) -> list[Metric]:
         if history is not None:
             for kernel in ("base", "series"):
                 points = history.trend(f"{kernel}-{key[0]}", key[1], key[2], LAST)
-                trend += svg.trend([(p.run, p.median, p.low, p.high) for p in points])
+                trend += svg.trend([(p.run, p.median, p.low, p.high) for p in points], kernel)
         dots = svg.samples(a[key], b[key]) if st else ""
         out.append(Metric(name, tuple(a[key]), tuple(b[key]), st, dots, ci, trend))
     return out

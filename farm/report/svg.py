@@ -78,7 +78,7 @@ def interval(ratio: float, low: float, high: float, band: float, width: int = 22
     lo, hi, k = _scale(lo, hi, width)
 
     def x(v: float) -> float:
-        return 6 + (v - lo) * k
+        return 6 + (min(max(v, lo), hi) - lo) * k  # an infinite end is drawn at the edge
 
     mid = height / 2
     return (
@@ -93,10 +93,16 @@ def interval(ratio: float, low: float, high: float, band: float, width: int = 22
     )
 
 
-def trend(points: Sequence[tuple[str, float, float, float]], width: int = 260, height: int = 60) -> str:
-    """(run, median, low, high) oldest first: a line through the medians, a whisker for each interval."""
+def trend(
+    points: Sequence[tuple[str, float, float, float]], label: str = "", width: int = 260, height: int = 60
+) -> str:
+    """(run, median, low, high) oldest first: a line through the medians, a whisker for each interval.
+
+    label names the kernel: "base" draws in blue, anything else in orange.
+    """
     if not points:
         return ""
+    colour = BASE if label == "base" else SERIES
     lo, _, k = _scale(min(p[2] for p in points), max(p[3] for p in points), height)
     step = (width - 12) / max(1, len(points) - 1)
 
@@ -106,12 +112,13 @@ def trend(points: Sequence[tuple[str, float, float, float]], width: int = 260, h
     path = " ".join(f"{6 + i * step:.1f},{y(p[1]):.1f}" for i, p in enumerate(points))
     whiskers = "".join(
         f'<line x1="{6 + i * step:.1f}" x2="{6 + i * step:.1f}" y1="{y(low):.1f}" y2="{y(high):.1f}" '
-        f'stroke="#9e9e9e"/><circle cx="{6 + i * step:.1f}" cy="{y(median):.1f}" r="2.5" fill="{SERIES}">'
+        f'stroke="#9e9e9e"/><circle cx="{6 + i * step:.1f}" cy="{y(median):.1f}" r="2.5" fill="{colour}">'
         f"<title>{escape(run)}: {median:g} [{low:g}, {high:g}]</title></circle>"
         for i, (run, median, low, high) in enumerate(points)
     )
     return (
         f'<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="trend over {len(points)} runs"><polyline points="{path}" fill="none" stroke="{SERIES}"/>'
-        f"{whiskers}</svg>"
+        f'aria-label="{escape(label, quote=True)} trend over {len(points)} runs">'
+        f'<text x="2" y="10" font-size="10" fill="#616161">{escape(label)}</text>'
+        f'<polyline points="{path}" fill="none" stroke="{colour}"/>{whiskers}</svg>'
     )
