@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -111,3 +112,20 @@ def test_vs_takes_every_word_up_to_the_next_option() -> None:
         "a", "--vs", "b", "--vs", "c", "--format", "md", "d",
     ]  # fmt: skip
     assert spread("--vs", ["a", "--vs", "b", "--", "c"]) == ["a", "--vs", "b", "--", "c"]
+
+
+def test_the_metrics_table_puts_regressions_first_and_fits_a_comment() -> None:
+    same = [100 + i / 10 for i in range(-8, 8)]  # 16 runs a side: the slowdown clears 31 metrics' correction
+    samples = {f"m{i:03}": (same, same) for i in range(30)} | {"zz slow": (same, [v * 1.5 for v in same])}
+    text = pooled.markdown(stats.compare(samples), limit=2000)
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert rows[0].startswith("| `zz slow`") and rows[0].endswith("| regression |")
+    assert len(text) <= 2200 and "more metrics not shown (" in text and "no change" in text.splitlines()[-1]
+
+
+def test_many_metrics_need_more_runs_to_clear_benjamini_hochberg() -> None:
+    same = [100.0, 101.0, 99.0, 100.5, 99.5, 100.2]
+    samples = {f"m{i:03}": (same, same) for i in range(100)} | {"zz slow": (same, [v * 1.5 for v in same])}
+    slow = next(s for s in stats.compare(samples) if s.metric == "zz slow")
+    assert slow.p == pytest.approx(2 / 924) and slow.q == pytest.approx(101 * 2 / 924)  # 6 runs a side, 101 metrics
+    assert slow.text == "inconclusive: need about n=8 per side"  # 2 / C(16, 8) * 101 < 0.05

@@ -13,7 +13,7 @@ than 10% is shown as before (a "metric" change, never a regression).
 from __future__ import annotations
 
 import glob
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,18 +171,37 @@ def regressed(found: Comparison) -> bool:
     )
 
 
-def markdown(judged: Sequence[stats.Stat]) -> str:
-    """The metrics table: per side n, median and MAD%; the ratio with its 95% interval; p, q, verdict."""
+_ORDER = (stats.Verdict.REGRESSION, stats.Verdict.IMPROVEMENT, stats.Verdict.INCONCLUSIVE, stats.Verdict.NO_CHANGE)
+METRICS_LIMIT = 32768  # characters of the metrics table in a CI comment (the tests' table has its own)
+
+
+def markdown(judged: Sequence[stats.Stat], limit: int = METRICS_LIMIT) -> str:
+    """The metrics table: per side n, median and MAD%; the ratio with its 95% interval; p, q, verdict.
+
+    Regressions first, then improvements, inconclusive and no change; cut at limit characters.
+    """
     if not judged:
         return ""
     lines = [
         "| metric | n | median before | median after | MAD% | ratio [95% CI] | p | q | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for s in judged:
+    size = sum(len(line) + 1 for line in lines)
+    ordered = sorted(judged, key=lambda s: _ORDER.index(s.verdict))
+    for shown, s in enumerate(ordered):
         ci = "exact" if s.exact else f"[{s.low:.3f}, {s.high:.3f}]"
-        lines.append(
+        row = (
             f"| `{s.metric}` | {s.before.n}/{s.after.n} | {s.before.median:g} | {s.after.median:g} | "
             f"{s.before.mad_pct:.1f}/{s.after.mad_pct:.1f} | {s.ratio:.3f} {ci} | {s.p:.3g} | {s.q:.3g} | {s.text} |"
         )
+        if size + len(row) + 1 > limit:
+            rest = Counter(x.verdict.value for x in ordered[shown:])
+            lines.append(f"\n{len(ordered) - shown} more metrics not shown ({_counts(rest)}): run `zpfarm compare`.")
+            break
+        lines.append(row)
+        size += len(row) + 1
     return "\n".join(lines) + "\n"
+
+
+def _counts(found: Counter[str]) -> str:
+    return ", ".join(f"{n} {verdict}" for verdict, n in sorted(found.items()))

@@ -143,7 +143,7 @@ def compare(
     qs = sps.false_discovery_control(ps, method="bh") if ps else []
     for (metric, a, b), p, q in zip(tested, ps, qs, strict=True):
         d, low, high = _shift(a, b, s.resamples, s.seed)
-        found.append(_judge(metric, a, b, d, low, high, p, float(q), s))
+        found.append(_judge(metric, a, b, d, low, high, p, float(q), s, len(tested)))
     return sorted(found, key=lambda st: st.metric)
 
 
@@ -211,21 +211,43 @@ def _shift(a: np.ndarray, b: np.ndarray, resamples: int, seed: int) -> tuple[flo
 
 
 def _judge(
-    metric: str, a: np.ndarray, b: np.ndarray, d: float, low: float, high: float, p: float, q: float, s: Settings
+    metric: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    d: float,
+    low: float,
+    high: float,
+    p: float,
+    q: float,
+    s: Settings,
+    tests: int,
 ) -> Stat:
     logged = a.min() > 0 and b.min() > 0
     back: Callable[[float], float] = math.exp if logged else (lambda v: 1 + v)
     r = s.rules(metric)
     band = s.band_of(metric)
     ratio, lo, hi = back(d), back(low), back(high)
-    verdict, need = decide(ratio, lo, hi, q, len(a), len(b), band, r, _sigma(a, b))
+    verdict, need = decide(ratio, lo, hi, q, len(a), len(b), band, r, _sigma(a, b), tests)
     return Stat(metric, side(a), side(b), ratio, lo, hi, p, q, verdict, need)
 
 
 def decide(
-    ratio: float, low: float, high: float, q: float, na: int, nb: int, band: float, r: Rule, sigma: float
+    ratio: float,
+    low: float,
+    high: float,
+    q: float,
+    na: int,
+    nb: int,
+    band: float,
+    r: Rule,
+    sigma: float,
+    tests: int = 1,
 ) -> tuple[Verdict, int]:
-    """The verdict (and, when inconclusive, about how many runs per side would decide)."""
+    """The verdict (and, when inconclusive, about how many runs per side would decide).
+
+    tests: how many metrics were compared together (Benjamini-Hochberg can
+    multiply the smallest p by that many: more runs are needed to clear it).
+    """
     possible = min_p(na, nb) < ALPHA
     moved = low > 1 or high < 1
     if possible and q < ALPHA and moved and abs(ratio - 1) >= r.min_change and not 1 - band <= ratio <= 1 + band:
@@ -234,7 +256,7 @@ def decide(
     inside = max(band, r.min_change)
     if possible and 1 - inside <= low and high <= 1 + inside:
         return Verdict.NO_CHANGE, 0
-    return Verdict.INCONCLUSIVE, need(ratio, sigma, inside, min(na, nb))
+    return Verdict.INCONCLUSIVE, need(ratio, sigma, inside, min(na, nb), tests)
 
 
 def min_p(na: int, nb: int) -> float:
@@ -242,14 +264,15 @@ def min_p(na: int, nb: int) -> float:
     return min(1.0, 2 / math.comb(na + nb, na))
 
 
-def need(ratio: float, sigma: float, band: float, have: int) -> int:
+def need(ratio: float, sigma: float, band: float, have: int, tests: int = 1) -> int:
     """Runs per side for a 95% interval narrow enough to fall inside the band, or to exclude 1.
 
     With sigma the spread of one sample's log value, the HL shift's interval is
     about +-1.96 sigma sqrt(2 (pi/3) / n) wide: that must be at most the band
-    when nothing moved, and at most the move when something did.
+    when nothing moved, and at most the move when something did. Never fewer
+    than the runs whose smallest p survives Benjamini-Hochberg over `tests` metrics.
     """
-    smallest = next(n for n in range(2, 100) if min_p(n, n) < ALPHA)
+    smallest = next(n for n in range(2, 100) if min_p(n, n) * tests < ALPHA)
     moved = abs(math.log(ratio)) if ratio > 0 else 0.0
     room = max(band, moved)
     if sigma <= 0:
