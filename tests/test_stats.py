@@ -91,11 +91,17 @@ def test_identical_runs_are_no_change() -> None:
 
 def test_deterministic_metrics_are_compared_exactly_even_once_a_side() -> None:
     found = stats.compare(
-        {"insns": ([1000.0], [1001.0]), "same": ([5.0, 5.0], [5.0]), "noisy": ([1.0], [2.0])},
-        deterministic=frozenset({"insns", "same"}),
+        {
+            "insns": ([1000.0], [1012.0]),
+            "jitter": ([1000.0], [1003.0]),
+            "same": ([5.0, 5.0], [5.0]),
+            "noisy": ([1.0], [2.0]),
+        },
+        deterministic=frozenset({"insns", "jitter", "same"}),
     )
     assert [(s.metric, s.verdict, s.exact) for s in found] == [
         ("insns", Verdict.REGRESSION, True),
+        ("jitter", Verdict.NO_CHANGE, True),  # under the 1% minimum
         ("same", Verdict.NO_CHANGE, True),
     ]
 

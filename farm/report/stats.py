@@ -19,7 +19,8 @@ Why the ratio and not the whole interval must clear the band: at 5% noise and
 Three runs per side can never be a regression: the smallest two-sided
 Mann-Whitney p of 3 against 3 is 0.1. A deterministic metric (measured under
 --accel icount, every sample of a side equal) is compared exactly, as BPF CI's
-veristat compares verifier counts: any difference counts.
+veristat compares verifier counts: any difference of at least the metric's
+minimum (1%: a boot's instruction counts differ by a few in ten thousand) counts.
 The verdict does not depend on the unit or the order of the samples: both
 sides are sorted, and only ratios enter.
 """
@@ -148,8 +149,9 @@ def compare(
 
 
 def _exact(metric: str, a: np.ndarray, b: np.ndarray, r: Rule) -> Stat:
+    """Deterministic samples: any difference of at least the metric's minimum counts (as veristat's 0% threshold)."""
     ratio = _ratio_of(a[0], b[0])
-    if a[0] == b[0]:
+    if a[0] == b[0] or abs(ratio - 1) < r.min_change:
         verdict = Verdict.NO_CHANGE
     else:
         verdict = Verdict.IMPROVEMENT if (b[0] > a[0]) == r.higher_is_better else Verdict.REGRESSION
