@@ -45,6 +45,7 @@ def test_ten_runs_a_side_of_a_30_percent_slowdown_are_a_regression_with_exit_1(t
     a, b = _runs(tmp_path, "a", 10, 1.0, 1), _runs(tmp_path, "b", 10, 1.3, 2)
     result = runner.invoke(app, ["compare", *map(str, a), "--vs", *map(str, b), "--format", "md"])
     assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("No test changed between a0.xml +9 and b0.xml +9.\n")
     row = next(line for line in result.stdout.splitlines() if TEST in line)
     assert "| 10/10 |" in row and row.endswith("| regression |"), row
 

@@ -24,7 +24,7 @@ def open_history(path: Path) -> History:
 
 def html(
     runs: Annotated[
-        list[str], typer.Argument(metavar="JUNIT...", help="JUnit files (or quoted globs), one per run, oldest first.")
+        list[str], typer.Argument(metavar="JUNIT", help="JUnit files (or quoted globs), one per run, oldest first.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The page to write.")] = Path(
         "report.html"

@@ -26,7 +26,6 @@ from farm.commands.common import (
     plain_matrix,
 )
 from farm.model import arches
-from farm.report import compare as comparing
 from farm.report import pooled, stats
 
 
@@ -76,7 +75,7 @@ def compare(
     runs: Annotated[
         list[str],
         typer.Argument(
-            metavar="JUNIT...",
+            metavar="JUNIT",
             help="JUnit files (or quoted globs), one per run. One file: its base vs its series; two: run vs run.",
         ),
     ],
@@ -114,16 +113,14 @@ def compare(
     changes, names = found.changes, (found.before, found.after)
     regressed = Outcome.FAILED if pooled.regressed(found) else Outcome.PASSED
     if fmt is Format.MD:
-        metrics = f"\n{pooled.markdown(found.metrics)}" if found.metrics else ""
-        notes = "".join(f"**{note}**\n\n" for note in found.notes)
-        sys.stdout.write(notes + comparing.markdown(changes, *names) + metrics)
+        sys.stdout.write(pooled.report(found))
         return regressed
     for note in found.notes:
         out.print(note, soft_wrap=True)
     if changes:
         out.print(ui.changes_table(changes, *names))
     else:
-        out.print(f"no differences between {names[0]} and {names[1]}")
+        out.print(f"no {'test changed' if found.metrics else 'differences'} between {names[0]} and {names[1]}")
     if found.metrics:
         out.print(ui.stats_table(found.metrics))
     return regressed

@@ -171,6 +171,16 @@ def regressed(found: Comparison) -> bool:
     )
 
 
+def report(found: Comparison) -> str:
+    """The whole comparison as markdown: notes, the tests' table, the metrics' table."""
+    notes = "".join(f"**{note}**\n\n" for note in found.notes)
+    if found.changes or not found.metrics:
+        tests = compare.markdown(found.changes, found.before, found.after)
+    else:
+        tests = f"No test changed between {found.before} and {found.after}.\n"
+    return notes + tests + (f"\n{markdown(found.metrics)}" if found.metrics else "")
+
+
 _ORDER = (stats.Verdict.REGRESSION, stats.Verdict.IMPROVEMENT, stats.Verdict.INCONCLUSIVE, stats.Verdict.NO_CHANGE)
 METRICS_LIMIT = 32768  # characters of the metrics table in a CI comment (the tests' table has its own)
 
