@@ -150,32 +150,33 @@ def page(paths: Sequence[Path], history: History | None = None, title: str = "zp
     runs = [(p, _read(p)) for p in paths]
     matrix: dict[tuple[str, str], dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
     totals = Tally()
-    seen: dict[tuple[str, str], list[Status]] = defaultdict(list)
+    seen: dict[tuple[str, str], list[tuple[str, Status]]] = defaultdict(list)  # (run, status) of each run with it
     failures: dict[tuple[str, str], Failure] = {}
-    for path, rows in runs:
+    names = [str(Path(*p.parts[-2:])) for p in paths]
+    for (path, rows), run in zip(runs, names, strict=True):
         for suite, test, status, message, text, log in rows:
             kernel, cell, runtime = _where(suite)
             matrix[cell, runtime][kernel].counts[status] += 1
             totals.counts[status] += 1
-            seen[suite, test].append(status)
+            seen[suite, test].append((run, status))
             if status in BAD and (suite, test) not in failures:
                 failures[suite, test] = Failure(suite, test, status, message, text, _console(log, path), "")
     n = len(runs)
     for key, f in failures.items():
-        bad = sum(s in BAD for s in seen[key])
+        bad = sum(s in BAD for _, s in seen[key])
         failures[key] = Failure(f.suite, f.test, f.status, f.message, f.ktap, f.console, f"{bad} of {n} runs")
     metrics = _metrics(paths, history)
     cells = sorted({c for c, _ in matrix})
     runtimes = sorted({r for _, r in matrix})
     return Page(
         title=title,
-        sources=[str(Path(*p.parts[-2:])) for p in paths],
+        sources=names,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         runtimes=runtimes,
         cells=cells,
         matrix={k: dict(v) for k, v in matrix.items()},
         failures=sorted(failures.values(), key=lambda f: (_ORDER.index(f.status), f.suite, f.test)),
-        strips=_strips(seen, [p.name for p in paths], history),
+        strips=_strips(seen, history),
         metrics=[m for m in metrics if m.stat],
         once=[m for m in metrics if not m.stat],
         totals=totals,
@@ -183,8 +184,8 @@ def page(paths: Sequence[Path], history: History | None = None, title: str = "zp
     )
 
 
-def _strips(seen: dict[tuple[str, str], list[Status]], names: list[str], history: History | None) -> list[Strip]:
-    wanted = {k for k, v in seen.items() if any(s in BAD for s in v)}
+def _strips(seen: dict[tuple[str, str], list[tuple[str, Status]]], history: History | None) -> list[Strip]:
+    wanted = {k for k, v in seen.items() if any(s in BAD for _, s in v)}
     if history is not None:
         wanted |= set(history.flaky(LAST))
     out = []
@@ -194,7 +195,7 @@ def _strips(seen: dict[tuple[str, str], list[Status]], names: list[str], history
             runs = [(p.run + (f" ({p.series})" if p.series else ""), p.status) for p in past]
             source = "history"
         else:
-            runs = list(zip(names, seen[suite, test], strict=False))[-LAST:]
+            runs = seen[suite, test][-LAST:]
             source = "these files"
         bad = sum(s in BAD for _, s in runs)
         out.append(Strip(suite, test, svg.strip(runs), f"{bad} of {len(runs)} runs failed", source))
@@ -227,7 +228,6 @@ def render(p: Page) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    env.filters["colour"] = lambda status: svg.COLOURS[status]
     return env.get_template("report.html.j2").render(page=p, Status=Status, markup=_markup)
 
 

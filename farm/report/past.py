@@ -49,5 +49,8 @@ class History(Protocol):
         ...
 
     def noise_band(self, metric: str) -> float | None:
-        """What the last A/A run moved this metric by (a fraction), or None when never measured."""
+        """What the last A/A run moved this metric by (a fraction), or None when never measured.
+
+        metric is "PAIR: TEST: NAME", PAIR the suite without its kernel ("x86_64-thp-on/default").
+        """
         ...
