@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from farm.commands import bisect, ci, export, history, host, report, repro, run, series, show
-from farm.commands.common import Command, Group, Interrupted, Outcome, error, out
+from farm.commands.common import Command, Group, Interrupted, Outcome, SidesCommand, error, out
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Report, Status
 
@@ -105,7 +105,7 @@ app.command("build-each", cls=Command)(run.build_each)
 app.command("sweep", cls=Command)(run.sweep)
 app.command("matrix", cls=Command)(show.show_matrix)
 app.command("tests", cls=Command)(show.tests)
-app.command("compare", cls=Command)(show.compare)
+app.command("compare", cls=SidesCommand)(show.compare)
 app.command("coverage", cls=Command)(show.coverage)
 app.command("plan", cls=Command)(ci.plan)
 app.command("build", cls=Command)(ci.build)
@@ -113,6 +113,7 @@ app.command("test", cls=Command)(ci.test)
 app.command("merge", cls=Command)(ci.merge)
 app.add_typer(ci.pipelines, name="ci")
 app.add_typer(history.app, name="history")
+app.add_typer(report.app, name="report")
 app.command("bisect", cls=Command)(bisect.bisect)
 app.command("bisect-step", hidden=True, cls=Command)(bisect.bisect_step)
 app.command("host-test", cls=Command)(host.host_test)

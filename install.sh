@@ -20,6 +20,8 @@ PACKAGES=(
   python3 python3-venv
   # zpfarm's own tests: a real sshd on 127.0.0.1 for the SSH host (farm/host/remote.py)
   openssh-server
+  # the HTML report's browser test (Playwright drives Debian's chromium: no browser download)
+  chromium
   # scale-out: kernel artifacts (tar --zstd), ccache remote storage tested against a real
   # redis on 127.0.0.1, and gitlab-ci-local's shell executor (rsync)
   zstd redis-server rsync

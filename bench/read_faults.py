@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from farm.model.arches import Accel  # noqa: E402
-from farm.report import compare  # noqa: E402
+from farm.report import compare, pooled  # noqa: E402
 
 PROGRAM = "faultbench"
 
@@ -111,11 +111,13 @@ def main() -> None:
     ap.add_argument("--saved", type=Path, nargs="+", help="no boots: read the boot-* results under these directories")
     args = ap.parse_args()
     if args.saved:
-        runs = [read_boot(boot) for d in args.saved for boot in sorted(d.glob("boot-*"))]
+        boots = [boot for d in args.saved for boot in sorted(d.glob("boot-*"))]
+        runs = [read_boot(boot) for boot in boots]
         if not runs:
             sys.exit(f"no boot-* results under {' '.join(map(str, args.saved))}")
     else:
-        runs = [boot_once(args.matrix, args.accel, args.results / f"boot-{i}") for i in range(1, args.boots + 1)]
+        boots = [args.results / f"boot-{i}" for i in range(1, args.boots + 1)]
+        runs = [boot_once(args.matrix, args.accel, boot) for boot in boots]
 
     def median(kernel: int, name: str) -> float:
         return statistics.median(run[kernel][f"{PROGRAM}.{name}"] for run in runs)
@@ -184,6 +186,12 @@ def main() -> None:
         if measured(f"untouched_fill_ns_per_page[p{n}]"):
             untouched = f"{PROGRAM}.untouched_fill_ns_per_page[p{n}]"
             print("  over the same boot's fill of a file nobody read:", each(relative(unread, untouched)))
+
+    # The same numbers through zpfarm compare's statistics (farm/report/stats.py):
+    # each boot's base against its series, pooled; the verdict needs >= 4 boots.
+    print()
+    print("series/base by statistics (zpfarm compare --kernels on the same JUnit files):")
+    print(pooled.markdown(pooled.kernels([boot / "junit.xml" for boot in boots]).metrics), end="")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from farm.doctor import Check
 from farm.model.matrix import Cell, Matrix
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.model.suite_id import SuiteId
-from farm.report import compare
+from farm.report import compare, stats
 from farm.report.progress import tally
 
 STYLE = {
@@ -220,6 +220,24 @@ def changes_table(changes: Sequence[compare.Change], before: str, after: str) ->
     for c in changes:
         table.add_row(
             Text(c.kind.value, style=style.get(c.kind.value, "")), *_cells((c.suite, c.test, c.before, c.after))
+        )
+    return table
+
+
+def stats_table(judged: Sequence[stats.Stat]) -> Table:
+    table = Table(title="metrics, by statistics (ratio: after/before, Hodges-Lehmann, 95% interval)")
+    for col in ("metric", "n", "median before", "median after", "MAD%", "ratio [95% CI]", "p", "q", "verdict"):
+        table.add_column(col, overflow="fold")
+    style = {"regression": "bold red", "improvement": "green", "no change": "", "inconclusive": "yellow"}
+    for s in judged:
+        ci = "exact" if s.exact else f"[{s.low:.3f}, {s.high:.3f}]"
+        table.add_row(
+            *_cells((s.metric, f"{s.before.n}/{s.after.n}", f"{s.before.median:g}", f"{s.after.median:g}")),
+            Text(f"{s.before.mad_pct:.1f}/{s.after.mad_pct:.1f}"),
+            Text(f"{s.ratio:.3f} {ci}"),
+            Text(f"{s.p:.3g}"),
+            Text(f"{s.q:.3g}"),
+            Text(s.text, style=style[s.verdict.value]),
         )
     return table
 

@@ -192,6 +192,7 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     assert "merged 3 suites, lost: base-x86_64-on/default, series-x86_64-on/default" in done.stdout
     assert ["compare", "junit.xml", "--format", "md"] in ran
     assert ran.index(["history", "ingest", "junit.xml"]) < ran.index(["compare", "junit.xml", "--format", "md"])
+    assert ["report", "html", "junit.xml", "-o", "report.html"] in ran  # the page, published with the JUnit
 
 
 @pytest.mark.engines
@@ -230,6 +231,8 @@ def test_gitlab_pipeline_runs_under_gitlab_ci_local(tmp_path: Path) -> None:
     assert "job lost: no JUnit for series-x86_64-on/always" in ET.tostring(lost, encoding="unicode")
     table = (repo / ".gitlab-ci-local" / "artifacts" / "report" / "compare.md").read_text()
     assert "| fix | x86_64-on/default | `memory.read_hole` | xfail | pass |" in table
+    page = (repo / ".gitlab-ci-local" / "artifacts" / "report" / "report.html").read_text()
+    assert "job lost: no JUnit for series-x86_64-on/always" in page  # the page is an artifact of the report job
 
 
 def test_github_workflow_shape() -> None:

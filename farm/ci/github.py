@@ -220,6 +220,7 @@ def _report_job() -> dict[str, Any]:
             restore,
             {"name": "merge", "env": {"TEST_ROWS": "${{ needs.plan.outputs.test }}"}, "run": merge},
             ingest,
+            {"name": "page", "run": "zpfarm report html junit.xml -o report.html || echo 'no report page (see above)'"},
             {"name": "compare", "run": compare},
             {
                 "name": "publish",
@@ -230,7 +231,7 @@ def _report_job() -> dict[str, Any]:
             {
                 "uses": "actions/upload-artifact@v4",
                 "if": "${{ always() && !env.ACT }}",
-                "with": {"name": "report", "path": "junit.xml\ncompare.md\n"},
+                "with": {"name": "report", "path": "junit.xml\ncompare.md\nreport.html\n"},
             },
             save,
         ],

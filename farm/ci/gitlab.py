@@ -136,6 +136,7 @@ def _report(plan: Plan) -> dict[str, Any]:
             'set -- junit/*.xml; [ -e "$1" ] || set --',
             f'zpfarm merge "$@" -o junit.xml {expect}',
             "zpfarm history ingest junit.xml && zpfarm history flaky || echo 'history not updated (see above)'",
+            "zpfarm report html junit.xml -o report.html || echo 'no report page (see above)'",
             "status=0; zpfarm compare junit.xml --format md > compare.md || status=$?",
             "cat compare.md",
             note,
@@ -143,7 +144,8 @@ def _report(plan: Plan) -> dict[str, Any]:
         ],
         "artifacts": {
             "when": "always",
-            "paths": ["junit.xml", "compare.md"],
+            "paths": ["junit.xml", "compare.md", "report.html"],
+            "expose_as": "zpfarm report",
             "reports": {"junit": "junit.xml"},
             "expire_in": "4 weeks",
         },

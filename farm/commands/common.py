@@ -73,6 +73,31 @@ class Command(TyperCommand):
         return _untyped_flags(super().get_params(ctx))
 
 
+class SidesCommand(Command):
+    """`--vs B1 B2 ...` takes every word up to the next option (a shell-expanded glob stays on its side)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spread("--vs", args))
+
+
+def spread(option: str, args: list[str]) -> list[str]:
+    """args with `option A B` written as `option A option B` (up to the next option or `--`)."""
+    out: list[str] = []
+    taking = False
+    for i, a in enumerate(args):
+        if a == "--":
+            return out + args[i:]
+        if a == option:
+            taking = True
+        elif taking and not a.startswith("-"):
+            out.append(option)
+        else:
+            taking = False
+        if a != option:
+            out.append(a)
+    return out
+
+
 class Group(TyperGroup):
     """Every zpfarm command group: Typer's, with flags shown without a type."""
 

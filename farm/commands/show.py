@@ -26,7 +26,7 @@ from farm.commands.common import (
     plain_matrix,
 )
 from farm.model import arches
-from farm.report import compare as comparing
+from farm.report import pooled, stats
 
 
 def show_matrix(
@@ -72,12 +72,23 @@ def doctor(matrix_file: MatrixOpt = None, cache_dir: CacheOpt = None) -> Outcome
 
 
 def compare(
-    before: Annotated[
-        Path, typer.Argument(metavar="JUNIT", help="A JUnit file from zpfarm run (alone: its base vs its series).")
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="JUNIT",
+            help="JUnit files (or quoted globs), one per run. One file: its base vs its series; two: run vs run.",
+        ),
     ],
-    after: Annotated[
-        Path | None, typer.Argument(metavar="[JUNIT2]", help="A second JUnit file: compare JUNIT with it.")
+    vs: Annotated[
+        list[str] | None,
+        typer.Option("--vs", metavar="JUNIT...", help="The other side's runs: compare JUNIT... with these, pooled."),
     ] = None,
+    kernels: Annotated[
+        bool, typer.Option("--kernels", help="Each run's base vs its series, pooled over the runs.")
+    ] = False,
+    band: Annotated[
+        float, typer.Option(min=0, max=1, help="The noise band an A/A run moves metrics by (a fraction).")
+    ] = stats.NOISE_BAND,
     fmt: Annotated[Format, typer.Option("--format", help="table, or md (markdown for a CI comment).")] = Format.TABLE,
     versions: series.VersionsOpt = False,
     each: series.EachOpt = None,
@@ -86,25 +97,32 @@ def compare(
     base: BaseOpt = None,
     cache_dir: CacheOpt = None,
 ) -> Outcome:
-    """What changed: regressions, fixes, new and missing tests, numbers that moved.
+    """What changed: regressions, fixes, new and missing tests, and metrics judged by statistics.
 
-    Exit code 1 when anything regressed. With --series, JUNIT and JUNIT2 are two versions of a
-    series (directories): their patches paired by patch-id and subject, beside git range-diff.
+    Metrics with 2+ runs a side get medians, a Hodges-Lehmann ratio with a 95% interval, Mann-Whitney p and
+    Benjamini-Hochberg q. Exit code 1 when a test or (by the statistics) a metric regressed. With --series,
+    JUNIT and JUNIT2 are two versions of a series (directories): their patches paired by patch-id and
+    subject, beside git range-diff.
     """
     if versions:
-        return series.versions(before, after, each or [], matrix_file, kernel_tree, base, cache_dir)
-    found = comparing.files(before, after)
+        first, *second = [Path(r) for r in runs]
+        return series.versions(
+            first, second[0] if second else None, each or [], matrix_file, kernel_tree, base, cache_dir
+        )
+    found = pooled.compared(runs, vs or [], kernels, stats.Settings(band=band))
     changes, names = found.changes, (found.before, found.after)
-    regressed = Outcome.FAILED if any(c.kind is comparing.Kind.REGRESSION for c in changes) else Outcome.PASSED
+    regressed = Outcome.FAILED if pooled.regressed(found) else Outcome.PASSED
     if fmt is Format.MD:
-        sys.stdout.write("".join(f"**{note}**\n\n" for note in found.notes) + comparing.markdown(changes, *names))
+        sys.stdout.write(pooled.report(found))
         return regressed
     for note in found.notes:
         out.print(note, soft_wrap=True)
     if changes:
         out.print(ui.changes_table(changes, *names))
     else:
-        out.print(f"no differences between {names[0]} and {names[1]}")
+        out.print(f"no {'test changed' if found.metrics else 'differences'} between {names[0]} and {names[1]}")
+    if found.metrics:
+        out.print(ui.stats_table(found.metrics))
     return regressed
 
 

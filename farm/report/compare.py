@@ -19,6 +19,7 @@ from farm.model.matrix import Kernel
 from farm.model.results import Status, Suite
 from farm.model.suite_id import SuiteId
 from farm.report import junit, render
+from farm.report.stats import Stat
 
 GOOD = {Status.PASS, Status.XFAIL, Status.SKIP}
 _METRIC = re.compile(r"metric: ([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
@@ -65,6 +66,7 @@ class Comparison:
     before: str
     after: str
     notes: tuple[str, ...] = ()
+    metrics: tuple[Stat, ...] = ()  # several runs a side (or --accel icount): farm.report.stats' verdicts
 
 
 def files(before: Path, after: Path | None) -> Comparison:
@@ -80,7 +82,7 @@ def files(before: Path, after: Path | None) -> Comparison:
             raise UserError(f"{before}: no {missing} suites to compare (give two JUnit files to compare runs)")
         return Comparison(diff(old, new), "base", "series")
     read_before, read_after = junit.read(before), junit.read(after)
-    old, new = _cases(read_before), _cases(read_after)
+    old, new = cases(read_before), cases(read_after)
     if not {c.suite for c in old} & {c.suite for c in new}:
         raise UserError(f"{before} and {after} have no suite in common: nothing to compare")
     was, now = _bases(read_before), _bases(read_after)
@@ -99,10 +101,10 @@ def from_junit(path: Path) -> list[Case]:
     Anything else (not XML, not JUnit, a suite or case without a name) is one
     UserError naming the file; a metric that is not a number is left out.
     """
-    return _cases(junit.read(path))
+    return cases(junit.read(path))
 
 
-def _cases(suites: Sequence[junit.ReadSuite]) -> list[Case]:
+def cases(suites: Sequence[junit.ReadSuite]) -> list[Case]:
     return [Case(s.name, c.name, c.status, _metrics(c.text)) for s in suites for c in s.cases]
 
 

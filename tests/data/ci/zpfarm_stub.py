@@ -3,7 +3,7 @@
 A fixed two-cell plan; build writes a fake DIR/KEY.tar.zst; test writes a
 JUnit suite for its row (and fails without one when the row is named in
 $ZPFARM_STUB_LOSE, like a job that died; it checks its kernel artifact
-arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); merge, compare, `history`
+arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); merge, compare, `history`, report html
 and `ci gitlab --child` are the farm's real library code. Every call is appended to
 $ZPFARM_STUB_LOG as one JSON line: the argv and the working directory.
 """
@@ -22,7 +22,7 @@ from farm.ci import gitlab
 from farm.model import plan as plan_mod
 from farm.model.plan import BuildRow, Stage, TestRow
 from farm.model.results import Status, TestResult
-from farm.report import compare, junit, merge
+from farm.report import compare, html, junit, merge
 
 HOSTED = ("ubuntu-latest",)
 PLAN = plan_mod.Plan(
@@ -83,6 +83,9 @@ def main(argv: list[str]) -> int:
         print(f"merged {len(done.suites)} suites, lost: {', '.join(done.lost) or 'none'}")
     elif cmd == "history":
         return _history(rest)
+    elif cmd == "report" and rest[:1] == ["html"]:
+        paths = [Path(p) for p in positional(rest[1:])]
+        Path(option(rest, "-o") or "").write_text(html.render(html.page(paths)))
     elif cmd == "compare":
         before, after = compare.split_kernels(compare.from_junit(Path(positional(rest)[0])))
         changes = compare.diff(before, after)
