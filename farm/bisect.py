@@ -21,6 +21,7 @@ from pathlib import Path
 from farm import pipeline
 from farm.host import proc
 from farm.host.cache import Cache
+from farm.judge import triage
 from farm.kernel import git, series, source
 from farm.model.arches import Accel
 from farm.model.errors import InfraError, UserError
@@ -73,14 +74,14 @@ def judge_run(report: Report, test: str) -> tuple[int, str]:
 
 
 def combine(verdicts: Sequence[tuple[int, str]], threshold: int) -> tuple[int, str]:
-    """A step is bad when at least `threshold` of its runs were bad (flaky tests)."""
-    bad = [v for v in verdicts if v[0] == BAD]
-    if len(bad) >= threshold:
-        return BAD, f"{len(bad)}/{len(verdicts)} runs bad: {bad[0][1]}"
-    good = [v for v in verdicts if v[0] == GOOD]
-    if not good and not bad:
+    """A step is bad when at least `threshold` of its runs were bad (flaky tests): triage.Tally's count."""
+    runs = triage.tally(None if v == SKIP else v == BAD for v, _ in verdicts)
+    if runs.failed(threshold):
+        first = next(why for v, why in verdicts if v == BAD)
+        return BAD, f"{runs.bad}/{len(verdicts)} runs bad: {first}"
+    if not runs.tested:
         return SKIP, verdicts[0][1]
-    return GOOD, f"{len(bad)}/{len(verdicts)} runs bad (threshold {threshold})"
+    return GOOD, f"{runs.bad}/{len(verdicts)} runs bad (threshold {threshold})"
 
 
 def record(steps_file: Path, worktree: Path, verdict: int, why: str, elapsed: float) -> None:

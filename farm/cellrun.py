@@ -16,14 +16,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from farm import reruns
 from farm.guest import gcov, selection
 from farm.host import provenance
-from farm.judge import expect, verdict
+from farm.judge import expect, known, verdict
 from farm.kernel import build
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.matrix import Cell, Matrix, Runtime
 from farm.model.programs import GuestTest
-from farm.model.results import Status, Suite, TestResult
+from farm.model.results import Booted, Status, Suite, TestResult
 from farm.model.suite_facts import BuildFacts, SuiteFacts
 from farm.model.suite_id import SuiteId
 from farm.options import Options
@@ -96,7 +97,7 @@ class CellRun:
     opts: Options
     stages: Stages
     reporter: Reporter
-    expectations: Sequence[expect.Expectation]
+    expectations: expect.Known
     cell: Cell
     guest_programs: GuestPrograms
     tree: Tree | ZpfarmError
@@ -156,12 +157,26 @@ class CellRun:
         chosen = [t for t in (*self.guest_programs.tests, *selftests) if wanted.wants(t.name)]
         if self.cell.kconfig.coverage:
             chosen = gcov.around(chosen)
-        where = self.opts.out / self.cell.name / rt.name
-        booted = self.stages.boot(self.cell, rt, guest, chosen, where)
+        done = reruns.run(
+            lambda tests, at: self.stages.boot(self.cell, rt, guest, tests, at),
+            lambda booted, tests: self._judge(rt, booted, tests),
+            chosen,
+            self.opts.out / self.cell.name / rt.name,
+            0 if self.cell.kconfig.coverage else self.opts.retries,  # a rerun would skew the coverage counters
+            self.opts.matrix.guest.boot_timeout,
+            lambda note: self.reporter.notice(f"{self.cell.name}/{rt.name}: {note}"),
+        )
+        booted = done.booted
+        measured = (*booted.properties, *done.properties.items())  # and what the reruns did
+        facts = replace(facts, accel=booted.accel, console_log=str(booted.console), measured=measured)
+        return self._suite(rt, facts, started, done.cases, str(booted.console))
+
+    def _judge(self, rt: Runtime, booted: Booted, tests: Sequence[GuestTest]) -> list[TestResult]:
+        """One boot's results, judged by the known issues whose scope covers it."""
         text = booted.console.read_text(encoding="utf-8", errors="replace") if booted.console.is_file() else ""
-        cases = verdict.judge(booted, text, self.cell.kernel, [t.name for t in chosen], self.expectations)
-        facts = replace(facts, accel=booted.accel, console_log=str(booted.console), measured=booted.properties)
-        return self._suite(rt, facts, started, cases, str(booted.console))
+        here = self.expectations.at(known.Where.of(self.cell, rt, booted.accel))
+        planned = [t.name for t in tests]
+        return verdict.judge(booted, text, self.cell.kernel, planned, here.expect, here.console_ignore)
 
     def _suite(
         self, rt: Runtime, facts: SuiteFacts, started: datetime, cases: list[TestResult], system_out: str

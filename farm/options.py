@@ -30,6 +30,7 @@ class Options:
     checkout: Path | None = None
     selftests: bool = True  # the kernel's own mm/memfd selftests, built from each tree
     jobs: int = 1  # guests at once
+    retries: int = 0  # reruns of a suite's failed programs, each in a fresh guest (farm.reruns)
     started: float = field(default_factory=time.time)  # when the command made its Options (epoch seconds)
 
     def wants_selftests(self) -> bool:

@@ -20,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
+from farm import reruns
 from farm.cellrun import CellRun, identity
 from farm.guest import selection, selftest_runs
 from farm.host import files
 from farm.host.cache import Cache
-from farm.judge import expect, verdict
+from farm.judge import expect, known, verdict
 from farm.kernel import series
 from farm.model.arches import Accel
 from farm.model.errors import UserError
@@ -52,10 +53,12 @@ def options(
     selftests: bool = True,
     checkout: Path | None = None,
     jobs: int | None = None,
+    retries: int = 0,
 ) -> Options:
     """A run's Options, checked before any lock or build: test names, the matrix's runtime tests.
 
     jobs: guests at once (default: as many as this host's cores and memory hold, see default_jobs).
+    retries: reruns of a suite's failed programs (farm.reruns).
     """
     new = new_selftests(matrix, cells)
     chosen = selection.select(matrix.testcases_dir, tests, new_selftests=new)
@@ -66,8 +69,9 @@ def options(
     boot.vng()  # a $ZPFARM_VNG that is not a program is bad input, said before any build
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs {jobs}: run at least one guest at a time")
+    reruns.check(retries, matrix.testcases_dir / "expectations.toml")
     jobs = jobs or default_jobs(matrix.guest)
-    return Options(matrix, cells, cache, out, junit_path, accel, chosen, checkout, selftests, jobs)
+    return Options(matrix, cells, cache, out, junit_path, accel, chosen, checkout, selftests, jobs, retries=retries)
 
 
 def new_selftests(matrix: Matrix, cells: Sequence[Cell]) -> list[str]:
@@ -116,7 +120,7 @@ def early_junit(path: Path) -> Path:
 
 
 def _run(opts: Options, reporter: Reporter, stages: Stages, report: Report) -> None:
-    expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
+    expectations = expect.load_known(opts.matrix.testcases_dir / "expectations.toml")
     reporter.notice("preparing kernel trees")
     trees = stages.prepare_trees({(c.source, c.kernel) for c in opts.cells})
     arches = {c.arch.name: c.arch for c in opts.cells}
@@ -216,7 +220,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
     now = datetime.now(UTC)
     what = f"interrupted ({type(why).__name__}{': ' + str(why) if str(why) else ''}) before this suite finished"
     case = TestResult("interrupted", Status.INFRA, what)
-    expectations = expect.load(opts.matrix.testcases_dir / "expectations.toml")
+    expectations = expect.load_known(opts.matrix.testcases_dir / "expectations.toml")
     return [
         Suite(
             SuiteId.of(cell, rt).name,
@@ -232,9 +236,7 @@ def interrupted(opts: Options, report: Report, why: BaseException) -> list[Suite
     ]
 
 
-def _finished_part(
-    opts: Options, cell: Cell, rt: Runtime, expectations: Sequence[expect.Expectation]
-) -> list[TestResult]:
+def _finished_part(opts: Options, cell: Cell, rt: Runtime, expectations: expect.Known) -> list[TestResult]:
     """What the interrupted boot of cell/rt had written to its share before the stop."""
     written = opts.out / cell.name / rt.name / "share" / "results.ktap"
     try:
@@ -243,4 +245,5 @@ def _finished_part(
         text = written.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return verdict.finished_part(text, cell.kernel.value, expectations)
+    scoped = expectations.at(known.Where.of(cell, rt, opts.accel.value)).expect
+    return verdict.finished_part(text, cell.kernel.value, scoped)

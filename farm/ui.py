@@ -23,6 +23,7 @@ from rich.text import Text
 
 from farm.bisect import Outcome
 from farm.doctor import Check
+from farm.judge import triage
 from farm.model.matrix import Cell, Matrix
 from farm.model.results import Report, Status, Suite, TestResult
 from farm.model.suite_id import SuiteId
@@ -167,8 +168,8 @@ def _runtimes(cell: Cell) -> str:
     return "none (build only)" if cell.arch.build_only else ", ".join(r.name for r in cell.runtimes)
 
 
-def print_summary(console: Console, report: Report, junit_path: Path) -> None:
-    """Per suite: base and series side by side, what the series changed (counted), and its regressions."""
+def print_summary(console: Console, report: Report, junit_path: Path, history: triage.History | None = None) -> None:
+    """Per suite: base and series side by side, flakes and failures by verdict, what the series changed."""
     table = Table(title="zpfarm results: base vs series")
     for col in ("arch-kconfig/runtime", "base", "series", "problems"):
         table.add_column(col, overflow="fold")
@@ -187,6 +188,7 @@ def print_summary(console: Console, report: Report, junit_path: Path) -> None:
         more = f"\n… {len(bad) - 3} more" if len(bad) > 3 else ""
         table.add_row(Text(key), *cells, Text("\n".join(bad[:3]) + more))
     console.print(table)
+    print_verdicts(console, report, history)
     base, series = compare.split_kernels(compare.from_suites(report.suites))
     changes = compare.diff(base, series)
     if not changes:
@@ -196,6 +198,24 @@ def print_summary(console: Console, report: Report, junit_path: Path) -> None:
     regressions = [c for c in changes if c.kind is compare.Kind.REGRESSION]
     if regressions:
         console.print(changes_table(regressions, "base", "series"))
+
+
+def print_verdicts(console: Console, report: Report, history: triage.History | None = None) -> None:
+    """The run's flaky tests and its failures by verdict (regression, new failure; "failed" without a history)."""
+    judged = triage.of_suites(report.suites, history)
+    for verdict in (triage.Verdict.REGRESSION, triage.Verdict.NEW_FAILURE, triage.Verdict.FAILED, triage.Verdict.FLAKY):
+        found = [j for j in judged if j.verdict is verdict]
+        if not found:
+            continue
+        console.print(Text(f"{verdict.value}: {len(found)}", style="bold"))
+        for j in found[:10]:
+            why = j.result.attempts[0].message if verdict is triage.Verdict.FLAKY and j.result.attempts else ""
+            console.print(f"  {j.suite}: {j.result.name}" + (f" (failed once: {why})" if why else ""), soft_wrap=True)
+        if len(found) > 10:
+            console.print(f"  ... {len(found) - 10} more (JUnit)")
+    for suite in report.suites:
+        if note := suite.properties.get("rerun_notes"):
+            console.print(f"{suite.name}: {note}", soft_wrap=True)
 
 
 def change_counts_table(changes: Sequence[compare.Change]) -> Table:

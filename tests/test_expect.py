@@ -66,15 +66,15 @@ NUMBER = GOOD.replace('why = "w"', "why = 3")
         ),
         (
             '[[expect]]\nmatch = "a"\nbase = "pass"\nseries = "pass"\n',
-            "expectations.toml: [[expect]] #1: missing key 'why'",
+            "expectations.toml: [[expect]] #1 (match 'a'): missing key 'why'",
         ),
         (
             f"[[expect]]\n{FLAKY}",
-            "expectations.toml: [[expect]] #1: 'series' must be 'pass' or 'fail', not 'flaky'",
+            "expectations.toml: [[expect]] #1 (match 'a.*'): 'series' must be 'pass' or 'fail', not 'flaky'",
         ),
         (
             f"[[expect]]\n{NUMBER}",
-            "expectations.toml: [[expect]] #1: 'why' must be a non-empty string",
+            "expectations.toml: [[expect]] #1 (match 'a.*'): 'why' must be a non-empty string",
         ),
         (
             "[[expectation]]\nmatch = 'x'\n",

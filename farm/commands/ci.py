@@ -14,16 +14,19 @@ from farm.commands.common import (
     CacheOpt,
     CellOpt,
     Command,
+    FailOnFlakyOpt,
     Group,
     HistoryOpt,
     JunitOpt,
     MatrixOpt,
     Outcome,
+    RetriesOpt,
     SelftestsOpt,
     TestOpt,
     cache,
     err,
     error,
+    flaky_gate,
     job,
     junit_written,
     load,
@@ -105,7 +108,9 @@ def test(
     cache_dir: CacheOpt = None,
     with_selftests: SelftestsOpt = True,
     history: HistoryOpt = None,
-) -> Report:
+    retries: RetriesOpt = 1,
+    fail_on_flaky: FailOnFlakyOpt = False,
+) -> Report | Outcome:
     """Boot one CELL/RUNTIME from a kernel artifact and run its tests; never builds.
 
     The JUnit has the suite as `zpfarm run` writes it (accel used, reproducer, log path).
@@ -127,10 +132,11 @@ def test(
             accel=accel,
             tests=test or (),
             selftests=with_selftests,
+            retries=retries,
         )
         steps.test_artifact(opts, kernel, ui.PlainReporter(out), report)
     junit_written(report, junit_path)
-    return report
+    return flaky_gate(report, fail_on_flaky)
 
 
 def merge(

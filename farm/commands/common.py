@@ -27,7 +27,7 @@ from farm.host.cache import Cache, default_root
 from farm.model import matrix as matrix_mod
 from farm.model.arches import Accel
 from farm.model.errors import UserError, ZpfarmError
-from farm.model.results import Report, Suite
+from farm.model.results import Report, Status, Suite
 from farm.report import junit
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project: the embedded matrix, testcases
@@ -209,6 +209,28 @@ BuildEachOpt = Annotated[
 BisectOpt = Annotated[
     Path | None, typer.Option("--bisect-log", metavar="FILE", help="git bisect's log: the first bad commit.")
 ]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        min=0,
+        metavar="N",
+        help="Rerun a suite's failed programs up to N times, each in a fresh guest (0: never; also no retry"
+        " of a guest the machine failed).",
+    ),
+]
+FailOnFlakyOpt = Annotated[
+    bool,
+    typer.Option("--fail-on-flaky", metavar="", help="Exit 1 when a test passed only on a rerun (flaky)."),
+]
+
+
+def flaky_gate(report: Report, fail_on_flaky: bool) -> Report | Outcome:
+    """The report, or FAILED when it would pass but for its flaky tests and --fail-on-flaky asks so."""
+    red = (Status.FAIL, Status.CRASH, Status.BUILD, Status.INFRA, Status.INPUT)
+    if fail_on_flaky and report.flaky() and not any(report.count(s) for s in red):
+        return Outcome.FAILED
+    return report
 
 
 def writable(path: Path, option: str) -> Path:

@@ -13,15 +13,19 @@ from farm.commands.common import (
     BaseOpt,
     CacheOpt,
     CellOpt,
+    FailOnFlakyOpt,
     HistoryOpt,
     JunitOpt,
     MatrixOpt,
+    Outcome,
     QuietOpt,
+    RetriesOpt,
     SelftestsOpt,
     TestOpt,
     TreeOpt,
     cache,
     error,
+    flaky_gate,
     job,
     junit_written,
     load,
@@ -53,6 +57,8 @@ def run(
     history: HistoryOpt = None,
     quiet: QuietOpt = False,
     with_selftests: SelftestsOpt = True,
+    retries: RetriesOpt = 1,
+    fail_on_flaky: FailOnFlakyOpt = False,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -71,7 +77,7 @@ def run(
             "(imported into the cache, on its base-commit).",
         ),
     ] = None,
-) -> Report:
+) -> Report | Outcome:
     """Build every selected cell, boot it once per runtime variant, run the tests, write JUnit.
 
     [bold]Examples[/]
@@ -80,6 +86,7 @@ def run(
       zpfarm run --cell '*x86_64-thp-off*' -t memory
       zpfarm run --kernel-tree ~/linux --base v6.12 -c 'series-x86_64-*'
       zpfarm run --series mbox:thread.mbox -m matrix-v6.12.toml   a posted series, on its base-commit
+      zpfarm run --retries 2 --fail-on-flaky       rerun failures twice; a flake fails the run
     """
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
@@ -103,6 +110,7 @@ def run(
             tests=test or (),
             selftests=with_selftests,
             jobs=jobs,
+            retries=retries,
         )
         shown = reporter([c.name for c in cells], quiet)
         with shown.shown():
@@ -111,7 +119,7 @@ def run(
     for problem in report.problems(Status.INPUT):
         error(problem)
     junit_written(report, junit_path)
-    return report
+    return flaky_gate(report, fail_on_flaky)
 
 
 def build_each(

@@ -3,25 +3,35 @@
 ``load`` reads and validates the file (raising UserError on bad input);
 ``evaluate`` is pure: it turns a parsed KTAP tree into TestResult verdicts.
 Unmatched leaves are expected to pass on both kernels; the first match wins.
+
+An entry may be scoped (cells, arches, runtimes, bases, accel: judge.known)
+and carry reason, url and expires; ``scoped`` keeps the entries that apply
+to one boot. An ``intermittent = true`` entry is a known flake (SQUAD's
+intermittent KnownIssue): a failure, or a result the program never printed,
+is an xfail naming the issue, and a pass is a plain pass (never a fix).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import Enum
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from farm.judge import known
 from farm.judge.ktap import KtapNode, KtapStatus, leaves, walk
 from farm.model.errors import UserError
 from farm.model.matrix import KERNELS
 from farm.model.results import Status, TestResult
 
 CRASH_MESSAGE = "no result: the test or the kernel crashed"
-_KEYS = frozenset({"match", "base", "series", "why"})
+_KEYS = frozenset({"match", "base", "series", "why", "intermittent", *known.LINK_KEYS, *known.SCOPE_KEYS})
+_TOP_KEYS = frozenset({"expect", "console_ignore"})
 _MESSAGE_LINES = 1  # diagnostics quoted in a failure message
 _MESSAGE_MAX = 300  # characters
 
@@ -40,47 +50,91 @@ class Expectation:
     match: str  # fnmatch pattern over "<program>.<subtest>"
     base: Outcome
     series: Outcome
-    why: str
+    why: str  # "why" or "reason" in the file
+    intermittent: bool = False  # may fail or pass on either kernel: a failure is an xfail, a pass no fix
+    url: str = ""  # where the issue is tracked
+    expires: date | None = None
+    scope: known.Scope = known.ANYWHERE
 
     def on(self, kernel: str) -> Outcome:
         """The expected outcome on "base" or "series"."""
         return self.base if kernel == "base" else self.series
 
+    def cite(self) -> str:
+        return self.why + (f" ({self.url})" if self.url else "")
 
-def load(path: Path) -> tuple[Expectation, ...]:
-    """Read and validate an expectations file; UserError names what is wrong."""
+
+@dataclass(frozen=True)
+class Known:
+    """Everything expectations.toml says: the [[expect]] entries and the [[console_ignore]] ones."""
+
+    expect: tuple[Expectation, ...] = ()
+    console_ignore: tuple[known.ConsoleIgnore, ...] = ()
+
+    def at(self, where: known.Where) -> Known:
+        """The entries whose scope covers this boot."""
+        return Known(
+            tuple(e for e in self.expect if e.scope.applies(where)),
+            tuple(i for i in self.console_ignore if i.scope.applies(where)),
+        )
+
+
+def load(path: Path, today: date | None = None) -> tuple[Expectation, ...]:
+    """Read and validate an expectations file's [[expect]] entries; UserError names what is wrong."""
+    return load_known(path, today).expect
+
+
+def load_known(path: Path, today: date | None = None) -> Known:
+    """Read and validate the whole file; an entry past its expires date (by today, UTC) is bad input."""
     where = path.name
+    today = today or datetime.now(UTC).date()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise UserError(f"{where}: cannot read: {e.strerror or e}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{where}: {e}") from e
-    unknown = sorted(set(data) - {"expect"})
+    unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise UserError(f"{where}: unknown top-level key {unknown[0]!r}")
     entries = data.get("expect", [])
     if not isinstance(entries, list):
         raise UserError(f"{where}: 'expect' must be an array of tables ([[expect]])")
-    return tuple(_entry(f"{where}: [[expect]] #{number}", entry) for number, entry in enumerate(entries, start=1))
+    found = tuple(_entry(f"{where}: [[expect]] #{n}", entry, today) for n, entry in enumerate(entries, start=1))
+    return Known(found, known.console_ignores(where, data.get("console_ignore", []), today))
 
 
-def _entry(where: str, entry: Any) -> Expectation:
+def _entry(where: str, entry: Any, today: date) -> Expectation:
     if not isinstance(entry, dict):
         raise UserError(f"{where}: must be a table")
     for key in sorted(entry):
         if key not in _KEYS:
             raise UserError(f"{where}: unknown key {key!r}")
-    for key in ("match", "base", "series", "why"):
+    if isinstance(entry.get("match"), str):
+        where = f"{where} (match {entry['match']!r})"
+    intermittent = entry.get("intermittent", False)
+    if not isinstance(intermittent, bool):
+        raise UserError(f"{where}: 'intermittent' must be true or false")
+    if "why" in entry and "reason" in entry:
+        raise UserError(f"{where}: give 'reason' or 'why', not both")
+    entry = {"why": entry.get("reason"), **entry} if "reason" in entry else entry
+    # An intermittent entry may pass or fail on either kernel: base and series default to pass.
+    required = ("match", "why") if intermittent else ("match", "base", "series", "why")
+    for key in required:
         if key not in entry:
             raise UserError(f"{where}: missing key {key!r}")
-        if not isinstance(entry[key], str) or not entry[key].strip():
+    for key in ("match", "base", "series", "why"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
             raise UserError(f"{where}: {key!r} must be a non-empty string")
     return Expectation(
         match=entry["match"],
-        base=_outcome(where, "base", entry["base"]),
-        series=_outcome(where, "series", entry["series"]),
+        base=_outcome(where, "base", entry.get("base", "pass")),
+        series=_outcome(where, "series", entry.get("series", "pass")),
         why=entry["why"].strip(),
+        intermittent=intermittent,
+        url=known.url(where, entry),
+        expires=known.expires(where, entry, today),
+        scope=known.scope(where, entry),
     )
 
 
@@ -115,8 +169,16 @@ def evaluate(
         raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
     prefix = f"{program}." if program else ""
     results = [_verdict(prefix + name, node, kernel, find(prefix + name, expectations)) for name, node in leaves(root)]
-    results.extend(_parse_errors(root, program))
+    results.extend(_intermittent(e, find(e.name, expectations)) for e in _parse_errors(root, program))
     return results
+
+
+def _intermittent(case: TestResult, expectation: Expectation | None) -> TestResult:
+    """A failed or crashed case an intermittent known issue covers: an xfail citing it."""
+    if expectation is None or not expectation.intermittent or case.status not in (Status.FAIL, Status.CRASH):
+        return case
+    why = f"known intermittent: {expectation.cite()}; this time: {case.message}"
+    return dataclasses.replace(case, status=Status.XFAIL, message=why, intermittent=True)
 
 
 def _verdict(name: str, node: KtapNode, kernel: str, expectation: Expectation | None) -> TestResult:
@@ -140,13 +202,15 @@ def _verdict(name: str, node: KtapNode, kernel: str, expectation: Expectation | 
         message = "; ".join([f"known to fail on {kernel}: {why}", *_format_metrics(node.metrics)])
     else:
         status, message = Status.FAIL, _failure_message(node)
-    return TestResult(
+    result = TestResult(
         name=name,
         status=status,
         message=message,
         output="\n".join(node.log),
         metrics=dict(node.metrics),
+        intermittent=expectation is not None and expectation.intermittent,
     )
+    return _intermittent(result, expectation)
 
 
 def _skip_reason(directive: str) -> str:

@@ -16,7 +16,8 @@ The rules:
   or a power-off), CRASH when the kernel panicked or hung; the programs it
   never reached are "never ran", each once;
 - every kernel report on the console (panic, BUG, WARNING, ...) is a CRASH
-  on the program that was running when it fired.
+  on the program that was running when it fired, but one a [[console_ignore]]
+  entry explains (judge.known), which is an xfail citing it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from farm.judge import console, expect, ktap
+from farm.judge import console, expect, known, ktap
 from farm.model.results import Booted, Status, TestResult
 
 # virtme-init powers the guest off at the end; the kernel then prints one of these.
@@ -36,7 +37,12 @@ _CONSOLE_TAIL = 40
 
 
 def judge(
-    booted: Booted, console_text: str, kernel: str, planned: Sequence[str], expectations: Sequence[expect.Expectation]
+    booted: Booted,
+    console_text: str,
+    kernel: str,
+    planned: Sequence[str],
+    expectations: Sequence[expect.Expectation],
+    ignores: Sequence[known.ConsoleIgnore] = (),
 ) -> list[TestResult]:
     """Every result of one boot, in the order the runner ran the programs."""
     root = _named_programs(ktap.parse(booted.ktap))
@@ -55,9 +61,11 @@ def judge(
             TestResult(name, Status.CRASH, "never ran: the guest stopped first") for name in planned if name not in seen
         ]
     for s in splats:
-        cases.append(
-            TestResult(f"{s.test or 'kernel'}.console", Status.CRASH, f"{s.kind} (console line {s.line})", s.excerpt)
-        )
+        name, what = f"{s.test or 'kernel'}.console", f"{s.kind} (console line {s.line})"
+        if explained := known.ignored(s.excerpt, ignores, None):
+            cases.append(TestResult(name, Status.XFAIL, f"{explained.why()}: {what}", s.excerpt))
+        else:
+            cases.append(TestResult(name, Status.CRASH, what, s.excerpt))
     return cases
 
 

@@ -41,6 +41,15 @@ class Status(Enum):
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One other run of a test in a rerun (JUnit <flakyFailure>, <rerunFailure>...): how it ended there."""
+
+    status: Status
+    message: str = ""
+    output: str = ""
+
+
+@dataclass(frozen=True)
 class TestResult:
     """One JUnit <testcase>: a test program's subtest in one mode."""
 
@@ -52,6 +61,15 @@ class TestResult:
     output: str = ""  # diagnostics the test printed, console excerpts
     metrics: Mapping[str, float] = field(default_factory=dict)
     elapsed: float | None = None
+    # The test's other attempts, in order (reruns, farm.judge.attempts): for a PASS, the attempts
+    # that failed (it is flaky); for a failure or crash, the reruns after the one reported here.
+    attempts: tuple[Attempt, ...] = ()
+    intermittent: bool = False  # matched an intermittent known issue (expectations.toml)
+
+    @property
+    def flaky(self) -> bool:
+        """Passed on one attempt, failed or crashed on another."""
+        return self.status is Status.PASS and any(a.status.is_failure or a.status.is_error for a in self.attempts)
 
     @property
     def program(self) -> str:
@@ -84,6 +102,10 @@ class Report:
 
     def count(self, status: Status) -> int:
         return sum(s.count(status) for s in self.suites)
+
+    def flaky(self) -> list[str]:
+        """'suite: case' for every case that passed on a rerun after failing."""
+        return [f"{s.name}: {c.name}" for s in self.suites for c in s.cases if c.flaky]
 
     def problems(self, status: Status) -> list[str]:
         """'suite: case: message' for every case with this status."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from farm.judge import triage
 from farm.model.errors import UserError
 from farm.model.matrix import Kernel
 from farm.model.results import Status, Suite
@@ -35,11 +36,14 @@ class Case:
     name: str
     status: Status
     metrics: Mapping[str, float] = field(default_factory=dict)
+    flaky: bool = False  # passed on a rerun after failing (JUnit <flakyFailure>)
+    intermittent: bool = False  # an intermittent known issue covers it
 
 
 class Kind(Enum):
     REGRESSION = "regression"  # good before, failed or crashed after
-    FIX = "fix"  # failed, crashed or known-failing before, passes after
+    FIX = "fix"  # failed, crashed or known-failing before, passes after (not an intermittent known issue)
+    FLAKY = "flaky"  # passed after, on a rerun: not a regression
     NEW = "new"
     MISSING = "missing"
     METRIC = "metric"  # same verdict, a number moved
@@ -55,7 +59,7 @@ class Change:
 
 
 def from_suites(suites: Iterable[Suite]) -> list[Case]:
-    return [Case(s.name, c.name, c.status, dict(c.metrics)) for s in suites for c in s.cases]
+    return [Case(s.name, c.name, c.status, dict(c.metrics), c.flaky, c.intermittent) for s in suites for c in s.cases]
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def from_junit(path: Path) -> list[Case]:
 
 
 def cases(suites: Sequence[junit.ReadSuite]) -> list[Case]:
-    return [Case(s.name, c.name, c.status, _metrics(c.text)) for s in suites for c in s.cases]
+    return [Case(s.name, c.name, c.status, _metrics(c.text), c.flaky, c.intermittent) for s in suites for c in s.cases]
 
 
 def _metrics(text: str) -> dict[str, float]:
@@ -123,7 +127,7 @@ def split_kernels(cases: Sequence[Case]) -> tuple[list[Case], list[Case]]:
     base, series = [], []
     for c in cases:
         suite = SuiteId.parse(c.suite)
-        keyed = Case(suite.pair_key, c.name, c.status, c.metrics)
+        keyed = Case(suite.pair_key, c.name, c.status, c.metrics, c.flaky, c.intermittent)
         if suite.kernel is Kernel.BASE:
             base.append(keyed)
         elif suite.kernel is Kernel.SERIES:
@@ -146,9 +150,11 @@ def diff(before: Sequence[Case], after: Sequence[Case]) -> list[Change]:
             changes.append(Change(Kind.NEW, *key, "", b.status.value))
         elif b is None:
             changes.append(Change(Kind.MISSING, *key, a.status.value, ""))
-        elif a.status in GOOD and b.status not in GOOD:
+        elif (verdict := triage.change(a.status, a.intermittent, b.status, b.flaky)) is triage.Verdict.FLAKY:
+            changes.append(Change(Kind.FLAKY, *key, a.status.value, "pass on rerun"))
+        elif verdict is triage.Verdict.REGRESSION:
             changes.append(Change(Kind.REGRESSION, *key, a.status.value, b.status.value))
-        elif a.status not in {Status.PASS, Status.SKIP} and b.status is Status.PASS:
+        elif verdict is triage.Verdict.FIX:
             changes.append(Change(Kind.FIX, *key, _with_metrics(a), _with_metrics(b)))
         elif moved := _moved(a.metrics, b.metrics):
             changes.append(Change(Kind.METRIC, *key, moved[0], moved[1]))

@@ -16,6 +16,15 @@ name gets " #2", " #3"... in order), a time on every testcase that was
 timed, and system-out kept small: texts over a cap keep their head and
 tail, and the full log is named in the suite's "log" property (the caller
 puts it in Suite.properties).
+
+Reruns (TestResult.attempts) use Maven Surefire's rerun dialect, which
+junit-xml cannot write, so render() adds it to the ElementTree: a test that
+passed on one attempt is a passing <testcase> with a <flakyFailure> (or
+<flakyError>) per failed attempt; one that failed every attempt is its
+<failure> (or <error>) plus a <rerunFailure> (or <rerunError>) per rerun.
+Readers that do not know these elements (GitLab's test report, junitparser's
+base classes) see the pass or the failure, which is the verdict.
+An intermittent known issue's xfail is <skipped type="intermittent">.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from farm.model.suite_facts import LOG_PROPERTY
 
 REPORT_NAME = "zpfarm"
 XFAIL_TYPE = "xfail"
+INTERMITTENT_TYPE = "intermittent"  # the <skipped type> of an xfail an intermittent known issue covers
 # Caps on text kept in the XML (characters): GitLab refuses reports over 30 MB,
 # dorny's check-run text stops at 64 KiB, and logs are artifacts anyway.
 SUITE_OUTPUT_LIMIT = 64 * 1024
@@ -147,10 +157,25 @@ def render(suites: Sequence[Suite]) -> bytes:
             if result.status is Status.XFAIL:
                 skipped = case_element.find("skipped")
                 assert skipped is not None
-                skipped.set("type", XFAIL_TYPE)
+                skipped.set("type", INTERMITTENT_TYPE if result.intermittent else XFAIL_TYPE)
+            _add_attempts(case_element, result)
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
+
+
+def _add_attempts(element: ET.Element, result: TestResult) -> None:
+    """Surefire's <flakyFailure>/<rerunFailure> (and the Error ones) for the attempts that went wrong."""
+    rerun = result.status.is_failure or result.status.is_error
+    for attempt in result.attempts:
+        if not (attempt.status.is_failure or attempt.status.is_error):
+            continue
+        kind = "Failure" if attempt.status.is_failure else "Error"
+        child = ET.SubElement(element, f"rerun{kind}" if rerun else f"flaky{kind}")
+        child.set("message", scrub(attempt.message or _DEFAULT_MESSAGE.get(attempt.status, "")))
+        child.set("type", attempt.status.value)
+        if attempt.output:
+            ET.SubElement(child, "system-out").text = scrub(cap(attempt.output, CASE_OUTPUT_LIMIT))
 
 
 def _seconds(value: float) -> str:
@@ -195,6 +220,8 @@ class ReadCase:
     name: str
     status: Status
     text: str  # the message, the result's text and system-out: where metrics are printed
+    flaky: bool = False  # a pass with <flakyFailure> or <flakyError>: it failed on another attempt
+    intermittent: bool = False  # <skipped type="intermittent">: an intermittent known issue covers it
 
 
 @dataclass(frozen=True)
@@ -259,13 +286,16 @@ def _read_case(case: ET.Element) -> ReadCase:
         if result is None:
             continue
         text = f"{result.get('message') or ''}\n{result.text or ''}\n{out}"
+        if tag == "skipped" and result.get("type") == INTERMITTENT_TYPE:
+            return ReadCase(case.get("name", ""), Status.XFAIL, text, intermittent=True)
         kind = _STATUS_BY_TYPE.get(result.get("type") or "")
         if tag == "skipped":
             return ReadCase(case.get("name", ""), Status.XFAIL if kind is Status.XFAIL else Status.SKIP, text)
         if tag == "failure":
             return ReadCase(case.get("name", ""), kind if kind and kind.is_failure else Status.FAIL, text)
         return ReadCase(case.get("name", ""), kind if kind and kind.is_error else Status.CRASH, text)
-    return ReadCase(case.get("name", ""), Status.PASS, f"\n{out}")
+    flaky = case.find("flakyFailure") is not None or case.find("flakyError") is not None
+    return ReadCase(case.get("name", ""), Status.PASS, f"\n{out}", flaky=flaky)
 
 
 _STATUS_BY_TYPE = {s.value: s for s in Status}
