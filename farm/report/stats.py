@@ -31,10 +31,10 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy import stats as sps
+if TYPE_CHECKING:  # numpy and scipy load where a number is judged, not with every zpfarm command
+    import numpy as np
 
 ALPHA = 0.05
 NOISE_BAND = 0.02  # what an A/A run moves, as a fraction, unless history measured it
@@ -115,6 +115,8 @@ class Settings:
 
 
 def side(values: Sequence[float] | np.ndarray) -> Side:
+    import numpy as np
+
     v = np.asarray(values, dtype=float)
     med = float(np.median(v))
     mad = float(np.median(np.abs(v - med)))
@@ -131,6 +133,9 @@ def compare(
     deterministic: the metrics measured under --accel icount; when every sample
     of each side is equal they are compared exactly.
     """
+    import numpy as np
+    from scipy import stats as sps
+
     s = settings or Settings()
     found: list[Stat] = []
     tested: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -167,6 +172,8 @@ def _ratio_of(a: float, b: float) -> float:
 
 
 def _p(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import stats as sps
+
     if a[0] == a[-1] == b[0] == b[-1]:
         return 1.0  # every sample equal: nothing to test (and Mann-Whitney's normal approximation divides by 0)
     return float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
@@ -174,6 +181,8 @@ def _p(a: np.ndarray, b: np.ndarray) -> float:
 
 def _scale(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Log values when all are positive; else values over |median of A| (unit-free either way)."""
+    import numpy as np
+
     if a.min() > 0 and b.min() > 0:
         return np.log(a), np.log(b)
     unit = abs(float(np.median(a))) or abs(float(np.median(b))) or 1.0
@@ -182,6 +191,8 @@ def _scale(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def hodges_lehmann(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
     """The median of all differences y_j - x_i along axis (batched over the leading axes)."""
+    import numpy as np
+
     x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
     diffs = y[..., None, :] - x[..., :, None]
     return np.median(diffs.reshape(*diffs.shape[:-2], -1), axis=-1)
@@ -189,6 +200,9 @@ def hodges_lehmann(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
 
 def intervals(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Percentile-bootstrap 95% intervals of the HL shift, for rows of x (m, nx) against y (m, ny)."""
+    import numpy as np
+    from scipy import stats as sps
+
     res = sps.bootstrap(
         (x, y),
         hodges_lehmann,
@@ -285,6 +299,8 @@ def need(ratio: float, sigma: float, band: float, have: int, tests: int = 1) -> 
 
 def _sigma(a: np.ndarray, b: np.ndarray) -> float:
     """One sample's spread: the pooled MAD of the (log) values, scaled to a normal's sigma."""
+    import numpy as np
+
     x, y = _scale(a, b)
     dev = np.concatenate([x - np.median(x), y - np.median(y)])
     return 1.4826 * float(np.median(np.abs(dev)))
@@ -299,6 +315,9 @@ def simulate(
     compare(); only the resamples are fewer by default (200: the interval's
     ends move by a few tenths of a percent; bench/stats_power.py runs 2,000).
     """
+    import numpy as np
+    from scipy import stats as sps
+
     rng = np.random.default_rng(seed)
     a = np.sort(rng.lognormal(0.0, sigma, (trials, n)), axis=-1)
     b = np.sort(rng.lognormal(math.log1p(shift), sigma, (trials, n)), axis=-1)
