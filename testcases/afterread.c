@@ -643,16 +643,6 @@ static int shared_anon_fork(const struct zp_mode *m)
 
 /* -------------------------------------------------------- long-term pins */
 
-/* From mm/gup_test.h (CONFIG_GUP_TEST). */
-struct pin_longterm_test {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t flags;
-};
-#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
-#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
-
 /*
  * A R/O long-term pin (as cow.c / gup_longterm.c take it) through a
  * read-only shared mapping of read holes, then a store through another

@@ -286,17 +286,6 @@ static int vmsplice_sees_writes(const struct zp_mode *m)
 
 /* ------------------------------------------------------------- gup_test */
 
-/* From mm/gup_test.h (CONFIG_GUP_TEST). */
-struct pin_longterm_test {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t flags;
-};
-#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
-#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
-#define PIN_LONGTERM_TEST_FLAG_USE_FAST 2
-
 static int gup_test_open(void)
 {
 	int fd = open("/sys/kernel/debug/gup_test", O_RDWR | O_CLOEXEC);

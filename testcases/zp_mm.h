@@ -10,6 +10,7 @@
 #define ZP_MM_H
 
 #include "zp_harness.h"
+#include <sys/ioctl.h>
 
 /* --------------------------------------------------------------- regions */
 
@@ -665,5 +666,16 @@ static ZP_UNUSED bool zp_access_sigbus(volatile char *addr, bool write)
 	sigaction(SIGBUS, &old, NULL);
 	return got;
 }
+
+/* The long-term pin ioctls of /sys/kernel/debug/gup_test, from mm/gup_test.h (CONFIG_GUP_TEST). */
+struct pin_longterm_test {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t flags;
+};
+#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
+#define PIN_LONGTERM_TEST_FLAG_USE_FAST 2
 
 #endif /* ZP_MM_H */
