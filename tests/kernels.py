@@ -76,7 +76,7 @@ def git(repo: Path, *args: str) -> str:
         capture_output=True,
         text=True,
     )
-    return done.stdout
+    return done.stdout.strip()
 
 
 def fakelinux_repo(where: Path, version: str) -> Path:

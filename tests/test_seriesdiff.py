@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 import textwrap
 from pathlib import Path
 
+from kernels import git
 from typer.testing import CliRunner
 
 from cli import app
@@ -14,32 +14,26 @@ from farm.host.cache import Cache
 from farm.model import matrix
 
 
-def _git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env)
-    return done.stdout.strip()
-
-
 def _versions(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A tree tagged v1 and two versions of a two-patch series on it: v2 changes the second patch."""
     linux = tmp_path / "linux"
     linux.mkdir()
-    _git(linux, "init", "-q", "-b", "main")
+    git(linux, "init", "-q", "-b", "main")
     (linux / "shmem.c").write_text("int a;\n")
-    _git(linux, "add", "-A")
-    _git(linux, "commit", "-qm", "base")
-    _git(linux, "tag", "v1")
+    git(linux, "add", "-A")
+    git(linux, "commit", "-qm", "base")
+    git(linux, "tag", "v1")
     body = "".join(f"int c{n};\n" for n in range(8))
     for version, second in (("v1", body), ("v2", body.replace("int c3;", "long c3;"))):
-        _git(linux, "checkout", "-q", "--detach", "v1")
+        git(linux, "checkout", "-q", "--detach", "v1")
         for subject, line in (("shmem: add b", "int b;\n"), ("shmem: add c", second)):
             with (linux / "shmem.c").open("a") as f:
                 f.write(line)
-            _git(linux, "commit", "-qam", subject)
-        _git(linux, "format-patch", "-q", "-o", str(tmp_path / version), "v1..HEAD")
+            git(linux, "commit", "-qam", subject)
+        git(linux, "format-patch", "-q", "-o", str(tmp_path / version), "v1..HEAD")
         names = sorted(p.name for p in (tmp_path / version).glob("*.patch"))
         (tmp_path / version / "series").write_text("\n".join(names) + "\n")
-    _git(linux, "checkout", "-q", "--detach", "v1")
+    git(linux, "checkout", "-q", "--detach", "v1")
     return linux, tmp_path / "v1", tmp_path / "v2"
 
 
@@ -69,7 +63,7 @@ def test_range_diff_of_two_versions_applied_on_the_tree(tmp_path: Path) -> None:
     ranged = lines[lines.index("git range-diff:") + 1 :]
     assert [line.split()[2] for line in ranged] == ["=", "!"]
     assert ranged[1].endswith("shmem: add c") and done.regressed == []
-    assert _git(linux, "status", "--short") == ""  # the user's checkout is never touched
+    assert git(linux, "status", "--short") == ""  # the user's checkout is never touched
 
 
 def test_compare_series_names_the_changed_patch_of_a_two_version_thread(two_versions: tuple[Path, Path]) -> None:

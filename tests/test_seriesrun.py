@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import textwrap
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kernels
 import lore
 import pytest
 from test_pipeline import FakeStages, Recorder
@@ -23,22 +23,16 @@ from farm.model.matrix import Kernel, Source
 from farm.stages import Tree
 
 
-def _git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env)
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def farm(tmp_path: Path) -> matrix.Matrix:
     """A matrix on a small kernel tree (tagged v6.12) whose series is a copy of kernel-series/v6.12."""
     linux = tmp_path / "linux"
     linux.mkdir()
-    _git(linux, "init", "-q", "-b", "main")
+    kernels.git(linux, "init", "-q", "-b", "main")
     (linux / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 118\n")
-    _git(linux, "add", "-A")
-    _git(linux, "commit", "-qm", "Linux 6.12.118")
-    _git(linux, "tag", "v6.12")
+    kernels.git(linux, "add", "-A")
+    kernels.git(linux, "commit", "-qm", "Linux 6.12.118")
+    kernels.git(linux, "tag", "v6.12")
     shutil.copytree(lore.V612, tmp_path / "kernel-series")
     (tmp_path / "testcases").mkdir()
     (tmp_path / "testcases" / "memory.c").write_text("int main(void) { return 0; }\n")
@@ -103,7 +97,7 @@ def _gcc(arch: Arch) -> plan.Toolchain:
 
 
 def test_a_posted_series_with_the_repository_patch_ids_builds_nothing_new(farm: matrix.Matrix, tmp_path: Path) -> None:
-    base = _git(tmp_path / "linux", "rev-parse", "v6.12")
+    base = kernels.git(tmp_path / "linux", "rev-parse", "v6.12")
     lore.thread(tmp_path / "thread.mbox", revision=4, base_commit=base)
     before, repo_props = _run(tmp_path, farm, farm.cells, "repo")
     warned: list[str] = []
@@ -143,7 +137,7 @@ def test_a_base_commit_the_tree_lacks_is_bad_input_naming_kernel_tree_and_base(
 
 
 def test_prerequisites_the_base_does_not_have_are_named(farm: matrix.Matrix, tmp_path: Path) -> None:
-    base = _git(tmp_path / "linux", "rev-parse", "v6.12")
+    base = kernels.git(tmp_path / "linux", "rev-parse", "v6.12")
     posted = lore.directory(tmp_path / "posted", base, footer=f"prerequisite-patch-id: {'ab' * 20}\n")
     with pytest.raises(UserError, match=r"prerequisite patches .*abababababab"):
         seriesrun.with_series(farm, farm.cells, str(posted), Cache(tmp_path), print)
@@ -153,11 +147,11 @@ def test_a_base_commit_other_than_the_matrix_base_but_in_the_tree_becomes_the_ba
     farm: matrix.Matrix, tmp_path: Path
 ) -> None:
     linux = tmp_path / "linux"
-    older = _git(linux, "rev-parse", "v6.12")
+    older = kernels.git(linux, "rev-parse", "v6.12")
     (linux / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 119\n")
-    _git(linux, "commit", "-qam", "Linux 6.12.119")
-    _git(linux, "tag", "-f", "v6.12")  # the matrix base moved on; the series was made on the older release
+    kernels.git(linux, "commit", "-qam", "Linux 6.12.119")
+    kernels.git(linux, "tag", "-f", "v6.12")  # the matrix base moved on; the series was made on the older release
     posted = lore.directory(tmp_path / "posted", older)
     m, cells, _ = seriesrun.with_series(farm, farm.cells, str(posted), Cache(tmp_path), print)
     assert m.source.base == older and {c.source.base for c in cells} == {older}
-    assert _git(linux, "rev-parse", "HEAD") != older  # the user's checkout is left where it was
+    assert kernels.git(linux, "rev-parse", "HEAD") != older  # the user's checkout is left where it was
