@@ -1,6 +1,6 @@
 """Verdicts that tell a regression from a flake: one result against its attempts and its history.
 
-Pure. The rules (issue 22; NIPA, SQUAD and KernelCI, reference/ecosystem-2026-12.md gap 1):
+Pure. The rules, as NIPA, SQUAD and KernelCI decide:
 - regression: failed in every attempt, and the history has a pass for the same
   (test, cell, base line): pass -> fail, the only transition that is one;
 - new failure: failed in every attempt, and no earlier pass (KernelCI does not
