@@ -123,3 +123,16 @@ def test_only_cli_turns_outcomes_into_exit_codes() -> None:
         exits = source.count("typer.Exit(")
         allowed = 2 if path.name == "bisect.py" and path.parent.name == "commands" else 0
         assert exits == allowed, f"{path.relative_to(ROOT)} raises typer.Exit"
+
+
+# Test files that test the whole rather than one module: a real kernel end to end, these rules, the linters.
+WHOLE = {"test_e2e.py", "test_layers.py", "test_lint.py"}
+
+
+def test_each_test_file_is_named_for_the_module_it_tests() -> None:
+    """tests/test_<module>.py tests farm's <module>.py (cli.py included); a module in a package of its
+    own may carry the package's name in front, as tests/test_history_store.py for report/history/store.py."""
+    modules = {"cli"} | {p.stem for p in farm_modules()} | {f"{p.parent.name}_{p.stem}" for p in farm_modules()}
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        if path.name not in WHOLE:
+            assert path.stem.removeprefix("test_") in modules, f"{path.name} names no module of farm/"
