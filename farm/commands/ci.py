@@ -28,6 +28,7 @@ from farm.commands.common import (
     error,
     flaky_gate,
     job,
+    judged_by,
     junit_written,
     load,
     matrix,
@@ -119,7 +120,8 @@ def test(
 
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report, recording(history, results_dir, "test")):
+    kept = recording(history, results_dir, "test", verdicts=True)
+    with job(junit_path, report, kept):
         c = cache(cache_dir)
         m = matrix(matrix_file, c)
         cells = steps.one_suite(m, cell)
@@ -135,6 +137,7 @@ def test(
             retries=retries,
         )
         steps.test_artifact(opts, kernel, ui.PlainReporter(out), report)
+    ui.print_verdicts(out, report, judged_by(kept, report.suites))
     junit_written(report, junit_path)
     return flaky_gate(report, fail_on_flaky)
 
@@ -156,6 +159,7 @@ def merge(
     """
     from farm.report import merge as merging
 
+    kept = recording(history, None, "merge", verdicts=True)
     expected = [*(expect or ()), *(merging.expected_suites(expect_from) if expect_from else ())]
     merged = merging.merge(files or [], output, expected)
     for note in merged.notes:
@@ -163,7 +167,9 @@ def merge(
     for suite in merged.lost:
         error(merging.lost_message(suite))
     out.print(f"{len(merged.suites)} suites ({len(merged.lost)} lost) in {output}", soft_wrap=True)
-    remember(recording(history, None, "merge"), junit_files=[output])
+    suites = merging.judged_suites(output)
+    ui.print_verdicts(out, Report(suites), judged_by(kept, suites))
+    remember(kept, junit_files=[output])
 
 
 pipelines = typer.Typer(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,6 +29,10 @@ from farm.model.arches import Accel
 from farm.model.errors import UserError, ZpfarmError
 from farm.model.results import Report, Status, Suite
 from farm.report import junit
+
+if TYPE_CHECKING:
+    from farm.judge import triage
+    from farm.report.history.earlier import Mark
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project: the embedded matrix, testcases
 
@@ -300,17 +304,35 @@ def junit_written(report: Report, asked: Path) -> None:
 
 @dataclass(frozen=True)
 class Recording:
-    """Where a command records its results in the run history, and as which command."""
+    """Where a command records its results in the run history, and as which command.
+
+    before: where the history stood when the command started, for verdicts that ask it
+    (None: not asked, or no history to ask).
+    """
 
     history: Path
     command: str  # run, test, merge, build-each, bisect-step, host-test
+    before: Mark | None = None
 
 
-def recording(history: Path | None, results_dir: Path | None, command: str) -> Recording:
-    """--history, else history.sqlite beside the results directory (results/history.sqlite by default)."""
+def recording(history: Path | None, results_dir: Path | None, command: str, verdicts: bool = False) -> Recording:
+    """--history, else history.sqlite beside the results directory (results/history.sqlite by default).
+
+    verdicts: the command's summary judges its results by the runs recorded before it starts.
+    """
     from farm.report import history as runs
+    from farm.report.history import earlier
 
-    return Recording(history or (runs.default_path(results_dir) if results_dir else runs.DEFAULT), command)
+    path = history or (runs.default_path(results_dir) if results_dir else runs.DEFAULT)
+    return Recording(path, command, earlier.mark(path) if verdicts else None)
+
+
+def judged_by(where: Recording, suites: Sequence[Suite]) -> triage.History | None:
+    """What the verdicts of suites ask of the history, answered from the runs before this command's
+    (None: no history to ask; the verdicts then say "failed", and recording says why, once)."""
+    from farm.report.history import earlier
+
+    return earlier.answers(where.before, suites)
 
 
 def remember(where: Recording, suites: Sequence[Suite] = (), junit_files: Sequence[Path] = ()) -> None:

@@ -27,6 +27,7 @@ from farm.commands.common import (
     error,
     flaky_gate,
     job,
+    judged_by,
     junit_written,
     load,
     matrix,
@@ -90,7 +91,8 @@ def run(
     """
     junit_path = junit_file or results_dir / "junit.xml"
     report = Report()
-    with job(junit_path, report, recording(history, results_dir, "run")):
+    kept = recording(history, results_dir, "run", verdicts=True)
+    with job(junit_path, report, kept):
         c = cache(cache_dir)
         m, cells = load(matrix_file, cell, c, kernel_tree, base)
         where = results(ctx, results_dir)
@@ -115,7 +117,7 @@ def run(
         shown = reporter([c.name for c in cells], quiet)
         with shown.shown():
             pipeline.run(opts, shown, report=report)
-    ui.print_summary(out, report, junit_path)
+    ui.print_summary(out, report, junit_path, judged_by(kept, report.suites))
     for problem in report.problems(Status.INPUT):
         error(problem)
     junit_written(report, junit_path)

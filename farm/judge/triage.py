@@ -143,10 +143,15 @@ class Judged:
 
 
 def of_suites(suites: Sequence[Suite], history: History | None = None) -> list[Judged]:
-    """Every result of a run that is flaky or makes it red, with its verdict (suites: "<cell>/<runtime>")."""
+    """Every result of a run that is flaky or makes it red, with its verdict (suites: "<cell>/<runtime>").
+
+    History is asked per cell and base line: the stable line a floating base was resolved from
+    (v7.3), else the base the suite names (v7.3.4, or a tree's ref).
+    """
     found = []
     for suite in suites:
-        cell, base_line = suite.name.split("/", 1)[0], suite.properties.get("base_line", "")
+        cell, props = suite.name.split("/", 1)[0], suite.properties
+        base_line = props.get("base_line") or props.get("base", "")  # a pinned base is a line of its own
         for result in suite.cases:
             verdict = of_result(result, cell, base_line, history)
             if verdict is Verdict.FLAKY or verdict.fails_run:

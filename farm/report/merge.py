@@ -20,6 +20,7 @@ from pathlib import Path
 
 from farm.host import files
 from farm.model.errors import UserError
+from farm.model.results import Attempt, Status, Suite, TestResult
 from farm.report import junit
 
 LOST_CASE = "job"  # the testcase a lost suite carries
@@ -97,6 +98,23 @@ def expected_suites(plan: Path) -> tuple[str, ...]:
     if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("suite"), str) for r in rows):
         raise UserError(f"{plan}: not a zpfarm plan (no test rows with a 'suite')")
     return tuple(r["suite"] for r in rows)
+
+
+def judged_suites(path: Path) -> list[Suite]:
+    """A merged file's suites as the verdicts read them: each case's status, and a failed attempt
+    for a pass that failed on another (<flakyFailure>); UserError as junit.read says."""
+    epoch = datetime.fromtimestamp(0, UTC)
+    return [
+        Suite(
+            s.name,
+            tuple(TestResult(c.name, c.status, attempts=(Attempt(Status.FAIL),) if c.flaky else ()) for c in s.cases),
+            dict(s.properties),
+            "",
+            epoch,
+            0.0,
+        )
+        for s in junit.read(path)
+    ]
 
 
 def suite_times(path: Path) -> dict[str, float]:

@@ -217,14 +217,8 @@ class History:
         base_line: only runs on that base (its stable line, v7.3, or its point release, v7.3.4).
         last: only the latest M outcomes.
         """
-        where, args = (
-            "r.test = (SELECT id FROM tests WHERE name = ?) AND (s.cell GLOB ? OR s.name GLOB ?)",
-            [
-                test,
-                cell_glob,
-                cell_glob,
-            ],
-        )
+        where = "r.test = (SELECT id FROM tests WHERE name = ?) AND (s.cell GLOB ? OR s.name GLOB ?)"
+        args: list[Any] = [test, cell_glob, cell_glob]
         if base_line is not None:
             where += " AND (s.base_line = ? OR s.base = ?)"
             args += [base_line, base_line]
@@ -250,10 +244,39 @@ class History:
         rows = self._query(sql, args)
         return bool(rows[0][0])
 
-    def fail_rate(self, test: str, cell_glob: str = "*", last: int = trend.DEFAULT_LAST) -> Rate:
-        """The failure rate of test over its last M counted outcomes in the matching suites."""
-        counted = [o for o in self.outcomes(test, cell_glob) if o.counted][-last:]
-        return Rate.of(sum(o.failed for o in counted), len(counted))
+    def fail_rate(
+        self,
+        test: str,
+        cell_glob: str = "*",
+        last: int = trend.DEFAULT_LAST,
+        base_line: str | None = None,
+        before_run: int | None = None,
+    ) -> Rate:
+        """The failure rate of test over its last M counted outcomes in the matching suites.
+
+        base_line: only runs on that base (a line or a point release); before_run: only runs
+        recorded before that one (a run is never judged against itself).
+        """
+        where = "r.test = (SELECT id FROM tests WHERE name = ?) AND (s.cell GLOB ? OR s.name GLOB ?)"
+        where += f" AND r.status IN ({', '.join('?' * len(_COUNTED))})"
+        args: list[Any] = [test, cell_glob, cell_glob, *_COUNTED]
+        if base_line is not None:
+            where += " AND (s.base_line = ? OR s.base = ?)"
+            args += [base_line, base_line]
+        if before_run is not None:
+            where += " AND s.run < ?"
+            args.append(before_run)
+        rows = self._query(
+            f"SELECT r.status, r.failed_attempts FROM results r JOIN suites s ON s.id = r.suite "
+            f"JOIN runs u ON u.id = s.run WHERE {where} ORDER BY u.started DESC, u.id DESC, s.name DESC LIMIT ?",
+            [*args, max(last, 1)],
+        )
+        failed = sum(_status(status) in FAILED or attempts > 0 for status, attempts in rows)
+        return Rate.of(failed, len(rows))
+
+    def latest_run(self) -> int:
+        """The number of the run recorded last (0: none yet)."""
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM runs")[0][0])
 
     def summaries(
         self, test: str, cell_glob: str = "*", last: int = trend.DEFAULT_LAST, base_line: str | None = None
@@ -358,22 +381,9 @@ def _suite_key(r: read.SuiteRecord) -> str:
 
 
 def _outcome(row: Sequence[Any]) -> RunOutcome:
-    run, started, suite, cell, runtime, base, base_line, commit, series, series_hash, status, attempts, ident = row
-    return RunOutcome(
-        run,
-        started,
-        suite,
-        cell,
-        runtime,
-        base,
-        base_line,
-        commit,
-        series,
-        series_hash,
-        _status(status),
-        int(attempts),
-        ident,
-    )
+    run, started, suite, cell, runtime, base, line, commit, series, series_hash, status, attempts, ident = row
+    found = (run, started, suite, cell, runtime, base, line, commit, series, series_hash)
+    return RunOutcome(*found, status=_status(status), failed_attempts=int(attempts), series_id=ident)
 
 
 def _light(run: int, suite: str, commit: str, status: str, attempts: int) -> RunOutcome:
