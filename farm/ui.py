@@ -210,12 +210,13 @@ def print_verdicts(console: Console, report: Report, history: triage.History | N
         console.print(Text(f"{verdict.value}: {len(found)}", style="bold"))
         for j in found[:10]:
             why = j.result.attempts[0].message if verdict is triage.Verdict.FLAKY and j.result.attempts else ""
-            console.print(f"  {j.suite}: {j.result.name}" + (f" (failed once: {why})" if why else ""), soft_wrap=True)
+            line = f"  {j.suite}: {j.result.name}" + (f" (failed once: {why})" if why else "")
+            console.print(Text(line), soft_wrap=True)  # test names hold brackets: never markup
         if len(found) > 10:
             console.print(f"  ... {len(found) - 10} more (JUnit)")
     for suite in report.suites:
         if note := suite.properties.get("rerun_notes"):
-            console.print(f"{suite.name}: {note}", soft_wrap=True)
+            console.print(Text(f"{suite.name}: {note}"), soft_wrap=True)
 
 
 def change_counts_table(changes: Sequence[compare.Change]) -> Table:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FakeFarm
 from history_data import sequence, suite
 from typer.testing import CliRunner
 
@@ -20,7 +21,7 @@ from cli import app
 from farm.commands import common
 from farm.model.results import Report, Status
 from farm.report import junit
-from farm.report.history import History
+from farm.report.history import History, RunMeta
 
 runner = CliRunner()
 TEST = "coherence.read_then_remote_write[memfd,shared]"
@@ -191,3 +192,69 @@ def test_host_test_records_its_suite_as_host_test_on_its_machine(
         (o,) = found.outcomes("memory.read_hole", "host-test")
         assert o.status is Status.FAIL and o.runtime == platform.node()
         assert found.db.execute("SELECT command FROM runs").fetchone() == ("host-test",)
+
+
+# The fake farm's series kernel holds the bug testcases/holes.py finds: holes.read_hole fails in
+# every attempt, holes.write_hole passes (tests/conftest.py).
+FAKE_SUITE, FAKE_BASE = "series-x86_64-shmem/default", "v6.12.117"
+FAKE_RUN = ("run", "--cell", "series-*", "--no-selftests", "--accel", "tcg", "--quiet")
+READ, WRITE = "holes.read_hole", "holes.write_hole"
+
+
+def _earlier(history: Path, *runs: tuple[Status, Status]) -> None:
+    """Runs of the fake farm's series suite (read_hole, write_hole), recorded as earlier runs would be."""
+    with History.open(history) as h:
+        for n, (read, write) in enumerate(runs, 1):
+            cell = FAKE_SUITE.split("/")[0]
+            h.record([suite(n, [(READ, read), (WRITE, write)], cell=cell, base=FAKE_BASE)], RunMeta("run"))
+
+
+def test_a_failure_after_passes_is_a_regression_and_a_pass_after_passes_and_failures_flaky(
+    fakefarm: FakeFarm,
+) -> None:
+    history = fakefarm.root / "h.sqlite"
+    _earlier(history, (Status.PASS, Status.PASS), (Status.PASS, Status.FAIL), (Status.PASS, Status.PASS))
+    result = fakefarm.zpfarm(*FAKE_RUN, "--results", fakefarm.root / "r", "--history", history)
+    assert result.exit_code == 1, result.output
+    assert f"regression: 1\n  {FAKE_SUITE}: {READ}\n" in result.stdout
+    assert f"flaky: 1\n  {FAKE_SUITE}: {WRITE}\n" in result.stdout
+    assert "new failure" not in result.stdout
+    with History.open(history, create=False) as h:
+        assert h.runs() == 4  # and the run itself was recorded
+
+
+def test_a_failure_no_earlier_run_passed_is_a_new_failure_never_judged_by_its_own_run(fakefarm: FakeFarm) -> None:
+    history = fakefarm.root / "h.sqlite"
+    _earlier(history, (Status.FAIL, Status.FAIL))  # write_hole: failed once, passes now: 1/1 is not flaky
+    result = fakefarm.zpfarm(*FAKE_RUN, "--results", fakefarm.root / "r", "--history", history)
+    assert result.exit_code == 1, result.output
+    assert f"new failure: 1\n  {FAKE_SUITE}: {READ}\n" in result.stdout
+    assert "flaky" not in result.stdout and "regression" not in result.stdout
+    again = fakefarm.zpfarm(*FAKE_RUN, "--results", fakefarm.root / "r", "--history", history)
+    assert f"new failure: 1\n  {FAKE_SUITE}: {READ}\n" in again.stdout
+    assert f"flaky: 1\n  {FAKE_SUITE}: {WRITE}\n" in again.stdout  # F then the first run's P
+
+
+def test_an_empty_history_says_new_failure_and_a_damaged_one_failed_with_one_warning(fakefarm: FakeFarm) -> None:
+    empty = fakefarm.root / "empty.sqlite"
+    History.open(empty).close()
+    result = fakefarm.zpfarm(*FAKE_RUN, "--results", fakefarm.root / "r", "--history", empty)
+    assert f"new failure: 1\n  {FAKE_SUITE}: {READ}\n" in result.stdout
+    damaged = fakefarm.root / "damaged.sqlite"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    result = fakefarm.zpfarm(*FAKE_RUN, "--results", fakefarm.root / "r2", "--history", damaged)
+    assert result.exit_code == 1 and (fakefarm.root / "r2" / "junit.xml").is_file()
+    assert f"failed: 1\n  {FAKE_SUITE}: {READ}\n" in result.stdout
+    assert result.stderr.count("warning:") == 1 and "error" not in result.stderr, result.stderr
+
+
+def test_merge_judges_the_merged_suites_by_the_history_then_records_them(tmp_path: Path) -> None:
+    history = _ingest(tmp_path, "PPP")
+    job = tmp_path / "job" / "junit.xml"
+    junit.write(job, [suite(4, [(TEST, Status.FAIL), ("memory.steady", Status.PASS)])])
+    args = ["merge", str(job), "-o", str(tmp_path / "merged.xml"), "--history", str(history)]
+    done = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert f"regression: 1\n  series-x86_64-thp-on/default: {TEST}\n" in done.stdout
+    with History.open(history, create=False) as h:
+        assert h.runs() == 4
