@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,11 +245,13 @@ def changes_table(changes: Sequence[compare.Change], before: str, after: str) ->
     return table
 
 
-def stats_table(judged: Sequence[stats.Stat]) -> Table:
+def stats_table(judged: Sequence[stats.Stat], bands: Mapping[str, str] | None = None) -> Table:
+    """One row per metric; bands: the noise band a metric was judged against, when not the default."""
     table = Table(title="metrics, by statistics (ratio: after/before, Hodges-Lehmann, 95% interval)")
     for col in ("metric", "n", "median before", "median after", "MAD%", "ratio [95% CI]", "p", "q", "verdict"):
         table.add_column(col, overflow="fold")
     style = {"regression": "bold red", "improvement": "green", "no change": "", "inconclusive": "yellow"}
+    bands = bands or {}
     for s in judged:
         ci = "exact" if s.exact else f"[{s.low:.3f}, {s.high:.3f}]"
         table.add_row(
@@ -258,7 +260,7 @@ def stats_table(judged: Sequence[stats.Stat]) -> Table:
             Text(f"{s.ratio:.3f} {ci}"),
             Text(f"{s.p:.3g}"),
             Text(f"{s.q:.3g}"),
-            Text(s.text, style=style[s.verdict.value]),
+            Text(s.text, style=style[s.verdict.value]) + Text(f"\nband {bands[s.metric]}" if s.metric in bands else ""),
         )
     return table
 

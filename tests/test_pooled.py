@@ -130,3 +130,41 @@ def test_many_metrics_need_more_runs_to_clear_benjamini_hochberg() -> None:
     slow = next(s for s in stats.compare(samples) if s.metric == "zz slow")
     assert slow.p == pytest.approx(2 / 924) and slow.q == pytest.approx(101 * 2 / 924)  # 6 runs a side, 101 metrics
     assert slow.text == "inconclusive: need about n=8 per side"  # 2 / C(16, 8) * 101 < 0.05
+
+
+def _history_aa(path: Path, values: list[float], build_key: str = "k1") -> Path:
+    """A run history holding one run per value of the series suite's metric, all one kernel (an A/A)."""
+    from farm.report.history import History, RunMeta
+
+    with History.open(path) as history:
+        for i, value in enumerate(values):
+            case = TestResult(TEST, Status.PASS, metrics={"ns_per_page": value})
+            when = datetime(2026, 12, 1, i, tzinfo=UTC)
+            suite = junit.Suite("series-x86_64-thp-off/default", (case,), {"build_key": build_key}, "", when, 1.0)
+            history.record([suite], RunMeta("run"))
+    return path
+
+
+def test_the_history_s_last_a_a_is_the_noise_band_unless_band_is_given(tmp_path: Path) -> None:
+    a, b = _runs(tmp_path, "a", 10, 1.0, 1, 0.005), _runs(tmp_path, "b", 10, 1.04, 2, 0.005)  # +4%, 0.5% noise
+    sides = ["compare", *map(str, a), "--vs", *map(str, b), "--format", "md"]
+    plain = runner.invoke(app, sides)
+    assert plain.exit_code == 1 and "| regression |" in plain.stdout, plain.output
+    history = _history_aa(tmp_path / "h.sqlite", [500.0, 530.0])  # the same kernel moved 6% between runs
+    wide = runner.invoke(app, [*sides, "--history", str(history)])
+    assert wide.exit_code == 0, wide.output
+    row = next(line for line in wide.stdout.splitlines() if TEST in line)
+    assert row.endswith("| no change (band ±6.0% (A/A in history: series-x86_64-thp-off/default, runs 1, 2)) |"), row
+    table = runner.invoke(app, [*sides[:-2], "--history", str(history)], env={"COLUMNS": "300"})
+    assert "no change" in table.stdout and "band ±6.0% (A/A in history" in table.stdout
+    given = runner.invoke(app, [*sides, "--history", str(history), "--band", "0.02"])
+    assert given.exit_code == 1 and "| regression |" in given.stdout and "A/A" not in given.stdout
+
+
+def test_a_history_without_an_a_a_leaves_the_default_band(tmp_path: Path) -> None:
+    a, b = _runs(tmp_path, "a", 10, 1.0, 1, 0.005), _runs(tmp_path, "b", 10, 1.04, 2, 0.005)
+    history = _history_aa(tmp_path / "h.sqlite", [500.0])  # measured once: no A/A
+    done = runner.invoke(app, ["compare", *map(str, a), "--vs", *map(str, b), "--history", str(history)])
+    assert done.exit_code == 1 and "regression" in done.stdout and "A/A" not in done.stdout
+    missing = runner.invoke(app, ["compare", *map(str, a), "--vs", *map(str, b), "--history", str(tmp_path / "no")])
+    assert missing.exit_code == 2 and "no such file" in missing.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,9 @@ from farm.commands.common import (
 )
 from farm.model import arches
 from farm.report import pooled, stats
+
+if TYPE_CHECKING:
+    from farm.report.history import noise
 
 
 def show_matrix(
@@ -87,8 +90,21 @@ def compare(
         bool, typer.Option("--kernels", help="Each run's base vs its series, pooled over the runs.")
     ] = False,
     band: Annotated[
-        float, typer.Option(min=0, max=1, help="The noise band an A/A run moves metrics by (a fraction).")
-    ] = stats.NOISE_BAND,
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="The noise band an A/A run moves metrics by (a fraction) \\[default: the last A/A in --history,"
+            " else 0.02].",
+            show_default=False,
+        ),
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history", metavar="FILE", help="A run history: each metric's noise band from its last A/A there."
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table, or md (markdown for a CI comment).")] = Format.TABLE,
     versions: series.VersionsOpt = False,
     each: series.EachOpt = None,
@@ -109,11 +125,14 @@ def compare(
         return series.versions(
             first, second[0] if second else None, each or [], matrix_file, kernel_tree, base, cache_dir
         )
-    found = pooled.compared(runs, vs or [], kernels, stats.Settings(band=band))
+    bands = noise_bands(history) if band is None else None  # an explicit --band wins over the history
+    settings = stats.Settings(band=bands.band if bands else stats.NOISE_BAND if band is None else band)
+    found = pooled.compared(runs, vs or [], kernels, settings)
     changes, names = found.changes, (found.before, found.after)
     regressed = Outcome.FAILED if pooled.regressed(found) else Outcome.PASSED
+    used = {s.metric: str(b) for s in found.metrics if bands and (b := bands.of(s.metric))}
     if fmt is Format.MD:
-        sys.stdout.write(pooled.report(found))
+        sys.stdout.write(pooled.report(found, used))
         return regressed
     for note in found.notes:
         out.print(note, soft_wrap=True)
@@ -122,8 +141,15 @@ def compare(
     else:
         out.print(f"no {'test changed' if found.metrics else 'differences'} between {names[0]} and {names[1]}")
     if found.metrics:
-        out.print(ui.stats_table(found.metrics))
+        out.print(ui.stats_table(found.metrics, used))
     return regressed
+
+
+def noise_bands(history: Path | None) -> noise.Bands | None:
+    """The history's A/A bands for compare, when --history names one (UserError: missing, not a history)."""
+    from farm.report.history import noise
+
+    return None if history is None else noise.Bands.at(history)
 
 
 def coverage(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import glob
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,24 +171,25 @@ def regressed(found: Comparison) -> bool:
     )
 
 
-def report(found: Comparison) -> str:
-    """The whole comparison as markdown: notes, the tests' table, the metrics' table."""
+def report(found: Comparison, bands: Mapping[str, str] | None = None) -> str:
+    """The whole comparison as markdown: notes, the tests' table, the metrics' table (bands: see markdown)."""
     notes = "".join(f"**{note}**\n\n" for note in found.notes)
     if found.changes or not found.metrics:
         tests = compare.markdown(found.changes, found.before, found.after)
     else:
         tests = f"No test changed between {found.before} and {found.after}.\n"
-    return notes + tests + (f"\n{markdown(found.metrics)}" if found.metrics else "")
+    return notes + tests + (f"\n{markdown(found.metrics, bands=bands)}" if found.metrics else "")
 
 
 _ORDER = (stats.Verdict.REGRESSION, stats.Verdict.IMPROVEMENT, stats.Verdict.INCONCLUSIVE, stats.Verdict.NO_CHANGE)
 METRICS_LIMIT = 32768  # characters of the metrics table in a CI comment (the tests' table has its own)
 
 
-def markdown(judged: Sequence[stats.Stat], limit: int = METRICS_LIMIT) -> str:
+def markdown(judged: Sequence[stats.Stat], limit: int = METRICS_LIMIT, bands: Mapping[str, str] | None = None) -> str:
     """The metrics table: per side n, median and MAD%; the ratio with its 95% interval; p, q, verdict.
 
     Regressions first, then improvements, inconclusive and no change; cut at limit characters.
+    bands: the noise band a metric was judged against when it was not the default (the history's).
     """
     if not judged:
         return ""
@@ -202,7 +203,8 @@ def markdown(judged: Sequence[stats.Stat], limit: int = METRICS_LIMIT) -> str:
         ci = "exact" if s.exact else f"[{s.low:.3f}, {s.high:.3f}]"
         row = (
             f"| `{s.metric}` | {s.before.n}/{s.after.n} | {s.before.median:g} | {s.after.median:g} | "
-            f"{s.before.mad_pct:.1f}/{s.after.mad_pct:.1f} | {s.ratio:.3f} {ci} | {s.p:.3g} | {s.q:.3g} | {s.text} |"
+            f"{s.before.mad_pct:.1f}/{s.after.mad_pct:.1f} | {s.ratio:.3f} {ci} | {s.p:.3g} | {s.q:.3g} | {s.text}"
+            f"{f' (band {bands[s.metric]})' if bands and s.metric in bands else ''} |"
         )
         if size + len(row) + 1 > limit:
             rest = Counter(x.verdict.value for x in ordered[shown:])

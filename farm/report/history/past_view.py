@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from farm.report.history import noise
 from farm.report.history.store import History
 from farm.report.past import Past, Point
 
@@ -24,5 +25,6 @@ class PastView:
         return [Point(str(s.run), s.value, s.value, s.value) for s in self.history.metric(test, metric, suite, last)]
 
     def noise_band(self, metric: str) -> float | None:
-        """None: the history records no A/A runs yet, so compare keeps its default band."""
-        return None
+        """What the last A/A in the history moved metric by (noise.last_aa); None: no A/A, the default band."""
+        found = noise.last_aa(self.history, metric)
+        return None if found is None else found.value

@@ -34,6 +34,8 @@ _VALUE = {s: s.value for s in Status}  # Enum.value is a descriptor call: ingest
 _OUTCOME_COLUMNS = """u.id, s.started, s.name, s.cell, s.runtime, s.base, s.base_line, s.commit_, s.series,
     s.series_hash, r.status, r.failed_attempts, s.series_id"""
 
+_KERNEL = "CASE WHEN s.build_key != '' THEN s.build_key WHEN s.commit_ != '' THEN s.commit_ || ' ' || s.series_hash END"
+
 
 def default_path(results: Path) -> Path:
     """Where a command whose results go to results keeps its history: beside that directory."""
@@ -327,7 +329,7 @@ class History:
         """Every value of test's metric name in the suites cell_glob matches, oldest first (the latest M)."""
         limit = f" LIMIT {int(last)}" if last is not None and last > 0 else ""
         rows = self._query(
-            "SELECT u.id, s.started, s.name, s.commit_, s.accel, m.value FROM metrics m "
+            f"SELECT u.id, s.started, s.name, s.commit_, s.accel, m.value, {_KERNEL} FROM metrics m "
             "JOIN suites s ON s.id = m.suite JOIN runs u ON u.id = s.run "
             "WHERE m.test = (SELECT id FROM tests WHERE name = ?) AND m.name = ? AND (s.cell GLOB ? OR s.name GLOB ?) "
             f"ORDER BY u.started DESC, u.id DESC, s.name DESC{limit}",

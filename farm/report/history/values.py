@@ -179,3 +179,4 @@ class MetricSample:
     commit: str  # the kernel measured
     accel: str  # kvm, tcg or icount: icount numbers are instruction counts, the others times
     value: float
+    kernel: str | None = None  # the kernel measured: its build key, else commit and series hash; None: unknown
