@@ -5,7 +5,7 @@ history.record(suites, RunMeta(...)) -> Recorded     a run's suites
 history.ingest([junit, ...]) -> list[Recorded]       CI artifacts, each file one run
 history.outcomes(test, cell_glob, base_line, last) -> list[RunOutcome]   oldest first
 history.passed_before(test, cell, base_line, before_run) -> bool
-history.fail_rate(test, cell_glob, last) -> Rate     failed/n and Wilson's 95% interval
+history.fail_rate(test, cell_glob, last, base_line, before_run) -> Rate   failed/n, Wilson 95%
 history.summaries(test, cell_glob, last, base_line) -> list[Summary]   per suite: trend, streak, since
 history.flaky(last, cell_glob) -> list[FlakyTest]
 history.metric(test, name, cell_glob, last) -> list[MetricSample]   a number a test printed, run by run
