@@ -7,7 +7,8 @@ fresh history file: `History.ingest` of all of them (one run per file, the way
 `zpfarm history ingest` and the CI report job record them), `History.flaky`
 over the last 30 runs (what `zpfarm history flaky` answers; then the whole
 command, Python's start included, beside `zpfarm --help`: the CLI's own start),
-and one test's summaries (`zpfarm history TEST`). Prints each time and its
+and one test's summaries (`zpfarm history TEST`), and the verdicts of the
+last run's results by the runs before it (what a run's summary asks). Prints each time and its
 ratio to the goal (ingest of 1,000 x 735 < 15 s; flaky < 1 s). Asserts nothing.
 
     .venv/bin/python bench/history.py [--runs 1000] [--cases 735] [--work /var/tmp]
@@ -29,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from farm.judge import triage  # noqa: E402
 from farm.model.results import Status, Suite, TestResult  # noqa: E402
 from farm.report import junit  # noqa: E402
-from farm.report.history import History  # noqa: E402
+from farm.report.history import History, earlier  # noqa: E402
 
 GOAL_INGEST_S = 15.0  # for 1,000 runs x 735 cases
 GOAL_FLAKY_S = 1.0
@@ -67,6 +69,18 @@ def write_runs(where: Path, runs: int, cases: int) -> list[Path]:
         junit.write(path, [suite])
         paths.append(path)
     return paths
+
+
+def verdicts(path: Path, latest: Path, runs: int) -> None:
+    """What a run's summary asks of the history: every result of the latest run, judged by the runs before it."""
+    suites = junit.read_suites(latest)
+    began = time.monotonic()
+    found = earlier.answers(earlier.Mark(path, runs - 1), suites)
+    took = time.monotonic() - began
+    assert found is not None
+    judged = triage.of_suites(suites, found)
+    kinds = ", ".join(f"{sum(j.verdict is v for j in judged)} {v.value}" for v in {j.verdict for j in judged})
+    print(f"the summary's verdicts of one run's {len(suites[0].cases)} results: {took:.3f} s ({kinds})")
 
 
 def main() -> None:
@@ -106,6 +120,7 @@ def main() -> None:
             began = time.monotonic()
             history.summaries(test)
             print(f"one test's history over {args.runs} runs: {time.monotonic() - began:.3f} s")
+        verdicts(where / "history.sqlite", paths[-1], args.runs)
         size = (where / "history.sqlite").stat().st_size
         print(f"history file: {size / 1e6:.1f} MB ({size / (args.runs * args.cases):.0f} bytes per outcome)")
 
