@@ -22,6 +22,7 @@ from farm.model.errors import UserError
 from farm.model.matrix import Kernel
 from farm.model.programs import GuestTest
 from farm.options import Options
+from farm.report.history import History
 from farm.stages import GuestPrograms
 
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
@@ -146,18 +147,24 @@ def test_the_ci_chain_plan_build_test_merge_compare_on_a_fake_tree(fakefarm: Fak
         assert built.exit_code == 0, built.output
         assert built.stdout.strip() == str(ci / "dist" / f"{row['key']}.tar.zst")
     runner = CliRunner()
+    history = ci / "history.sqlite"  # the one the pipeline keeps across runs: none recorded yet
+    History.open(history).close()
     for n, row in enumerate(tests):
         job = ci / f"test-{n}"
         argv = ["test", "--cell", row["suite"], "--kernel", str(ci / "dist" / f"{row['key']}.tar.zst")]
         argv += ["--junit", str(ci / "junit" / f"{n}.xml"), "--results", str(job), "--no-selftests"]  # --accel auto
+        argv += ["--history", str(history)]
         tested = runner.invoke(cli.app, [*argv, "--matrix", str(fakefarm.matrix), "--cache", str(job / "cache")])
         assert tested.exit_code == (1 if row["cell"].startswith("series") else 0), tested.output
+        if row["cell"].startswith("series"):  # no earlier run of it passed
+            assert "new failure: 1\n  series-x86_64-shmem/default: holes.read_hole\n" in tested.stdout
     merged = runner.invoke(
         cli.app, ["merge", *map(str, sorted((ci / "junit").glob("*.xml"))), "-o", str(ci / "junit.xml"),
-                  "--expect-from", str(ci / "plan.json")],
+                  "--expect-from", str(ci / "plan.json"), "--history", str(history)],
     )  # fmt: skip
     assert merged.exit_code == 0, merged.output
     assert "2 suites (0 lost)" in merged.output
+    assert "new failure: 1\n  series-x86_64-shmem/default: holes.read_hole\n" in merged.stdout
     xmlschema.XMLSchema(XSD).validate(ci / "junit.xml")
     # Each test job probed KVM once (the fake vng boots `true` under it) where /dev/kvm is usable.
     kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
