@@ -11,6 +11,8 @@ history.flaky(last, cell_glob) -> list[FlakyTest]
 history.metric(test, name, cell_glob, last) -> list[MetricSample]   a number a test printed, run by run
 keep(path, suites, meta) -> str | None               record, never raise: a warning line instead
 keep_junit(path, junit_files, meta) -> str | None    the same for JUnit files, each one run
+earlier.mark(path), earlier.answers(mark, suites)    triage.History from the runs before a command's
+noise.last_aa(history, metric) -> Band | None        a metric's noise band from its last A/A
 """
 
 from farm.report.history.keep import keep, keep_junit
