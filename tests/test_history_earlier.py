@@ -79,3 +79,22 @@ def test_a_history_that_breaks_after_the_mark_is_no_history(tmp_path: Path) -> N
         leftover.unlink()
     history.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     assert earlier.answers(at, [suite(2, [(TEST, Status.FAIL)])]) is None
+
+
+def test_a_history_another_writer_holds_still_answers_at_once(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    history = tmp_path / "h.sqlite"
+    _record(history, suite(1, [(TEST, Status.PASS)]))
+    writer = sqlite3.connect(history, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another job, mid-record
+    try:
+        began = time.monotonic()
+        assert _verdicts(earlier.mark(history, timeout=5.0), suite(2, [(TEST, Status.FAIL)])) == {
+            TEST: Verdict.REGRESSION
+        }
+        assert time.monotonic() - began < 2.0  # a reader of a WAL file never waits for the writer
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
