@@ -1,11 +1,14 @@
-"""A plan: the build and test jobs of a matrix, as rows a CI engine's matrix expands.
+"""A plan: the build, test and sweep jobs of a matrix, as rows a CI engine's matrix expands.
 
 A build row is one kernel, named by its build key: a short sha256 over
 everything that changes the kernel binary (arch, toolchain, the kconfig
 fragments' contents, the source, the series). Runtime variants of a cell
 share its build; thp-on and thp-off are different builds. A test row is one
 boot: CELL/RUNTIME, the build key it boots, whether it wants KVM, a timeout
-and the runner labels it goes to.
+and the runner labels it goes to. A sweep row is one toolchain of the
+matrix's [sweep] (`zpfarm sweep --only 'TOOLCHAIN/*'`), on the build runners,
+when the matrix declares [sweep] and the plan's cells test a series: it needs
+no build and no test needs it.
 
 The rows and the plan file are values (model/plan.py); this module makes them from a matrix.
 """
@@ -24,9 +27,21 @@ from farm.kernel.build import fragments
 from farm.model.arches import Arch
 from farm.model.errors import InfraError, UserError
 from farm.model.guest_settings import GuestSettings
-from farm.model.matrix import Cell, Matrix, Runtime, Source, check_bootable
-from farm.model.plan import DEFAULT_RUNNERS, HOSTED, BuildRow, Plan, Runner, Stage, TestRow, Toolchain, ToolchainProbe
+from farm.model.matrix import Cell, Kernel, Matrix, Runtime, Source, check_bootable
+from farm.model.plan import (
+    DEFAULT_RUNNERS,
+    HOSTED,
+    BuildRow,
+    Plan,
+    Runner,
+    Stage,
+    SweepRow,
+    TestRow,
+    Toolchain,
+    ToolchainProbe,
+)
 from farm.model.suite_id import SuiteId
+from farm.model.sweep import suite_name
 
 KEY_VERSION = "zpfarm-build-key 2"  # bump when the key's inputs change meaning
 # Engine limits (rows per matrix): GitHub 256, GitLab 200 per parallel:matrix.
@@ -94,10 +109,12 @@ def make(
     series_id: str | None = None,
     runners: Mapping[str, Runner] = DEFAULT_RUNNERS,
     build_runner: Runner = HOSTED,
+    sweep: bool = True,
 ) -> Plan:
     """The plan for cells of matrix; series_id defaults to the identity of each cell's source's series.
 
-    A build-only cell is refused (UserError): a CI test row would boot it.
+    A build-only cell is refused (UserError): a CI test row would boot it. sweep: the
+    sweep rows too (when cells test a series), else none.
     """
     check_bootable(cells)
     ids: dict[Path, str] = {}
@@ -127,9 +144,26 @@ def make(
             suite = SuiteId.of(cell, rt).name
             timeout = timeout_minutes(matrix.guest, rt, not native)
             tests.append(TestRow(suite, cell.name, rt.name, key, cell.arch.name, native, timeout, runner.labels))
-    plan = Plan(tuple(builds.values()), tuple(tests))
+    plan = Plan(tuple(builds.values()), tuple(tests), sweep_rows(matrix, cells, build_runner) if sweep else ())
     check(plan)
     return plan
+
+
+def sweep_rows(matrix: Matrix, cells: Sequence[Cell], runner: Runner = HOSTED) -> tuple[SweepRow, ...]:
+    """A row per toolchain of the matrix's [sweep], when cells test a series (a sweep compiles its patches).
+
+    Only a [sweep] the matrix declares: without one, `zpfarm sweep` runs the default sweep locally,
+    but CI plans none. Each row writes a suite per source; all run on the build runners (cross compilers).
+    """
+    if matrix.sweep is None or not matrix.sweep_declared or not any(cell.kernel is Kernel.SERIES for cell in cells):
+        return ()
+    sources = [src.name for src in matrix.sources]
+    return tuple(
+        SweepRow(
+            tc.name, tc.target.name, tc.compiler.value, tuple(suite_name(tc.name, s) for s in sources), runner.labels
+        )
+        for tc in matrix.sweep.toolchains
+    )
 
 
 def check(plan: Plan, max_rows: int = MAX_ROWS) -> None:

@@ -30,7 +30,7 @@ from farm.kernel import git, sweepcache, sweepconf, touched
 from farm.model.errors import InfraError, UserError, ZpfarmError
 from farm.model.matrix import Kernel, Matrix, Source
 from farm.model.results import Report, Status, Suite, TestResult
-from farm.model.sweep import Config, Sweep, Toolchain
+from farm.model.sweep import SUITE_RUNTIME, Config, Sweep, Toolchain, row_name
 from farm.report import junit
 from farm.report.progress import Reporter
 from farm.sweep_verdict import Reproducer, verdict
@@ -100,7 +100,9 @@ def run(
             if not isinstance(tree, Tree):  # the series does not apply: every toolchain's suite says so
                 for name in (row(tc.name, src) for tc in opts.sweep.toolchains if row(tc.name, src) in rows(opts)):
                     failed = (stage_error("series", tree),)
-                    _done(opts, reporter, report, Suite(f"{name}/sweep", failed, {}, "", datetime.now(UTC), 0.0))
+                    _done(
+                        opts, reporter, report, Suite(f"{name}/{SUITE_RUNTIME}", failed, {}, "", datetime.now(UTC), 0.0)
+                    )
                 continue
             base = git.out(tree.path, ["rev-parse", f"{src.base}^{{commit}}"])
             patches = touched.series(tree.path, base, tree.commit, opts.sweep.header_users)
@@ -119,7 +121,7 @@ def run(
                         "base": src.base,
                         "series": tree.commit,
                     }
-                    suite = Suite(f"{work.row}/sweep", tuple(cases), props, "", started, _since(started))
+                    suite = Suite(f"{work.row}/{SUITE_RUNTIME}", tuple(cases), props, "", started, _since(started))
                     _done(opts, reporter, report, suite)
 
 
@@ -225,7 +227,7 @@ def _done(opts: Options, reporter: Reporter, report: Report, suite: Suite) -> No
 
 def row(name: str, src: Source) -> str:
     """The reporter's row and the suite's first half: TOOLCHAIN, then -SOURCE when the matrix has several."""
-    return name + (f"-{src.name}" if src.name else "")
+    return row_name(name, src.name)
 
 
 def _since(started: datetime) -> float:

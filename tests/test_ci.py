@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,14 @@ from farm.ci import github, gitlab, yaml
 from farm.model import matrix
 from farm.model import plan as plan_values
 from farm.model.arches import Arch
+from farm.model.plan import Stage
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STUB = Path(__file__).parent / "data" / "ci" / "zpfarm_stub.py"
 CI_TOOLS = Path(os.environ.get("ZPFARM_CI_TOOLS", ROOT / ".ci-tools"))  # npm prefix: gitlab-ci-local, node 22
 ENGINE_TIMEOUT_S = 300
+SWEPT = ["arm64-clang", "x86_64-gcc"]  # the stand-in plan's sweep toolchains
 
 
 def tool(name: str) -> Path | None:
@@ -179,17 +182,24 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     plans = sorted(c for c in ran if c[0] == "plan")
     cells = ["--cell", "base-*", "--cell", "series-x86_64-*"]  # globs reach zpfarm unexpanded
     cells += ["--runner", "arm64=self-hosted,arm64"]  # the repository variable ZPFARM_RUNNERS
-    assert plans == [["plan", *cells], ["plan", *cells, "--stage", "build"], ["plan", *cells, "--stage", "test"]]
+    stages = [["plan", *cells, "--stage", stage] for stage in ("build", "sweep", "test")]  # sorted
+    assert plans == [["plan", *cells], *stages]
     assert sorted(c[2] for c in ran if c[0] == "build") == ["k1base", "k2series"]  # fromJSON: a leg per build row
+    sweeps = sorted(c for c in ran if c[0] == "sweep")  # a leg per sweep row, its JUnit named for the report
+    assert [c[1:5] for c in sweeps] == [["--only", f"{t}/*", "--junit", f"junit/sweep-{t}.xml"] for t in SWEPT]
     tests = {c[2]: c for c in ran if c[0] == "test"}
     assert set(tests) == {"base-x86_64-on/default", "series-x86_64-on/default", "series-x86_64-on/always"}
     assert tests["series-x86_64-on/always"][tests["series-x86_64-on/always"].index("--accel") + 1] == "tcg"
     assert tests["base-x86_64-on/default"][4] == "dist/k1base.tar.zst"
     assert tests["base-x86_64-on/default"][-3:] == ["--test", "memory*", "--no-selftests"]
     (merge,) = [c for c in ran if c[0] == "merge"]
-    assert merge[-2:] == ["--expect-from", "plan-test.json"]
-    # Offline there are no artifacts to download: every planned suite is reported lost, none passes.
-    assert "merged 3 suites, lost: base-x86_64-on/default, series-x86_64-on/default" in done.stdout
+    assert merge[-2:] == ["--expect-from", "plan-rows.json"]  # the test rows' and the sweep rows' suites
+    # Offline there are no artifacts to download: every planned suite is reported lost, none passes,
+    # the sweep's as well as the tests'.
+    lost = (
+        "base-x86_64-on/default, series-x86_64-on/default, series-x86_64-on/always, x86_64-gcc/sweep, arm64-clang/sweep"
+    )
+    assert f"merged 5 suites, lost: {lost}\n" in done.stdout
     assert ["compare", "junit.xml", "--format", "md"] in ran
     assert ran.index(["history", "ingest", "junit.xml"]) < ran.index(["compare", "junit.xml", "--format", "md"])
     assert ["report", "html", "junit.xml", "-o", "report.html"] in ran  # the page, published with the JUnit
@@ -213,6 +223,7 @@ def test_gitlab_pipeline_runs_under_gitlab_ci_local(tmp_path: Path) -> None:
     env = stub_path(tmp_path)
     env["PATH"] = f"{node}:{env['PATH']}"
     env["ZPFARM_STUB_LOSE"] = "series-x86_64-on/always"  # that job dies before writing JUnit
+    env["ZPFARM_STUB_SWEEP_FAIL"] = "arm64-clang"  # a patch does not build there: the job fails, with its JUnit
     argv = [str(gcl), "--shell-isolation", "--no-artifacts-to-source", "--force-shell-executor"]
     done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
     output = done.stdout + done.stderr
@@ -223,9 +234,13 @@ def test_gitlab_pipeline_runs_under_gitlab_ci_local(tmp_path: Path) -> None:
     assert re.search(r"PASS .*test base-x86_64-on/default", output), output[-3000:]
     assert re.search(r"FAIL .*test series-x86_64-on/always", output)
     assert re.search(r"PASS .*report", output)
+    assert sorted(c[2] for c in ran if c[0] == "sweep") == [f"{t}/*" for t in SWEPT]  # parallel:matrix
+    assert re.search(r"PASS .*sweep: \[x86_64-gcc\]", output) and re.search(r"FAIL .*sweep: \[arm64-clang\]", output)
     merged = repo / ".gitlab-ci-local" / "artifacts" / "report" / "junit.xml"
     suites = {s.get("name"): s for s in ET.parse(merged).getroot().iter("testsuite")}
-    assert set(suites) == {"base-x86_64-on/default", "series-x86_64-on/default", "series-x86_64-on/always"}
+    tests = {"base-x86_64-on/default", "series-x86_64-on/default", "series-x86_64-on/always"}
+    assert set(suites) == tests | {"x86_64-gcc/sweep", "arm64-clang/sweep"}  # the sweep's JUnit, merged
+    assert suites["arm64-clang/sweep"].get("failures") == "1" and suites["x86_64-gcc/sweep"].get("failures") == "0"
     lost = suites["series-x86_64-on/always"]
     assert lost.get("errors") == "1"  # the lost job is an <error>, never a pass
     assert "job lost: no JUnit for series-x86_64-on/always" in ET.tostring(lost, encoding="unicode")
@@ -237,7 +252,7 @@ def test_gitlab_pipeline_runs_under_gitlab_ci_local(tmp_path: Path) -> None:
 
 def test_github_workflow_shape() -> None:
     text = github.workflow()
-    assert text.count("fail-fast: false") == 2
+    assert text.count("fail-fast: false") == 3  # build, sweep and test matrices
     assert 'matrix: "${{ fromJSON(needs.plan.outputs.build) }}"' in text
     assert 'matrix: "${{ fromJSON(needs.plan.outputs.test) }}"' in text
     assert 'runs-on: "${{ matrix.runs_on }}"' in text  # rows pick their runners (self-hosted labels)
@@ -252,6 +267,59 @@ def test_github_workflow_shape() -> None:
     assert "EnricoMi/publish-unit-test-result-action@v2" in text and "GITHUB_STEP_SUMMARY" in text
     commands = [line for line in text.splitlines() if line.strip().startswith(("zpfarm", "echo", "head"))]
     assert commands and not [line for line in commands if "${{" in line]  # values reach scripts through env
+
+
+def test_the_github_sweep_matrix_runs_beside_the_builds_and_reports_with_the_tests() -> None:
+    jobs = _load_yaml(github.workflow())["jobs"]
+    sweep = jobs["sweep"]
+    assert sweep["needs"] == "plan" and "sweep" not in jobs["test"]["needs"]  # no test waits for it
+    assert "sweep" in jobs["report"]["needs"] and jobs["plan"]["outputs"]["sweep"] == "${{ steps.plan.outputs.sweep }}"
+    assert sweep["strategy"] == {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.sweep) }}"}
+    # A plan without sweep rows skips the job: GitHub refuses an empty matrix.
+    assert plan_values.Plan((), ()).to_json(Stage.SWEEP) == github.NO_SWEEP and github.NO_SWEEP in sweep["if"]
+    steps = {step.get("name", step.get("uses")): step for step in sweep["steps"]}
+    cache = steps["sweep cache"]["with"]  # the prepared configs and ccache, per toolchain, the latest run's
+    assert cache["path"].splitlines() == [
+        f"{github.CACHE_DIR}/sweep/${{{{ matrix.toolchain }}}}",
+        f"{github.CACHE_DIR}/ccache",
+    ]
+    assert (
+        cache["key"].startswith("sweep-${{ matrix.toolchain }}-")
+        and cache["restore-keys"] == "sweep-${{ matrix.toolchain }}-\n"
+    )
+    assert steps["sweep"]["run"].startswith('zpfarm sweep --only "$TOOLCHAIN/*" --junit "junit/sweep-$TOOLCHAIN.xml"')
+    upload = steps["actions/upload-artifact@v4"]
+    assert upload["if"] == "${{ always() && !env.ACT }}"  # a failing sweep's JUnit is the point
+    assert upload["with"]["name"] == "junit-sweep-${{ matrix.toolchain }}"  # the report downloads junit-*
+    (merge,) = [step for step in jobs["report"]["steps"] if step.get("name") == "merge"]
+    assert (
+        merge["env"]["SWEEP_ROWS"] == "${{ needs.plan.outputs.sweep }}"
+        and "--expect-from plan-rows.json" in merge["run"]
+    )
+
+
+def test_the_gitlab_sweep_is_a_parallel_matrix_beside_the_builds() -> None:
+    p = default_plan()
+    assert [r.toolchain for r in p.sweeps][:3] == ["x86_64-gcc", "x86_64-clang", "i386-gcc"]
+    child = _load_yaml(gitlab.child(p))
+    sweep = child["sweep"]
+    assert sweep["needs"] == [] and sweep["stage"] == "build"  # starts with the builds; no test needs it
+    assert sweep["parallel"]["matrix"] == [{"TOOLCHAIN": [r.toolchain for r in p.sweeps]}]
+    assert sweep["cache"] == {"key": "sweep-$TOOLCHAIN", "paths": [".zpfarm-cache/sweep/", ".zpfarm-cache/ccache/"]}
+    assert sweep["artifacts"]["when"] == "always" and "junit/" in sweep["artifacts"]["paths"]
+    report = child["report"]
+    assert "sweep" in report["dependencies"]  # GitLab expands a parallel job's name to all of its jobs
+    assert all(f"--expect {suite}" in report["script"][1] for row in p.sweeps for suite in row.suites)
+    m = matrix.load(ROOT / "matrix.toml")
+    base_only = plan_mod.make(m, m.select(["base-*"]), toolchain=lambda a: plan_values.Toolchain(a.cc, "gcc 12"))
+    assert base_only.sweeps == () and "sweep" not in _load_yaml(gitlab.child(base_only))  # no series: no sweep
+    own = plan_values.Plan(p.builds, p.tests, (*p.sweeps[:1], replace(p.sweeps[1], runs_on=("big", "x86_64"))))
+    split = _load_yaml(gitlab.child(own))  # tags are per job: a job per set of runner labels
+    assert (split["sweep"]["parallel"]["matrix"], split["sweep 2"]["tags"]) == (
+        [{"TOOLCHAIN": ["x86_64-gcc"]}],
+        ["big", "x86_64"],
+    )
+    assert {"sweep", "sweep 2"} <= set(split["report"]["dependencies"])
 
 
 def test_pipelines_keep_the_history_across_runs_and_ingest_every_run() -> None:

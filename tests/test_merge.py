@@ -181,3 +181,30 @@ def test_suites_of_one_line_on_two_point_releases_are_named_first(tmp_path: Path
     merged = merge([a, b], tmp_path / "m.xml")
     assert merged.notes == ("mixed bases: v6.12.117, v6.12.118 (line v6.12) in one merged file",)
     assert merge([a], tmp_path / "one.xml").notes == ()
+
+
+def test_a_sweep_junit_merges_beside_the_tests_and_a_lost_sweep_is_an_error(
+    tmp_path: Path, schema: xmlschema.XMLSchema
+) -> None:
+    """A sweep job's JUnit (one suite per toolchain, as `zpfarm sweep` writes it) is one more job's file."""
+    rows = [{"toolchain": "x86_64-gcc", "suites": ["x86_64-gcc/sweep"]}, {"suites": ["arm64-clang/sweep"]}]
+    plan = tmp_path / "plan.json"
+    tests = {"include": [{"suite": "base-x86_64-thp-on/default"}]}
+    plan.write_text(json.dumps({"build": {"include": []}, "test": tests, "sweep": {"include": rows}}))
+    expected = expected_suites(plan)
+    assert expected == ("base-x86_64-thp-on/default", "x86_64-gcc/sweep", "arm64-clang/sweep")
+    broken = Result("0006 mm: use is_ksm_zero_pte() [allnoconfig]", Status.FAIL, "mm/memory.o does not build")
+    cases = (Result("0001 mm: add is_file_zeropage_pte() [allnoconfig]", Status.PASS), broken)
+    props = {"arch": "x86_64", "compiler": "gcc", "base": "v7.3", "series": "0" * 40}
+    sweep = _job(tmp_path, "sweep-x86_64-gcc", junit.Suite("x86_64-gcc/sweep", cases, props, "", WHEN, 60.0))
+    merged = merge([_job(tmp_path, "test", _suite("base")), sweep], tmp_path / "junit.xml", expected, now=WHEN)
+    assert merged.suites == expected and merged.lost == ("arm64-clang/sweep",)
+    schema.validate(str(tmp_path / "junit.xml"))
+    suites = {s.get("name"): s for s in ET.parse(tmp_path / "junit.xml").getroot().iter("testsuite")}
+    assert (suites["x86_64-gcc/sweep"].get("failures"), suites["arm64-clang/sweep"].get("errors")) == ("1", "1")
+    assert compare.split_kernels(compare.from_junit(tmp_path / "junit.xml"))[0]  # compare reads past the sweep
+    plan.write_text(json.dumps({"include": rows}))  # the sweep stage alone
+    assert expected_suites(plan) == ("x86_64-gcc/sweep", "arm64-clang/sweep")
+    plan.write_text(json.dumps({"include": [{"toolchain": "x86_64-gcc", "suites": []}]}))
+    with pytest.raises(UserError, match="neither a 'suite' nor 'suites'"):
+        expected_suites(plan)

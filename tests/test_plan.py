@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import FakeFarm
 
 from farm import plan as plan_mod
 from farm.kernel import artifact
@@ -14,7 +15,7 @@ from farm.model import arches, matrix
 from farm.model import plan as plan_values
 from farm.model.arches import Arch
 from farm.model.errors import UserError
-from farm.model.plan import Runner, Stage, Toolchain
+from farm.model.plan import Runner, Stage, SweepRow, Toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,6 +137,7 @@ def test_the_default_matrix_plans_with_the_base_config_in_the_key() -> None:
     p = plan_mod.make(m, m.cells, toolchain=fake_gcc(), series_id="0" * 64)
     assert len(p.builds) == len(m.cells) == 9
     assert len(p.tests) == sum(len(c.runtimes) for c in m.cells) == 21
+    assert [r.toolchain for r in p.sweeps] == [t.name for t in m.sweep.toolchains] and len(p.sweeps) == 8  # type: ignore[union-attr]
     assert len(p.to_json().encode()) < 20_000
 
 
@@ -143,7 +145,7 @@ def test_json_round_trip_and_stages(tmp_path: Path) -> None:
     m = matrix.load(write(tmp_path))
     p = make(m)
     whole = json.loads(p.to_json())
-    assert set(whole) == {"build", "test"}
+    assert set(whole) == {"build", "test", "sweep"} and whole["sweep"] == {"include": []}  # no [sweep] declared
     assert json.loads(p.to_json(Stage.BUILD)) == whole["build"]
     row = json.loads(p.to_json(Stage.TEST))["include"][0]
     assert set(row) == {"suite", "cell", "runtime", "key", "arch", "wants_kvm", "timeout", "runs_on"}
@@ -213,3 +215,87 @@ def test_critical_path_and_wall_time_on_a_fleet(tmp_path: Path) -> None:
     assert 900.0 < four < one and four >= one / 4
     with pytest.raises(ValueError):
         plan_mod.wall_time(p, build_s, test_s, runners=0)
+
+
+SWEEP = """
+[sweep]
+configs = ["allnoconfig"]
+randconfigs = 0
+arches = ["x86_64", "arm64", "s390"]
+compilers = ["gcc", "clang"]
+clang_arches = ["arm64"]
+"""
+
+
+def test_the_fake_farms_matrix_with_a_sweep_plans_a_row_per_toolchain(fakefarm: FakeFarm) -> None:
+    """`zpfarm plan` on the fake farm: a sweep row per toolchain of its [sweep], on the build runners."""
+    before = json.loads(fakefarm.zpfarm("plan").stdout)
+    assert before["sweep"] == {"include": []}  # no [sweep] in the matrix: CI sweeps nothing
+    fakefarm.matrix.write_text(fakefarm.matrix.read_text() + SWEEP)
+    planned = fakefarm.zpfarm("plan", "--runner", "arm64=self-hosted,arm64")
+    assert planned.exit_code == 0, planned.output
+    rows = json.loads(planned.stdout)
+    assert rows["sweep"]["include"] == [
+        {"toolchain": t, "arch": t.split("-")[0], "compiler": t.split("-")[1], "suites": [f"{t}/sweep"],
+         "runs_on": ["ubuntu-latest"]}  # cross compilers: x86_64 runners, like the build rows
+        for t in ("x86_64-gcc", "arm64-gcc", "arm64-clang", "s390-gcc")
+    ]  # fmt: skip
+    assert rows["build"] == before["build"] and rows["test"] == before["test"]  # beside them: no key changes
+    assert json.loads(fakefarm.zpfarm("plan", "--stage", "sweep").stdout) == rows["sweep"]
+    for argv in (["--no-sweep"], ["--cell", "base-*"]):  # asked not to; no series in the cells (nothing to sweep)
+        planned = fakefarm.zpfarm("plan", *argv)
+        assert planned.exit_code == 0 and json.loads(planned.stdout)["sweep"] == {"include": []}, planned.output
+
+
+def test_a_sweep_row_per_toolchain_writes_a_suite_per_source(tmp_path: Path) -> None:
+    two = BODY.replace('[source]\ntarball = "linux-source-6.12.tar.xz"\nbase = "v6.12.117"\n', "")
+    two = '[sources."v6.12"]\nbase = "v6.12.117"\ntree = "."\nseries = "kernel-series"\n' + two
+    two += '[sources."v7.3"]\nbase = "v7.3"\ntree = "."\nseries = "kernel-series"\n'
+    m = matrix.load(write(tmp_path, two + '[sweep]\narches = ["riscv64"]\ncompilers = ["gcc"]\n'))
+    (row,) = make(m, build_runner=Runner(("builders",), "x86_64")).sweeps
+    assert row == SweepRow(
+        "riscv64-gcc", "riscv64", "gcc", ("riscv64-gcc-v6.12/sweep", "riscv64-gcc-v7.3/sweep"), ("builders",)
+    )
+    assert make(m, sweep=False).sweeps == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("toolchain", "../x86_64-gcc"),  # it names files and jobs
+        ("toolchain", "x86_64-clang"),  # not the row's arch and compiler
+        ("arch", "mips"),
+        ("compiler", "icc"),
+        ("suites", ["x86_64-gcc/../../etc/sweep"]),
+        ("suites", ["x86_64-gcc-../x/sweep"]),
+        ("suites", ["arm64-gcc/sweep"]),  # another toolchain's suite
+        ("suites", []),
+        ("suites", "x86_64-gcc/sweep"),  # a string, not a list
+        ("runs_on", "ubuntu-latest"),
+        ("runs_on", ["ubuntu-latest\nrm -rf /"]),
+        ("runs_on", []),
+        ("timeout", 5),  # an unknown field
+    ],
+)
+def test_a_hostile_sweep_row_is_not_a_plan(tmp_path: Path, field: str, value: object) -> None:
+    row = {"toolchain": "x86_64-gcc", "arch": "x86_64", "compiler": "gcc", "suites": ["x86_64-gcc/sweep"]}
+    row["runs_on"] = ["ubuntu-latest"]
+    path = tmp_path / "plan.json"
+    stages = {"build": {"include": []}, "test": {"include": []}}
+    path.write_text(json.dumps({**stages, "sweep": {"include": [row]}}))
+    assert plan_values.load(path).sweeps[0].toolchain == "x86_64-gcc"  # the row as the farm writes it
+    path.write_text(json.dumps({**stages, "sweep": {"include": [{**row, field: value}]}}))
+    with pytest.raises(UserError, match="not a zpfarm plan"):
+        plan_values.load(path)
+
+
+def test_a_plan_file_lists_a_sweep_toolchain_once_and_may_have_no_sweep(tmp_path: Path) -> None:
+    row = {"toolchain": "x86_64-gcc", "arch": "x86_64", "compiler": "gcc", "suites": ["x86_64-gcc/sweep"]}
+    row["runs_on"] = ["ubuntu-latest"]
+    path = tmp_path / "plan.json"
+    stages = {"build": {"include": []}, "test": {"include": []}}
+    path.write_text(json.dumps({**stages, "sweep": {"include": [row, row]}}))
+    with pytest.raises(UserError, match="listed twice"):
+        plan_values.load(path)
+    path.write_text(json.dumps(stages))  # a plan from before the sweep was a CI step
+    assert plan_values.load(path).sweeps == ()

@@ -3,8 +3,11 @@
 The parent (checked in) runs `zpfarm plan` and `zpfarm ci gitlab --child
 plan.json`, then triggers the child it wrote (trigger:include:artifact). The
 child has one build job per build key, one test job per CELL/RUNTIME (needs:
-its build's artifact; the row's timeout), and a report job that merges the
-JUnit files (expecting every planned suite), publishes them
+its build's artifact; the row's timeout), a sweep job whose parallel:matrix has
+a TOOLCHAIN per sweep row (needs: nothing, so it runs beside the builds and no
+test waits for it; its prepared configs and ccache in GitLab's cache per
+toolchain), and a report job that merges the JUnit files of the tests and the
+sweep (expecting every planned suite), publishes them
 (artifacts:reports:junit), ingests them into the run history (kept in GitLab's
 cache) and writes the compare table (posted as an MR note when a token is given).
 
@@ -17,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from farm.ci import yaml
-from farm.model.plan import HOSTED, BuildRow, Plan, TestRow
+from farm.model.plan import HOSTED, BuildRow, Plan, SweepRow, TestRow
 
 PATH = "ci/gitlab/.gitlab-ci.yml"  # the checked-in parent pipeline
 CHILD = "child.yml"
+SWEEP_JOB = "sweep"  # with parallel:matrix, GitLab names each job "sweep: [TOOLCHAIN]"
 CACHE_DIR = ".zpfarm-cache"  # GitLab caches only paths inside the project directory
 HISTORY_DIR = ".zpfarm-history"  # the run history, kept across pipelines in GitLab's cache
 
@@ -79,6 +83,14 @@ def test_job(row: TestRow) -> str:
     return f"test {row.suite}"
 
 
+def sweep_jobs(plan: Plan) -> dict[str, list[SweepRow]]:
+    """The sweep jobs and their rows: one job per set of runner labels (tags are per job), "sweep" first."""
+    groups: dict[tuple[str, ...], list[SweepRow]] = {}
+    for row in plan.sweeps:
+        groups.setdefault(row.runs_on, []).append(row)
+    return {SWEEP_JOB if i == 0 else f"{SWEEP_JOB} {i + 1}": rows for i, rows in enumerate(groups.values())}
+
+
 def junit_path(row: TestRow) -> str:
     return f"junit/{row.cell}--{row.runtime}.xml"
 
@@ -118,8 +130,27 @@ def _test(row: TestRow, build: BuildRow) -> dict[str, Any]:
     }
 
 
+def _sweep(rows: list[SweepRow]) -> dict[str, Any]:
+    return {
+        "stage": "build",
+        "needs": [],  # beside the builds: no test waits for it
+        "timeout": "4h",
+        **_tags(rows[0].runs_on),
+        "parallel": {"matrix": [{"TOOLCHAIN": [row.toolchain for row in rows]}]},
+        # Kept per toolchain: its configs, prepared once at the base, and the objects in ccache.
+        "cache": {"key": "sweep-$TOOLCHAIN", "paths": [f"{CACHE_DIR}/sweep/", f"{CACHE_DIR}/ccache/"]},
+        "script": [
+            'zpfarm sweep --only "$TOOLCHAIN/*" --junit "junit/sweep-$TOOLCHAIN.xml" '
+            '--results "results/sweep-$TOOLCHAIN"'
+        ],
+        "artifacts": {"when": "always", "paths": ["junit/", "results/"], "expire_in": "2 weeks"},
+    }
+
+
 def _report(plan: Plan) -> dict[str, Any]:
-    expect = " ".join(f"--expect {row.suite}" for row in plan.tests)
+    suites = [row.suite for row in plan.tests] + [suite for row in plan.sweeps for suite in row.suites]
+    expect = " ".join(f"--expect {suite}" for suite in suites)
+    sweeps = list(sweep_jobs(plan))  # a parallel job's name: GitLab expands it to every one of its jobs
     note = (
         'if [ -n "${ZPFARM_NOTE_TOKEN:-}" ] && [ -n "${ZPFARM_MR_IID:-}" ]; then '
         'curl --fail -sS -X POST -H "PRIVATE-TOKEN: $ZPFARM_NOTE_TOKEN" --data-urlencode body@compare.md '
@@ -128,7 +159,7 @@ def _report(plan: Plan) -> dict[str, Any]:
     return {
         "stage": "report",
         "when": "always",
-        "dependencies": [test_job(row) for row in plan.tests],
+        "dependencies": [test_job(row) for row in plan.tests] + sweeps,  # not the builds' kernels
         "variables": {"ZPFARM_HISTORY": f"$CI_PROJECT_DIR/{HISTORY_DIR}/history.sqlite"},
         # Saved even when the report fails: every pipeline's outcomes stay in the history.
         "cache": {"key": "zpfarm-history", "paths": [f"{HISTORY_DIR}/"], "when": "always"},
@@ -153,7 +184,7 @@ def _report(plan: Plan) -> dict[str, Any]:
 
 
 def child(plan: Plan) -> str:
-    """The child pipeline for a plan: build jobs, test jobs, the report."""
+    """The child pipeline for a plan: build jobs, the sweep, test jobs, the report."""
     builds = {row.key: row for row in plan.builds}
     jobs: dict[str, Any] = {  # variables: the parent's, forwarded by the trigger job
         "stages": ["build", "test", "report"],
@@ -161,6 +192,8 @@ def child(plan: Plan) -> str:
     }
     for build in plan.builds:
         jobs[build_job(build)] = _build(build)
+    for name, rows in sweep_jobs(plan).items():
+        jobs[name] = _sweep(rows)
     for row in plan.tests:
         jobs[test_job(row)] = _test(row, builds[row.key])
     jobs["report"] = _report(plan)

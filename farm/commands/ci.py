@@ -53,18 +53,23 @@ def plan(
         typer.Option(metavar="ARCH=LABEL,...[@MACHINE]", help="CI runner labels for an arch's rows (repeatable)."),
     ] = None,
     stage: Annotated[Stage | None, typer.Option(help='Print only this stage\'s {"include": [...]} rows.')] = None,
+    with_sweep: Annotated[
+        bool, typer.Option("--sweep/--no-sweep", help="Sweep rows, one per toolchain of the matrix's \\[sweep].")
+    ] = True,
     cache_dir: CacheOpt = None,
 ) -> None:
-    """Print the build and test rows a CI engine's matrix expands (JSON on stdout).
+    """Print the build, test and sweep rows a CI engine's matrix expands (JSON on stdout).
 
     A build row is one kernel, named by its build key (a hash of arch, compiler, kconfig
-    fragments, base and series); a test row is one CELL/RUNTIME booting one build.
+    fragments, base and series); a test row is one CELL/RUNTIME booting one build; a sweep
+    row is one toolchain of the matrix's \\[sweep] (`zpfarm sweep --only 'TOOLCHAIN/*'`),
+    planned when the cells test a series.
     """
     from farm import plan as planning
 
     m, cells = load(matrix_file, cell, cache(cache_dir))
     runners = {**plan_file.DEFAULT_RUNNERS, **dict(plan_file.parse_runner(spec) for spec in runner or ())}
-    rows = planning.make(m, cells, runners=runners)
+    rows = planning.make(m, cells, runners=runners, sweep=with_sweep)
     planning.check(rows)
     sys.stdout.write(rows.to_json(stage) + "\n")
 
@@ -148,7 +153,8 @@ def merge(
         "junit.xml"
     ),
     expect_from: Annotated[
-        Path | None, typer.Option(metavar="PLAN", help="A `zpfarm plan` file: every test row must have a suite.")
+        Path | None,
+        typer.Option(metavar="PLAN", help="A `zpfarm plan` file: every test and sweep row's suites must be there."),
     ] = None,
     expect: Annotated[list[str] | None, typer.Option(metavar="SUITE", help="A suite that must be there.")] = None,
     history: HistoryOpt = None,

@@ -112,6 +112,7 @@ class Matrix:
     cells: tuple[Cell, ...]
     cache_remote: str | None = None  # [cache] remote: ccache's remote storage URL shared by build machines
     sweep: sweep_mod.Sweep | None = None  # [sweep]: what `zpfarm sweep` compiles (None: the default sweep)
+    sweep_declared: bool = False  # the file has a [sweep] table: CI plans get its sweep rows
 
     @property
     def source(self) -> Source:
@@ -214,6 +215,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Matrix:
         cells=cells,
         cache_remote=_cache_remote(top.sub("cache")),
         sweep=sweep_mod.parse(top.sub("sweep")),
+        sweep_declared="sweep" in top.data,
     )
 
 

@@ -24,6 +24,7 @@ class Compiler(StrEnum):
 # The clang a sweep uses by default: the kernel's LLVM=-19 picks clang-19, ld.lld-19, llvm-ar-19...
 # Debian 12 has clang-16 and clang-19; Linux 7.x refuses clang older than 17, 6.12 takes either.
 DEFAULT_CLANG_VERSION = 19
+SUITE_RUNTIME = "sweep"  # a sweep suite is TOOLCHAIN[-SOURCE]/sweep
 CONFIG_TARGETS = ("allnoconfig", "tinyconfig", "defconfig", "allmodconfig", "allyesconfig")
 
 
@@ -104,6 +105,16 @@ class Toolchain:
         else:
             env["CROSS_COMPILE"] = self.target.cross_compile
         return env
+
+
+def row_name(toolchain: str, source: str) -> str:
+    """A sweep's reporter row and its suite's first half: TOOLCHAIN, then -SOURCE when the matrix has several."""
+    return toolchain + (f"-{source}" if source else "")
+
+
+def suite_name(toolchain: str, source: str) -> str:
+    """The <testsuite> a sweep of toolchain over one source writes: x86_64-gcc/sweep, x86_64-gcc-v6.12/sweep."""
+    return f"{row_name(toolchain, source)}/{SUITE_RUNTIME}"
 
 
 @dataclass(frozen=True)

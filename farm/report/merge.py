@@ -20,6 +20,7 @@ from pathlib import Path
 
 from farm.host import files
 from farm.model.errors import UserError
+from farm.model.plan import Stage
 from farm.model.results import Attempt, Status, Suite, TestResult
 from farm.report import junit
 
@@ -86,18 +87,33 @@ def _mixed_bases(suites: Iterable[ET.Element]) -> tuple[str, ...]:
 
 
 def expected_suites(plan: Path) -> tuple[str, ...]:
-    """The suite names a plan file's test rows run (a whole plan or its test stage)."""
+    """The suite names a plan file's test and sweep rows write: a whole plan, or one stage's {"include": [...]}."""
     try:
         data = json.loads(plan.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{plan}: no such plan file") from None
     except (OSError, ValueError) as e:
         raise UserError(f"{plan}: not a JSON plan: {e}") from None
-    stage = data.get("test", data) if isinstance(data, dict) else None
-    rows = stage.get("include") if isinstance(stage, dict) else None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("suite"), str) for r in rows):
-        raise UserError(f"{plan}: not a zpfarm plan (no test rows with a 'suite')")
-    return tuple(r["suite"] for r in rows)
+    whole = isinstance(data, dict) and "include" not in data
+    stages = [data.get(Stage.TEST.value), data.get(Stage.SWEEP.value, {"include": []})] if whole else [data]
+    names: list[str] = []
+    for stage in stages:
+        rows = stage.get("include") if isinstance(stage, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise UserError(f"{plan}: not a zpfarm plan (no test rows with a 'suite')")
+        for row in rows:
+            names += _row_suites(row, plan)
+    return tuple(names)
+
+
+def _row_suites(row: dict[str, object], plan: Path) -> list[str]:
+    """A test row's 'suite', or a sweep row's 'suites'."""
+    one, many = row.get("suite"), row.get("suites")
+    if isinstance(one, str):
+        return [one]
+    if isinstance(many, list) and many and all(isinstance(s, str) for s in many):
+        return [str(s) for s in many]
+    raise UserError(f"{plan}: not a zpfarm plan (a row with neither a 'suite' nor 'suites')")
 
 
 def judged_suites(path: Path) -> list[Suite]:

@@ -1,9 +1,10 @@
 """A stand-in `zpfarm` for running the generated pipelines under act and gitlab-ci-local.
 
-A fixed two-cell plan; build writes a fake DIR/KEY.tar.zst; test writes a
+A fixed two-cell plan with two sweep toolchains; build writes a fake DIR/KEY.tar.zst; test writes a
 JUnit suite for its row (and fails without one when the row is named in
 $ZPFARM_STUB_LOSE, like a job that died; it checks its kernel artifact
-arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); merge, compare, `history`, report html
+arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); sweep writes its toolchain's suite, with a
+build failure and exit 1 for a toolchain named in $ZPFARM_STUB_SWEEP_FAIL; merge, compare, `history`, report html
 and `ci gitlab --child` are the farm's real library code. Every call is appended to
 $ZPFARM_STUB_LOG as one JSON line: the argv and the working directory.
 """
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from farm.ci import gitlab
 from farm.model import plan as plan_mod
-from farm.model.plan import BuildRow, Stage, TestRow
+from farm.model.plan import BuildRow, Stage, SweepRow, TestRow
 from farm.model.results import Status, TestResult
 from farm.report import compare, html, junit, merge
 
@@ -34,6 +35,10 @@ PLAN = plan_mod.Plan(
         TestRow("base-x86_64-on/default", "base-x86_64-on", "default", "k1base", "x86_64", True, 45, HOSTED),
         TestRow("series-x86_64-on/default", "series-x86_64-on", "default", "k2series", "x86_64", True, 45, HOSTED),
         TestRow("series-x86_64-on/always", "series-x86_64-on", "always", "k2series", "x86_64", False, 30, HOSTED),
+    ),
+    sweeps=(
+        SweepRow("x86_64-gcc", "x86_64", "gcc", ("x86_64-gcc/sweep",), HOSTED),
+        SweepRow("arm64-clang", "arm64", "clang", ("arm64-clang/sweep",), HOSTED),
     ),
 )
 
@@ -75,6 +80,8 @@ def main(argv: list[str]) -> int:
         (out / f"{key}.tar.zst").write_text(f"kernel {key}\n")
     elif cmd == "test":
         return _test(rest)
+    elif cmd == "sweep":
+        return _sweep(rest)
     elif cmd == "merge":
         expected = options(rest, "--expect")
         if plan_file := option(rest, "--expect-from"):
@@ -108,6 +115,19 @@ def _history(argv: list[str]) -> int:
         else:
             print(f"history: {len(history.flaky())} flaky tests")
     return 0
+
+
+def _sweep(argv: list[str]) -> int:
+    """`sweep --only 'TOOLCHAIN/*'`: the toolchain's suites, as the real sweep names them and its cases."""
+    toolchain = (option(argv, "--only") or "").removesuffix("/*")
+    (row,) = [r for r in PLAN.sweeps if r.toolchain == toolchain]
+    broken = toolchain in os.environ.get("ZPFARM_STUB_SWEEP_FAIL", "").split()
+    ksm = TestResult("0006 mm: use is_ksm_zero_pte() [allnoconfig]", Status.FAIL if broken else Status.PASS, "build")
+    cases = (TestResult("0001 mm: add is_file_zeropage_pte() [allnoconfig]", Status.PASS), ksm)
+    now = datetime.now(UTC)
+    props = {"arch": row.arch, "compiler": row.compiler}
+    junit.write(Path(option(argv, "--junit") or ""), [junit.Suite(s, cases, props, "", now, 3.0) for s in row.suites])
+    return 1 if broken else 0
 
 
 def _test(argv: list[str]) -> int:
