@@ -63,7 +63,7 @@ def plan(
     A build row is one kernel, named by its build key (a hash of arch, compiler, kconfig
     fragments, base and series); a test row is one CELL/RUNTIME booting one build; a sweep
     row is one toolchain of the matrix's \\[sweep] (`zpfarm sweep --only 'TOOLCHAIN/*'`),
-    planned when the cells test a series.
+    planned when the matrix declares \\[sweep] and the cells test a series.
     """
     from farm import plan as planning
 
