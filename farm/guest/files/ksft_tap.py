@@ -187,9 +187,13 @@ class Memfd(Format):
 
 
 class Ksft:
-    """Pass-through; a result after a "# [RUN] NAME" line is named NAME (cow
-    prints "ok 2 # SKIP ..." or "ok 1 No leak from parent into child"), and
-    a nameless "ok N # XFAIL DESCRIPTION" is named DESCRIPTION."""
+    """Pass-through; a result after a "# [RUN] NAME" line is named NAME, and
+    a nameless "ok N # XFAIL DESCRIPTION" is named DESCRIPTION.
+
+    A test's name must not depend on its outcome (history, compare and the
+    known issues follow a test by name): cow prints "ok 2 # SKIP ..." but
+    "ok 1 No leak from parent into child" (6.12) or the run's name again
+    (7.3), so the result's own words go on a diagnostic line before it."""
 
     _RUN = re.compile(r"^# \[RUN\] (?P<name>.+?)\s*$")
     _RESULT = re.compile(r"^(?P<status>ok|not ok) (?P<num>\d+)(?: (?P<name>[^#]*?))?(?P<rest>\s*(?:#.*)?)$")
@@ -209,9 +213,10 @@ class Ksft:
         if (run := self._RUN.match(text)) is not None:
             self.name = run["name"].replace("#", "")
         elif result is not None and self.name:
-            name = f"{self.name}: {result['name']}" if result["name"] else self.name
+            if result["name"] and result["name"] != self.name:
+                print(f"# {result['name']}", flush=True)
             rest = result["rest"].strip()
-            text = f"{result['status']} {result['num']} {name}" + (f" {rest}" if rest else "")
+            text = f"{result['status']} {result['num']} {self.name}" + (f" {rest}" if rest else "")
             self.name = ""
         elif result is not None and not result["name"] and (xfail := self._XFAIL.match(result["rest"])):
             # ksft_test_result_xfail() (mremap_test) puts the test's description in the directive.
