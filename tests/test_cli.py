@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -305,8 +306,8 @@ def test_every_command_renders_its_help(command: str) -> None:
     result = runner.invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    flags = [line for line in result.output.splitlines() if "<bool>" in line]
-    assert not flags, flags  # a flag shows no type, not even Typer's own --help
+    typed = [line for line in result.output.splitlines() if re.search(r"<(bool|str|path|list\[\w+\])>", line)]
+    assert not typed, typed  # no Python type beside a flag (not even Typer's own --help) or an argument
 
 
 def test_the_readme_command_table_names_exactly_the_registered_commands() -> None:

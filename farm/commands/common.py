@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from farm import cellrun, pipeline, ui
 from farm.host.cache import Cache, default_root
@@ -63,11 +63,18 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _untyped_flags(params: list[Any]) -> list[Any]:
-    """A flag's --help row shows no type: Typer would print <bool> beside --help, --debug, ..."""
+    """--help rows show no Python types: Typer would print <bool> beside a flag (--help, --debug, ...)
+    and <path> or <list[Path]> beside an argument, whose metavar (DIR, JUNIT...) already names it."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if isinstance(param, TyperArgument):
+            setattr(param, "display_type_rich", _no_type)  # noqa: B010 (a method of this one object)
     return params
+
+
+def _no_type(ctx: Any) -> None:
+    return None
 
 
 class Command(TyperCommand):

@@ -62,7 +62,7 @@ def html(
             metavar="FILE", envvar="ZPFARM_HISTORY", help="The run history: the last 30 runs of each test, trends."
         ),
     ] = None,
-    title: Annotated[str, typer.Option(help="The page's title.")] = "zpfarm report",
+    title: Annotated[str, typer.Option(metavar="TEXT", help="The page's title.")] = "zpfarm report",
 ) -> None:
     """One static HTML page (no script, no network): the matrix of cell x runtime with base and series side by
     side, the last runs of each failing or flaky test, the metrics with their intervals, and each failure's KTAP

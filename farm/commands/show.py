@@ -160,7 +160,7 @@ def coverage(
         Path | None, typer.Option(metavar="DIR", help="The worktree the farm applied it in: its real line numbers.")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where coverage.md/.html go.")] = Path("."),
-    arch: Annotated[str, typer.Option(help="The kernel's arch: which gcc's gcov reads it.")] = "x86_64",
+    arch: Annotated[str, typer.Option(metavar="ARCH", help="The kernel's arch: which gcc's gcov reads it.")] = "x86_64",
     exceptions: Annotated[
         Path | None, typer.Option(metavar="FILE", help="Reviewed unreachable lines, reported apart.")
     ] = ROOT / "testcases" / "coverage-exceptions.toml",
