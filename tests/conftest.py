@@ -43,18 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
         cov.options.cov_report["term"] = "skip-covered"  # in place: pytest-cov's controller holds this dict
 
 
-KERNEL_MARKS = ("vm", "bisect")  # tests that build and boot real kernels
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (pyproject's addopts), the real-kernel tests form one group: one worker
-    runs them in file order, so their module fixtures build each kernel once and two kernel builds
-    or guests never compete for the CPUs, while the other workers take the fast tests."""
-    for item in items:
-        if any(item.get_closest_marker(mark) for mark in KERNEL_MARKS):
-            item.add_marker(pytest.mark.xdist_group("kernels"))
-
-
 def _whole_fast_suite(config: pytest.Config) -> bool:
     selected = " ".join(str(config.option.markexpr or "").split()) == FAST_SELECTION
     tests = Path(__file__).parent

@@ -45,7 +45,8 @@ ZPFARM_CONTAINER: another image, or "none" on runners that are Debian 12 machine
 x86_64 runners give x86_64 guests KVM (the test container gets --device /dev/kvm); arm64 guests
 run under TCG unless `zpfarm plan --runner` sends them to self-hosted arm64 runners: set the
 repository variable ZPFARM_RUNNERS, e.g. "arm64=self-hosted,arm64" (space-separated
-ARCH=LABEL,...[@MACHINE]). ccache: actions/cache. The sweep matrix (`zpfarm sweep`, one leg per
+ARCH=LABEL,...[@MACHINE]); ZPFARM_PLAN_ARGS: more `zpfarm plan` options (e.g. --no-sweep).
+ccache: actions/cache. The sweep matrix (`zpfarm sweep`, one leg per
 toolchain of the matrix's [sweep]) runs beside the builds and keeps its prepared configs and
 ccache in actions/cache per toolchain; the report merges its JUnit. The run history (`zpfarm history`) is kept in
 the cache too: the report job restores it, ingests the merged JUnit and saves it."""
@@ -68,6 +69,7 @@ def _plan_job() -> dict[str, Any]:
         "args=()\n"
         'for glob in $CELLS; do args+=(--cell "$glob"); done\n'
         'for runner in $RUNNERS; do args+=(--runner "$runner"); done\n'
+        'for arg in $PLAN_ARGS; do args+=("$arg"); done\n'
         'zpfarm plan "${args[@]}" > plan.json\n'
         'echo "build=$(zpfarm plan "${args[@]}" --stage build)" >> "$GITHUB_OUTPUT"\n'
         'echo "test=$(zpfarm plan "${args[@]}" --stage test)" >> "$GITHUB_OUTPUT"\n'
@@ -82,7 +84,11 @@ def _plan_job() -> dict[str, Any]:
             {
                 "id": "plan",
                 "name": "plan",
-                "env": {"CELLS": "${{ inputs.cells }}", "RUNNERS": "${{ vars.ZPFARM_RUNNERS }}"},
+                "env": {
+                    "CELLS": "${{ inputs.cells }}",
+                    "RUNNERS": "${{ vars.ZPFARM_RUNNERS }}",
+                    "PLAN_ARGS": "${{ vars.ZPFARM_PLAN_ARGS }}",
+                },
                 "run": script,
             },
             {"uses": "actions/upload-artifact@v4", "if": NOT_ACT, "with": {"name": "plan", "path": "plan.json"}},
