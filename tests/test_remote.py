@@ -78,7 +78,7 @@ def test_timeout_kills_the_remote_process_group(sshd: Sshd) -> None:
     marker = f"zpfarm-remote-test-sleeper-{os.getpid()}"  # another test run on the machine has its own
     with sshd.host() as host:
         sleeper = f"exec -a {marker} sleep 300"
-        done = host.run(["bash", "-c", f"bash -c '{sleeper}' & {sleeper}"], timeout=2)
+        done = host.run(["bash", "-c", f"bash -c '{sleeper}' & {sleeper}"], timeout=1)
     assert done.timed_out and not done.ok
     deadline = time.monotonic() + 10  # the kill reaches the remote group at once; a loaded host takes a moment
     while (left := subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)).stdout:
@@ -164,6 +164,6 @@ def test_a_port_that_never_speaks_ssh_is_one_line_without_paramikos_traceback(
         silent.listen()
         port = silent.getsockname()[1]
         with pytest.raises(InfraError, match=f"ssh root@127.0.0.1:{port}: "):
-            SshHost(Target("127.0.0.1", "root", port), connect_timeout=2)
+            SshHost(Target("127.0.0.1", "root", port), connect_timeout=1)
     time.sleep(0.5)  # the transport thread's last words, if it had any, would be out by now
     assert "Traceback" not in capfd.readouterr().err

@@ -171,7 +171,7 @@ def test_adapter_stderr_and_crash_reason_are_visible(tmp_path: Path) -> None:
     ],
 )
 def test_adapter_names_the_test_that_hung(tmp_path: Path, fmt: str, script: str, hung: str) -> None:
-    done = proc.run([sys.executable, str(selftests.TAP_ADAPTER), "--timeout", "2", fmt, "sh", "-c", script], timeout=30)
+    done = proc.run([sys.executable, str(selftests.TAP_ADAPTER), "--timeout", "1", fmt, "sh", "-c", script], timeout=30)
     assert done.elapsed < 20 and done.returncode == 1
     leaves = dict(ktap.leaves(ktap.parse(done.output)))
     assert leaves[hung].status is ktap.KtapStatus.NOT_OK

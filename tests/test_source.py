@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
 from kernels import kernel_tarball
 
+from farm.host import provenance
 from farm.host.cache import Cache
 from farm.kernel import git, source
 from farm.model import matrix
@@ -28,10 +30,27 @@ def test_the_tarballs_version_is_remembered_by_its_sha256(tmp_path: Path) -> Non
     cache = Cache(tmp_path / "cache")
     tarball = kernel_tarball(tmp_path / "linux-source-7.3.tar.xz", "7.3.4")
     first = source.read_tarball(tarball, cache)
-    (memo,) = (tmp_path / "cache" / "source" / ".tarballs").iterdir()
-    assert memo.name == f"{first.sha256}.version" and memo.read_text() == "7.3.4\n"
+    memo = tmp_path / "cache" / "source" / ".tarballs" / f"{first.sha256}.version"
+    assert memo.read_text() == "7.3.4\n"
     memo.write_text("7.3.99\n")  # read back, not the archive again
     assert source.read_tarball(tarball, cache).version == "7.3.99"
+
+
+def test_an_unchanged_tarball_is_hashed_once_and_a_rewritten_one_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = Cache(tmp_path / "cache")
+    tarball = kernel_tarball(tmp_path / "linux-source-6.12.tar.xz", "6.12.117")
+    first = source.read_tarball(tarball, cache)
+    with monkeypatch.context() as hashing:
+        hashing.setattr(provenance, "sha256", lambda path: pytest.fail(f"{path} hashed again"))
+        assert source.read_tarball(tarball, cache) == first
+    # Debian's next point release in its place, with the old mtime put back: its ctime still moved.
+    stat = tarball.stat()
+    kernel_tarball(tarball, "6.12.118")
+    os.utime(tarball, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = source.read_tarball(tarball, cache)
+    assert second.version == "6.12.118" and second.sha256 != first.sha256
 
 
 def test_the_next_point_release_is_imported_beside_the_last_and_nothing_else_changes(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def read_tarball(tarball: Path, cache: Cache) -> Tarball:
     if not tarball.is_file():
         raise InfraError(f"{tarball}: kernel source tarball not found (./install.sh installs it)")
     try:
-        sha = provenance.sha256(tarball)
+        sha = _tarball_sha256(tarball, cache.source(".tarballs"))
     except OSError as e:
         raise InfraError(f"{tarball}: cannot read the kernel source tarball ({e.strerror or e})") from None
     memo = cache.source(".tarballs") / f"{sha}.version"
@@ -84,6 +84,19 @@ def read_tarball(tarball: Path, cache: Cache) -> Tarball:
     version = _tarball_version(tarball)
     atomic_write(memo, f"{version}\n".encode())
     return Tarball(version, sha)
+
+
+def _tarball_sha256(tarball: Path, memos: Path) -> str:
+    """The tarball's sha256, hashed once per state of the file as git's index knows one: the same
+    device, inode, size, mtime and ctime (any write changes ctime, which no user can set back).
+    Hashing Debian's 7.3 tarball takes about half a second, which every command paid."""
+    st = tarball.stat()
+    memo = memos / f"stat-{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}.sha256"
+    if memo.is_file() and re.fullmatch(r"[0-9a-f]{64}", known := memo.read_text().strip()):
+        return known
+    sha = provenance.sha256(tarball)
+    atomic_write(memo, f"{sha}\n".encode())
+    return sha
 
 
 def _tarball_version(tarball: Path) -> str:
