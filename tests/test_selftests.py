@@ -175,7 +175,7 @@ def test_adapter_names_the_test_that_hung(tmp_path: Path, fmt: str, script: str,
     assert done.elapsed < 20 and done.returncode == 1
     leaves = dict(ktap.leaves(ktap.parse(done.output)))
     assert leaves[hung].status is ktap.KtapStatus.NOT_OK
-    assert "timed out after 2 s" in (leaves[hung].directive + "\n".join(leaves[hung].log))
+    assert "timed out after 1 s" in (leaves[hung].directive + "\n".join(leaves[hung].log))
 
 
 def test_a_selftest_that_does_not_build_is_an_error_naming_it() -> None:
