@@ -236,14 +236,10 @@ class History:
         """Whether test ever passed in a suite cell matches (glob over CELL or CELL/RUNTIME), on that base."""
         where = "r.test = (SELECT id FROM tests WHERE name = ?) AND r.status = ? AND (s.cell GLOB ? OR s.name GLOB ?)"
         args: list[Any] = [test, Status.PASS.value, cell, cell]
-        if base_line is not None:
-            where += " AND (s.base_line = ? OR s.base = ?)"
-            args += [base_line, base_line]
-        if before_run is not None:
-            where += " AND s.run < ?"
-            args.append(before_run)
-        sql = f"SELECT EXISTS(SELECT 1 FROM results r JOIN suites s ON s.id = r.suite WHERE {where})"
-        rows = self._query(sql, args)
+        where += _scope(args, base_line, before_run)
+        rows = self._query(
+            f"SELECT EXISTS(SELECT 1 FROM results r JOIN suites s ON s.id = r.suite WHERE {where})", args
+        )
         return bool(rows[0][0])
 
     def fail_rate(
@@ -256,18 +252,11 @@ class History:
     ) -> Rate:
         """The failure rate of test over its last M counted outcomes in the matching suites.
 
-        base_line: only runs on that base (a line or a point release); before_run: only runs
-        recorded before that one (a run is never judged against itself).
-        """
+        base_line and before_run: as _scope (a run is never judged against itself)."""
         where = "r.test = (SELECT id FROM tests WHERE name = ?) AND (s.cell GLOB ? OR s.name GLOB ?)"
         where += f" AND r.status IN ({', '.join('?' * len(_COUNTED))})"
         args: list[Any] = [test, cell_glob, cell_glob, *_COUNTED]
-        if base_line is not None:
-            where += " AND (s.base_line = ? OR s.base = ?)"
-            args += [base_line, base_line]
-        if before_run is not None:
-            where += " AND s.run < ?"
-            args.append(before_run)
+        where += _scope(args, base_line, before_run)
         rows = self._query(
             f"SELECT r.status, r.failed_attempts FROM results r JOIN suites s ON s.id = r.suite "
             f"JOIN runs u ON u.id = s.run WHERE {where} ORDER BY u.started DESC, u.id DESC, s.name DESC LIMIT ?",
@@ -398,3 +387,11 @@ def _status(value: str) -> Status:
         return Status(value)
     except ValueError:
         return Status.SKIP  # a status a newer zpfarm wrote: not counted
+
+
+def _scope(args: list[Any], base_line: str | None, before_run: int | None) -> str:
+    """SQL limiting suites `s` to a base (line or point release) and to runs before one; appends its args."""
+    args += [base_line, base_line] if base_line is not None else []
+    args += [before_run] if before_run is not None else []
+    base = " AND (s.base_line = ? OR s.base = ?)" if base_line is not None else ""
+    return base + (" AND s.run < ?" if before_run is not None else "")
