@@ -97,19 +97,13 @@ def load_known(path: Path, today: date | None = None) -> Known:
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise UserError(f"{where}: unknown top-level key {unknown[0]!r}")
-    entries = data.get("expect", [])
-    if not isinstance(entries, list):
-        raise UserError(f"{where}: 'expect' must be an array of tables ([[expect]])")
-    found = tuple(_entry(f"{where}: [[expect]] #{n}", entry, today) for n, entry in enumerate(entries, start=1))
+    found = tuple(
+        _entry(at, entry, today) for at, entry in known.tables(where, "expect", data.get("expect", []), _KEYS)
+    )
     return Known(found, known.console_ignores(where, data.get("console_ignore", []), today))
 
 
-def _entry(where: str, entry: Any, today: date) -> Expectation:
-    if not isinstance(entry, dict):
-        raise UserError(f"{where}: must be a table")
-    for key in sorted(entry):
-        if key not in _KEYS:
-            raise UserError(f"{where}: unknown key {key!r}")
+def _entry(where: str, entry: dict[str, Any], today: date) -> Expectation:
     if isinstance(entry.get("match"), str):
         where = f"{where} (match {entry['match']!r})"
     intermittent = entry.get("intermittent", False)

@@ -119,19 +119,28 @@ def expires(where: str, entry: Mapping[str, Any], today: date) -> date | None:
     return value
 
 
+def tables(where: str, name: str, entries: Any, keys: frozenset[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The [[name]] array of tables, each with where it stands ("FILE: [[name]] #N") and only keys among keys."""
+    if not isinstance(entries, list):
+        raise UserError(f"{where}: {name!r} must be an array of tables ([[{name}]])")
+    checked = []
+    for n, entry in enumerate(entries, start=1):
+        at = f"{where}: [[{name}]] #{n}"
+        if not isinstance(entry, dict):
+            raise UserError(f"{at}: must be a table")
+        for key in sorted(entry):
+            if key not in keys:
+                raise UserError(f"{at}: unknown key {key!r}")
+        checked.append((at, entry))
+    return checked
+
+
 def console_ignores(where: str, entries: Any, today: date) -> tuple[ConsoleIgnore, ...]:
     """The [[console_ignore]] tables: a regex, a reason, and optionally url, expires and a scope."""
-    if not isinstance(entries, list):
-        raise UserError(f"{where}: 'console_ignore' must be an array of tables ([[console_ignore]])")
-    return tuple(_ignore(f"{where}: [[console_ignore]] #{n}", e, today) for n, e in enumerate(entries, start=1))
+    return tuple(_ignore(at, e, today) for at, e in tables(where, "console_ignore", entries, CONSOLE_KEYS))
 
 
-def _ignore(where: str, entry: Any, today: date) -> ConsoleIgnore:
-    if not isinstance(entry, dict):
-        raise UserError(f"{where}: must be a table")
-    for key in sorted(entry):
-        if key not in CONSOLE_KEYS:
-            raise UserError(f"{where}: unknown key {key!r}")
+def _ignore(where: str, entry: dict[str, Any], today: date) -> ConsoleIgnore:
     for key in ("regex", "reason"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise UserError(f"{where}: {key!r} must be a non-empty string")
